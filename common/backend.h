@@ -1,0 +1,47 @@
+/* backend.h: what answers a chat request (the mock model, an upstream server) */
+#ifndef OAF_BACKEND_H
+#define OAF_BACKEND_H
+#include <stddef.h>
+
+#include "chat_request.h"
+#include "openai_error.h"
+
+struct model_cfg;
+
+struct chat_usage {
+	long prompt_tokens;
+	long completion_tokens;
+	long total_tokens;
+};
+
+/* Where a backend puts its answer, piece by piece. The handler supplies
+ * either a sink that accumulates one chat.completion body or one that sends
+ * each piece as an SSE chunk (chat_response.h). Every callback returns 0, or
+ * -1 when the client has gone away: the backend then stops at once and
+ * returns -1 itself. Strings are borrowed for the duration of the call. */
+struct chat_sink {
+	void *ctx;
+	/* Text for choice `index`; role is non-NULL only on the first delta of
+	 * a choice ("assistant"). content may be NULL with role set. */
+	int (*delta)(void *ctx, int index, const char *role, const char *content, size_t len);
+	/* A complete tool call for choice index (tc_index-th call of it). */
+	int (*tool_call)(void *ctx, int index, int tc_index, const char *id,
+			 const char *name, const char *arguments);
+	/* Choice index is done: "stop", "length", "tool_calls", "function_call". */
+	int (*finish)(void *ctx, int index, const char *finish_reason);
+	/* Token counts, once, after every choice finished. */
+	int (*usage)(void *ctx, const struct chat_usage *u);
+};
+
+/* A backend. chat() answers req through sink. It returns 0 when done, or -1:
+ * either the sink said the client is gone (err untouched, status 0), or the
+ * backend failed and err says how (502/504 ... for upstream trouble). */
+struct backend_ops {
+	const char *name;
+	int (*chat)(const struct model_cfg *model, const struct chat_request *req,
+		    const struct chat_sink *sink, oa_error *err);
+};
+
+extern const struct backend_ops backend_mock;
+
+#endif

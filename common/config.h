@@ -1,0 +1,83 @@
+/* config.h: the effective settings, from defaults < config file < .env < environment */
+#ifndef OAF_CONFIG_H
+#define OAF_CONFIG_H
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "log.h"
+
+enum environment { ENV_DEVELOPMENT, ENV_TEST, ENV_STAGING, ENV_PRODUCTION };
+
+enum backend_kind { BACKEND_MOCK, BACKEND_UPSTREAM };
+enum mock_mode { MOCK_CANNED, MOCK_ECHO };
+
+/* A model clients may name; from the config file's models list. */
+struct model_cfg {
+	char *id;
+	char *owned_by;
+	long created;
+	enum backend_kind backend;
+	struct {
+		enum mock_mode mode;
+		long delay_ms;     /* between streamed words; MOCK_STREAM_DELAY_MS overrides */
+	} mock;
+};
+
+/* A key from the config file's keys list: a token (plain or
+ * "sha256:<64 hex>") with its own requests-per-minute limit. */
+struct key_cfg {
+	char *token;
+	long requests_per_minute;  /* 0: RATE_LIMIT_PER_MINUTE applies */
+};
+
+/* Everything the program was configured with. Built once at start by
+ * config_load() and read-only afterwards, so threads share it freely. */
+struct config {
+	enum environment env;
+	char *host;
+	long port;
+	enum log_level log_level;
+	bool log_json;                 /* LOG_FORMAT=json */
+	char **tokens;                 /* API_AUTH_TOKENS, then keys[].token */
+	size_t n_tokens;
+	char **cors_origins;           /* empty list: "*" */
+	size_t n_cors_origins;
+	long rate_limit_per_minute;
+	char *state_dir;
+	char *rate_limit_file;
+	long max_body_bytes;
+	long mock_stream_delay_ms;     /* -1: not set, each model's own delay */
+	long threads;
+	char *pyproject_path;          /* where name/version were read, or NULL */
+	char *project_name;
+	char *project_version;
+	struct model_cfg *models;
+	size_t n_models;
+	struct key_cfg *keys;
+	size_t n_keys;
+};
+
+/* Where config_load() looks. Any field may be NULL. */
+struct config_paths {
+	const char *config_file;   /* --config; else OPENAI_FCGI_CONFIG; else the installed default */
+	const char *dotenv_file;   /* default "./.env" */
+	char **environ;            /* the process environment (tests pass their own) */
+};
+
+/* Loads and validates. Returns 0 and fills *cfg (release with
+ * config_free()); warnings go to the log. Returns -1 when start-up must be
+ * refused: every problem has been logged as one line naming the setting,
+ * where it came from and what is wrong; *cfg is then empty. */
+int config_load(const struct config_paths *paths, struct config *cfg);
+void config_free(struct config *cfg);
+
+/* Prints the effective settings, tokens masked, one per line. */
+struct strbuf;
+void config_describe(const struct config *cfg, struct strbuf *out);
+
+const struct model_cfg *config_find_model(const struct config *cfg, const char *id);
+const char *config_env_name(enum environment env);
+/* True in staging and production, where the strict rules apply. */
+bool config_strict(const struct config *cfg);
+
+#endif

@@ -1,0 +1,122 @@
+/* strbuf.c: a growable byte buffer, always NUL-terminated, for building answers */
+#include "strbuf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "utf8.h"
+#include "xalloc.h"
+
+void sb_grow(strbuf *sb, size_t extra)
+{
+	size_t need = sb->len + extra + 1;
+	if (need <= sb->cap)
+		return;
+	size_t cap = sb->cap ? sb->cap : 64;
+	while (cap < need)
+		cap *= 2;
+	sb->buf = xrealloc(sb->buf, cap);
+	sb->cap = cap;
+}
+
+void sb_append(strbuf *sb, const char *p, size_t n)
+{
+	sb_grow(sb, n);
+	if (n)
+		memcpy(sb->buf + sb->len, p, n);
+	sb->len += n;
+	sb->buf[sb->len] = '\0';
+}
+
+void sb_puts(strbuf *sb, const char *s)
+{
+	sb_append(sb, s, strlen(s));
+}
+
+void sb_putc(strbuf *sb, char c)
+{
+	sb_grow(sb, 1);
+	sb->buf[sb->len++] = c;
+	sb->buf[sb->len] = '\0';
+}
+
+void sb_vprintf(strbuf *sb, const char *fmt, va_list ap)
+{
+	va_list ap2;
+	va_copy(ap2, ap);
+	sb_grow(sb, 64);
+	int n = vsnprintf(sb->buf + sb->len, sb->cap - sb->len, fmt, ap);
+	if (n >= 0 && (size_t)n >= sb->cap - sb->len) {
+		sb_grow(sb, (size_t)n);
+		n = vsnprintf(sb->buf + sb->len, sb->cap - sb->len, fmt, ap2);
+	}
+	va_end(ap2);
+	if (n > 0)
+		sb->len += (size_t)n;
+}
+
+void sb_printf(strbuf *sb, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	sb_vprintf(sb, fmt, ap);
+	va_end(ap);
+}
+
+void sb_json_str(strbuf *sb, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	sb_grow(sb, n + 2);
+	sb->buf[sb->len++] = '"';
+	size_t i = 0;
+	while (i < n) {
+		unsigned char c = (unsigned char)s[i];
+		if (c >= 0x80) {
+			size_t k = utf8_seq_len(s + i, n - i);
+			if (k == 0) {
+				sb_append(sb, "\xef\xbf\xbd", 3);
+				i++;
+			} else {
+				sb_append(sb, s + i, k);
+				i += k;
+			}
+			continue;
+		}
+		i++;
+		switch (c) {
+		case '"': sb_append(sb, "\\\"", 2); break;
+		case '\\': sb_append(sb, "\\\\", 2); break;
+		case '\n': sb_append(sb, "\\n", 2); break;
+		case '\r': sb_append(sb, "\\r", 2); break;
+		case '\t': sb_append(sb, "\\t", 2); break;
+		default:
+			if (c < 0x20) {
+				char esc[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+				sb_append(sb, esc, 6);
+			} else {
+				sb_putc(sb, (char)c);
+			}
+		}
+	}
+	sb_putc(sb, '"');
+}
+
+void sb_reset(strbuf *sb)
+{
+	sb->len = 0;
+	if (sb->buf)
+		sb->buf[0] = '\0';
+}
+
+void sb_free(strbuf *sb)
+{
+	free(sb->buf);
+	sb->buf = NULL;
+	sb->len = sb->cap = 0;
+}
+
+const char *sb_str(const strbuf *sb)
+{
+	return sb->buf ? sb->buf : "";
+}

@@ -1,0 +1,34 @@
+/* strbuf.h: a growable byte buffer, always NUL-terminated, for building answers */
+#ifndef OAF_STRBUF_H
+#define OAF_STRBUF_H
+#include <stdarg.h>
+#include <stddef.h>
+
+/* A strbuf owns buf; sb_free() releases it. STRBUF_INIT is an empty buffer
+ * that allocates on first use. Appending never fails (allocation failure is
+ * fatal, see xalloc.h), so these functions return nothing. */
+typedef struct strbuf {
+	char *buf;   /* NUL-terminated when cap > 0; NULL before first append */
+	size_t len;
+	size_t cap;
+} strbuf;
+
+#define STRBUF_INIT { NULL, 0, 0 }
+
+void sb_grow(strbuf *sb, size_t extra);
+void sb_append(strbuf *sb, const char *p, size_t n);
+void sb_puts(strbuf *sb, const char *s);
+void sb_putc(strbuf *sb, char c);
+void sb_printf(strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sb_vprintf(strbuf *sb, const char *fmt, va_list ap);
+/* Appends s (n bytes) as a JSON string literal, quotes included. Bytes that
+ * are not valid UTF-8 are replaced by U+FFFD so the output is always JSON. */
+void sb_json_str(strbuf *sb, const char *s, size_t n);
+/* Empties the buffer but keeps its memory, for reuse across requests. */
+void sb_reset(strbuf *sb);
+/* Frees the memory; the buffer is STRBUF_INIT again afterwards. */
+void sb_free(strbuf *sb);
+/* The contents as a C string ("" for a never-used buffer); borrowed. */
+const char *sb_str(const strbuf *sb);
+
+#endif
