@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include "log.h"
+#include "strbuf.h"
 
 enum environment { ENV_DEVELOPMENT, ENV_TEST, ENV_STAGING, ENV_PRODUCTION };
 
@@ -37,7 +38,7 @@ struct config {
 	char *host;
 	long port;
 	enum log_level log_level;
-	bool log_json;                 /* LOG_FORMAT=json */
+	int log_format;                /* LOG_FORMAT: 0 text, 1 json */
 	char **tokens;                 /* API_AUTH_TOKENS, then keys[].token */
 	size_t n_tokens;
 	char **cors_origins;           /* empty list: "*" */
@@ -64,16 +65,25 @@ struct config_paths {
 	char **environ;            /* the process environment (tests pass their own) */
 };
 
+/* What config_load() found: one line per problem ("PORT (environment):
+ * must be an integer from 1 to 65535"), each ending in '\n'. The caller
+ * prints them and frees both with config_report_free(). */
+struct config_report {
+	strbuf errors;    /* any line here refuses start-up */
+	strbuf warnings;
+};
+
 /* Loads and validates. Returns 0 and fills *cfg (release with
- * config_free()); warnings go to the log. Returns -1 when start-up must be
- * refused: every problem has been logged as one line naming the setting,
- * where it came from and what is wrong; *cfg is then empty. */
-int config_load(const struct config_paths *paths, struct config *cfg);
+ * config_free()), possibly with warnings in *rep. Returns -1 when start-up
+ * must be refused: rep->errors names every setting at fault, where it came
+ * from (file:line, .env:line or environment) and what is wrong; *cfg is
+ * then empty. */
+int config_load(const struct config_paths *paths, struct config *cfg, struct config_report *rep);
+void config_report_free(struct config_report *rep);
 void config_free(struct config *cfg);
 
-/* Prints the effective settings, tokens masked, one per line. */
-struct strbuf;
-void config_describe(const struct config *cfg, struct strbuf *out);
+/* Appends the effective settings, tokens masked, one per line. */
+void config_describe(const struct config *cfg, strbuf *out);
 
 const struct model_cfg *config_find_model(const struct config *cfg, const char *id);
 const char *config_env_name(enum environment env);

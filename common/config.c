@@ -1,0 +1,830 @@
+/* config.c: the effective settings, from defaults < config file < .env < environment */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libconfig.h>
+
+#include "dotenv.h"
+#include "pyproject.h"
+#include "settings.h"
+#include "xalloc.h"
+
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
+#ifndef PKGDATADIR
+#define PKGDATADIR "/usr/share/openai-fcgi"
+#endif
+
+#define MIN_TOKEN_LEN 16
+#define TEST_TOKEN "test_key"
+
+/* One setting's winning value and where it came from. */
+struct raw_value {
+	char *value;          /* owned; NULL: not set anywhere but the default */
+	char origin[320];     /* "environment", ".env:3", "/etc/x.conf:12" */
+};
+
+struct loader {
+	const struct config_paths *paths;
+	struct config *cfg;
+	struct config_report *rep;
+	struct raw_value raw[32];
+};
+
+static const char *const env_names[] = { "development", "test", "staging", "production" };
+
+/* The blueprint's three mock models, used when the config file lists none. */
+static const char *const default_models[] = {
+	"blueprint-standard", "blueprint-advanced", "blueprint-experimental",
+};
+
+static size_t setting_index(const struct setting *s)
+{
+	return (size_t)(s - settings_table);
+}
+
+static void report(strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void report(strbuf *sb, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	sb_vprintf(sb, fmt, ap);
+	va_end(ap);
+	sb_putc(sb, '\n');
+}
+
+static void set_raw(struct loader *ld, const struct setting *s, const char *value, const char *origin)
+{
+	struct raw_value *rv = &ld->raw[setting_index(s)];
+	free(rv->value);
+	rv->value = xstrdup(value);
+	snprintf(rv->origin, sizeof rv->origin, "%s", origin);
+}
+
+/* ---- the config file (libconfig) ---- */
+
+static char *setting_text(const config_setting_t *st)
+{
+	strbuf sb = STRBUF_INIT;
+	switch (config_setting_type(st)) {
+	case CONFIG_TYPE_STRING:
+		sb_puts(&sb, config_setting_get_string(st));
+		break;
+	case CONFIG_TYPE_INT:
+	case CONFIG_TYPE_INT64:
+		sb_printf(&sb, "%lld", config_setting_get_int64(st));
+		break;
+	case CONFIG_TYPE_FLOAT:
+		sb_printf(&sb, "%g", config_setting_get_float(st));
+		break;
+	case CONFIG_TYPE_BOOL:
+		sb_puts(&sb, config_setting_get_bool(st) ? "true" : "false");
+		break;
+	case CONFIG_TYPE_ARRAY:
+	case CONFIG_TYPE_LIST:
+		for (int i = 0; i < config_setting_length(st); i++) {
+			const char *v = config_setting_get_string_elem(st, i);
+			if (!v) {
+				sb_free(&sb);
+				return NULL;
+			}
+			if (i)
+				sb_putc(&sb, ',');
+			sb_puts(&sb, v);
+		}
+		break;
+	default:
+		return NULL;
+	}
+	char *out = xstrdup(sb_str(&sb));
+	sb_free(&sb);
+	return out;
+}
+
+static const char *mem_str(const config_setting_t *group, const char *name)
+{
+	const char *v = NULL;
+	return config_setting_lookup_string(group, name, &v) ? v : NULL;
+}
+
+static void file_origin(char *buf, size_t n, const char *file, const config_setting_t *st)
+{
+	snprintf(buf, n, "%s:%u", file, config_setting_source_line(st));
+}
+
+static void load_models(struct loader *ld, const char *file, const config_setting_t *list)
+{
+	struct config *cfg = ld->cfg;
+	char where[320];
+	int n = config_setting_length(list);
+	file_origin(where, sizeof where, file, list);
+	if (!config_setting_is_list(list) && !config_setting_is_array(list)) {
+		report(&ld->rep->errors, "models (%s): must be a list of groups ( { id = ...; }, ... )", where);
+		return;
+	}
+	cfg->models = xcalloc((size_t)n, sizeof *cfg->models);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *m = config_setting_get_elem(list, (unsigned)i);
+		struct model_cfg *mc = &cfg->models[cfg->n_models];
+		file_origin(where, sizeof where, file, m);
+		const char *id = config_setting_is_group(m) ? mem_str(m, "id") : NULL;
+		if (!id || !*id) {
+			report(&ld->rep->errors, "models[%d] (%s): needs a non-empty string id", i, where);
+			continue;
+		}
+		if (config_find_model(cfg, id)) {
+			report(&ld->rep->errors, "models[%d] (%s): model \"%s\" is listed twice", i, where, id);
+			continue;
+		}
+		const char *owner = mem_str(m, "owned_by");
+		const char *backend = mem_str(m, "backend");
+		long long created = 0;
+		config_setting_lookup_int64(m, "created", &created);
+		if (!backend || strcmp(backend, "mock") == 0) {
+			mc->backend = BACKEND_MOCK;
+		} else {
+			report(&ld->rep->errors, "models[%d].backend (%s): unknown backend \"%s\" (known: mock)",
+			       i, where, backend);
+			continue;
+		}
+		mc->mock.mode = MOCK_CANNED;
+		mc->mock.delay_ms = 100;
+		const config_setting_t *mock = config_setting_get_member(m, "mock");
+		if (mock) {
+			const char *mode = mem_str(mock, "mode");
+			int delay = 100;
+			if (mode && strcmp(mode, "echo") == 0)
+				mc->mock.mode = MOCK_ECHO;
+			else if (mode && strcmp(mode, "canned") != 0)
+				report(&ld->rep->errors, "models[%d].mock.mode (%s): must be \"canned\" or \"echo\"", i, where);
+			if (config_setting_lookup_int(mock, "delay_ms", &delay)) {
+				if (delay < 0 || delay > 60000)
+					report(&ld->rep->errors, "models[%d].mock.delay_ms (%s): must be from 0 to 60000", i, where);
+				mc->mock.delay_ms = delay;
+			}
+		}
+		mc->id = xstrdup(id);
+		mc->owned_by = xstrdup(owner && *owner ? owner : "openai-fcgi");
+		mc->created = (long)created;
+		cfg->n_models++;
+	}
+}
+
+static void load_keys(struct loader *ld, const char *file, const config_setting_t *list)
+{
+	struct config *cfg = ld->cfg;
+	char where[320];
+	int n = config_setting_length(list);
+	file_origin(where, sizeof where, file, list);
+	if (!config_setting_is_list(list) && !config_setting_is_array(list)) {
+		report(&ld->rep->errors, "keys (%s): must be a list of groups ( { token = ...; }, ... )", where);
+		return;
+	}
+	cfg->keys = xcalloc((size_t)n, sizeof *cfg->keys);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *k = config_setting_get_elem(list, (unsigned)i);
+		file_origin(where, sizeof where, file, k);
+		const char *tok = config_setting_is_group(k) ? mem_str(k, "token") : NULL;
+		long long rpm = 0;
+		if (!tok || !*tok) {
+			report(&ld->rep->errors, "keys[%d] (%s): needs a non-empty string token", i, where);
+			continue;
+		}
+		if (config_setting_lookup_int64(k, "requests_per_minute", &rpm) && (rpm < 1 || rpm > 100000000)) {
+			report(&ld->rep->errors, "keys[%d].requests_per_minute (%s): must be from 1 to 100000000", i, where);
+			continue;
+		}
+		cfg->keys[cfg->n_keys].token = xstrdup(tok);
+		cfg->keys[cfg->n_keys].requests_per_minute = (long)rpm;
+		cfg->n_keys++;
+	}
+}
+
+static const char *default_config_file(const struct config_paths *p, bool *explicit)
+{
+	*explicit = true;
+	if (p->config_file)
+		return p->config_file;
+	for (char **e = p->environ; e && *e; e++)
+		if (strncmp(*e, "OPENAI_FCGI_CONFIG=", 19) == 0 && (*e)[19])
+			return *e + 19;
+	*explicit = false;
+	return SYSCONFDIR "/openai-fcgi/openai-fcgi.conf";
+}
+
+static void load_file(struct loader *ld)
+{
+	bool explicit;
+	const char *file = default_config_file(ld->paths, &explicit);
+	if (access(file, F_OK) != 0 && !explicit)
+		return; /* no installed config: compiled defaults */
+
+	config_t lc;
+	config_init(&lc);
+	if (config_read_file(&lc, file) != CONFIG_TRUE) {
+		if (config_error_type(&lc) == CONFIG_ERR_FILE_IO)
+			report(&ld->rep->errors, "config file %s: cannot be read", file);
+		else
+			report(&ld->rep->errors, "config file %s:%d: %s", config_error_file(&lc) ? config_error_file(&lc) : file,
+			       config_error_line(&lc), config_error_text(&lc));
+		config_destroy(&lc);
+		return;
+	}
+	const config_setting_t *root = config_root_setting(&lc);
+	for (int i = 0; i < config_setting_length(root); i++) {
+		const config_setting_t *st = config_setting_get_elem(root, (unsigned)i);
+		const char *name = config_setting_name(st);
+		char where[320];
+		file_origin(where, sizeof where, file, st);
+		if (strcmp(name, "models") == 0) {
+			load_models(ld, file, st);
+			continue;
+		}
+		if (strcmp(name, "keys") == 0) {
+			load_keys(ld, file, st);
+			continue;
+		}
+		const struct setting *s = settings_find(name);
+		if (!s) {
+			report(&ld->rep->errors, "%s (%s): unknown setting", name, where);
+			continue;
+		}
+		char *text = setting_text(st);
+		if (!text) {
+			report(&ld->rep->errors, "%s (%s): must be a string, a number or a list of strings", name, where);
+			continue;
+		}
+		set_raw(ld, s, text, where);
+		free(text);
+	}
+	config_destroy(&lc);
+}
+
+/* ---- .env and the environment ---- */
+
+static void load_dotenv(struct loader *ld)
+{
+	const char *path = ld->paths->dotenv_file ? ld->paths->dotenv_file : ".env";
+	struct dotenv de;
+	char err[256];
+	if (dotenv_load(path, &de, err, sizeof err) != 0) {
+		report(&ld->rep->errors, "%s", err);
+		return;
+	}
+	for (size_t i = 0; i < de.n; i++) {
+		const struct setting *s = settings_find(de.v[i].key);
+		char where[320];
+		if (!s)
+			continue;
+		snprintf(where, sizeof where, "%s:%d", path, de.v[i].line);
+		set_raw(ld, s, de.v[i].value, where);
+	}
+	dotenv_free(&de);
+}
+
+static void load_environ(struct loader *ld)
+{
+	for (char **e = ld->paths->environ; e && *e; e++) {
+		const char *eq = strchr(*e, '=');
+		char name[64];
+		if (!eq || (size_t)(eq - *e) >= sizeof name)
+			continue;
+		memcpy(name, *e, (size_t)(eq - *e));
+		name[eq - *e] = '\0';
+		const struct setting *s = settings_find(name);
+		if (s)
+			set_raw(ld, s, eq + 1, "environment");
+	}
+}
+
+/* ---- conversion, one setting at a time, driven by the table ---- */
+
+static void trim(char **b, char **e)
+{
+	while (*b < *e && (**b == ' ' || **b == '\t'))
+		(*b)++;
+	while (*e > *b && ((*e)[-1] == ' ' || (*e)[-1] == '\t'))
+		(*e)--;
+}
+
+static void split_list(const char *text, char ***out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	const char *p = text;
+	while (*p) {
+		const char *comma = strchr(p, ',');
+		char *b = (char *)p, *e = (char *)(comma ? comma : p + strlen(p));
+		trim(&b, &e);
+		if (e > b) {
+			*out = xrealloc(*out, (*n + 1) * sizeof **out);
+			(*out)[(*n)++] = xstrndup(b, (size_t)(e - b));
+		}
+		if (!comma)
+			break;
+		p = comma + 1;
+	}
+}
+
+static int choice_index(const char *choices, const char *v)
+{
+	int idx = 0;
+	size_t vl = strlen(v);
+	for (const char *p = choices; *p; idx++) {
+		const char *bar = strchr(p, '|');
+		size_t l = bar ? (size_t)(bar - p) : strlen(p);
+		if (l == vl && strncasecmp(p, v, l) == 0)
+			return idx;
+		if (!bar)
+			break;
+		p = bar + 1;
+	}
+	return -1;
+}
+
+/* Converts text into the field of cfg that s names. 0, or -1 with a
+ * description of what is wrong in why. */
+static int convert(const struct setting *s, const char *text, struct config *cfg, char *why, size_t wn)
+{
+	char *field = (char *)cfg + s->offset;
+	switch (s->type) {
+	case ST_STRING:
+		if (!*text) {
+			snprintf(why, wn, "must not be empty");
+			return -1;
+		}
+		*(char **)field = xstrdup(text);
+		return 0;
+	case ST_INT: {
+		char *end;
+		errno = 0;
+		long long v = strtoll(text, &end, 10);
+		if (!*text || *end || errno) {
+			snprintf(why, wn, "must be an integer, got \"%.40s\"", text);
+			return -1;
+		}
+		if (v < s->min || v > s->max) {
+			snprintf(why, wn, "must be from %ld to %ld, got %lld", s->min, s->max, v);
+			return -1;
+		}
+		*(long *)field = (long)v;
+		return 0;
+	}
+	case ST_LIST:
+		split_list(text, (char ***)field, (size_t *)((char *)cfg + s->count_offset));
+		return 0;
+	case ST_LOGLEVEL:
+		if (log_level_parse(text, (enum log_level *)field) != 0) {
+			snprintf(why, wn, "must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got \"%.40s\"", text);
+			return -1;
+		}
+		return 0;
+	case ST_CHOICE: {
+		int i = choice_index(s->choices, text);
+		if (i < 0) {
+			snprintf(why, wn, "must be one of %s, got \"%.40s\"", s->choices, text);
+			return -1;
+		}
+		*(int *)field = i;
+		return 0;
+	}
+	}
+	return -1;
+}
+
+static void resolve_environment(struct loader *ld)
+{
+	const struct setting *s = settings_find("ENVIRONMENT");
+	struct raw_value *rv = &ld->raw[setting_index(s)];
+	char why[128];
+	ld->cfg->env = ENV_DEVELOPMENT;
+	if (rv->value && convert(s, rv->value, ld->cfg, why, sizeof why) != 0)
+		report(&ld->rep->warnings, "ENVIRONMENT (%s): unknown environment \"%.40s\"; using development",
+		       rv->origin, rv->value);
+}
+
+static void resolve_settings(struct loader *ld)
+{
+	bool strict = config_strict(ld->cfg);
+	for (const struct setting *s = settings_table; s->name; s++) {
+		if (strcmp(s->name, "ENVIRONMENT") == 0)
+			continue;
+		struct raw_value *rv = &ld->raw[setting_index(s)];
+		char why[160];
+		if (!rv->value) {
+			/* Missing secrets (the tokens) are judged by resolve_tokens(),
+			 * which also counts the config file's keys. */
+			if (strict && (s->flags & SET_REQUIRED_STRICT) && !(s->flags & SET_SECRET)) {
+				report(&ld->rep->errors, "%s (not set): required in %s", s->name,
+				       config_env_name(ld->cfg->env));
+				continue;
+			}
+			if (s->def && convert(s, s->def, ld->cfg, why, sizeof why) != 0)
+				report(&ld->rep->errors, "%s (default): %s", s->name, why);
+			continue;
+		}
+		if (convert(s, rv->value, ld->cfg, why, sizeof why) != 0) {
+			if (s->flags & SET_SECRET)
+				snprintf(why, sizeof why, "is invalid");
+			report(&ld->rep->errors, "%s (%s): %s%s", s->name, rv->origin, why,
+			       strict ? "" : " (optional here: remove it to use the default)");
+		}
+	}
+}
+
+/* ---- rules that span settings ---- */
+
+static bool token_charset_ok(const char *t)
+{
+	for (; *t; t++)
+		if (!((*t >= 'A' && *t <= 'Z') || (*t >= 'a' && *t <= 'z') || (*t >= '0' && *t <= '9') ||
+		      *t == '_' || *t == '-' || *t == '.'))
+			return false;
+	return true;
+}
+
+static bool is_digest_token(const char *t)
+{
+	if (strncmp(t, "sha256:", 7) != 0)
+		return false;
+	t += 7;
+	if (strlen(t) != 64)
+		return false;
+	for (; *t; t++)
+		if (!((*t >= '0' && *t <= '9') || (*t >= 'a' && *t <= 'f') || (*t >= 'A' && *t <= 'F')))
+			return false;
+	return true;
+}
+
+static int ensure_dir(const char *dir)
+{
+	char path[PATH_MAX];
+	if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path)
+		return -1;
+	for (char *p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0755) != 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(path, 0700) != 0 && errno != EEXIST)
+		return -1;
+	return access(path, W_OK | X_OK);
+}
+
+/* The state directory must exist and be ours to write. Outside the strict
+ * environments a per-user directory stands in, with a warning. */
+static void resolve_state_dir(struct loader *ld)
+{
+	struct config *cfg = ld->cfg;
+	const struct raw_value *rv = &ld->raw[setting_index(settings_find("STATE_DIR"))];
+	if (!cfg->state_dir)
+		return;
+	if (ensure_dir(cfg->state_dir) != 0) {
+		if (config_strict(cfg)) {
+			report(&ld->rep->errors, "STATE_DIR (%s): cannot create or write %s",
+			       rv->value ? rv->origin : "default", cfg->state_dir);
+			return;
+		}
+		char fallback[PATH_MAX];
+		const char *base = getenv("XDG_RUNTIME_DIR");
+		snprintf(fallback, sizeof fallback, "%s/openai-fcgi-%u", base && *base ? base : "/tmp",
+			 (unsigned)geteuid());
+		report(&ld->rep->warnings, "STATE_DIR (%s): cannot create or write %s; using %s instead",
+		       rv->value ? rv->origin : "default", cfg->state_dir, fallback);
+		free(cfg->state_dir);
+		cfg->state_dir = xstrdup(fallback);
+		if (ensure_dir(cfg->state_dir) != 0) {
+			report(&ld->rep->errors, "STATE_DIR: cannot create or write %s either", fallback);
+			return;
+		}
+	}
+	if (!cfg->rate_limit_file) {
+		strbuf sb = STRBUF_INIT;
+		sb_printf(&sb, "%s/ratelimit", cfg->state_dir);
+		cfg->rate_limit_file = xstrdup(sb_str(&sb));
+		sb_free(&sb);
+	}
+}
+
+/* The development key: random, made once and kept in the state directory
+ * so that every worker process and CGI invocation accepts the same one. */
+static char *dev_token(struct loader *ld, bool *created)
+{
+	char path[PATH_MAX], tok[80];
+	*created = false;
+	snprintf(path, sizeof path, "%s/dev-token", ld->cfg->state_dir);
+	for (int attempt = 0; attempt < 2; attempt++) {
+		int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd >= 0) {
+			ssize_t n = read(fd, tok, sizeof tok - 1);
+			close(fd);
+			if (n >= 20 && strncmp(tok, "dev_", 4) == 0) {
+				tok[n] = '\0';
+				tok[strcspn(tok, "\r\n")] = '\0';
+				if (token_charset_ok(tok))
+					return xstrdup(tok);
+			}
+			unlink(path); /* damaged: make a new one */
+		}
+		unsigned char rnd[24];
+		if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
+			return NULL;
+		strcpy(tok, "dev_");
+		for (size_t i = 0; i < sizeof rnd; i++)
+			snprintf(tok + 4 + 2 * i, 3, "%02x", rnd[i]);
+		/* O_EXCL: when two processes race, one file wins and the loser reads it. */
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd < 0) {
+			if (errno == EEXIST)
+				continue;
+			return NULL;
+		}
+		size_t len = strlen(tok);
+		tok[len] = '\n';
+		ssize_t w = write(fd, tok, len + 1);
+		close(fd);
+		tok[len] = '\0';
+		if (w != (ssize_t)len + 1)
+			return NULL;
+		*created = true;
+		return xstrdup(tok);
+	}
+	return NULL;
+}
+
+static void add_token(struct config *cfg, const char *tok)
+{
+	cfg->tokens = xrealloc(cfg->tokens, (cfg->n_tokens + 1) * sizeof *cfg->tokens);
+	cfg->tokens[cfg->n_tokens++] = xstrdup(tok);
+}
+
+static void resolve_tokens(struct loader *ld)
+{
+	struct config *cfg = ld->cfg;
+	const struct raw_value *rv = &ld->raw[setting_index(settings_find("API_AUTH_TOKENS"))];
+	const char *origin = rv->value ? rv->origin : "not set";
+	bool strict = config_strict(cfg);
+
+	for (size_t i = 0; i < cfg->n_keys; i++)
+		add_token(cfg, cfg->keys[i].token);
+
+	if (cfg->n_tokens == 0) {
+		if (strict) {
+			report(&ld->rep->errors, "API_AUTH_TOKENS (%s): required in %s: at least one token",
+			       origin, config_env_name(cfg->env));
+			return;
+		}
+		if (cfg->env == ENV_TEST) {
+			add_token(cfg, TEST_TOKEN);
+			report(&ld->rep->warnings, "API_AUTH_TOKENS (%s): no token given; test environment uses \"%s\"",
+			       origin, TEST_TOKEN);
+			return;
+		}
+		bool created;
+		char *tok = cfg->state_dir ? dev_token(ld, &created) : NULL;
+		if (!tok) {
+			report(&ld->rep->errors, "API_AUTH_TOKENS (%s): no token given and no development key could be "
+			       "stored in STATE_DIR", origin);
+			return;
+		}
+		add_token(cfg, tok);
+		report(&ld->rep->warnings, "API_AUTH_TOKENS (%s): no token given; development key: %s "
+		       "(kept in %s/dev-token; set API_AUTH_TOKENS before deploying)", origin, tok, cfg->state_dir);
+		free(tok);
+		return;
+	}
+	for (size_t i = 0; i < cfg->n_tokens; i++) {
+		const char *t = cfg->tokens[i];
+		size_t len = strlen(t);
+		const char *src = i < cfg->n_tokens - cfg->n_keys ? origin : "config file keys";
+		if (strncmp(t, "sha256:", 7) == 0) {
+			if (!is_digest_token(t))
+				report(&ld->rep->errors, "API_AUTH_TOKENS (%s): token %zu is not sha256: followed by 64 hex digits",
+				       src, i + 1);
+			continue;
+		}
+		if (!token_charset_ok(t)) {
+			report(strict ? &ld->rep->errors : &ld->rep->warnings,
+			       "API_AUTH_TOKENS (%s): token %zu has characters outside [A-Za-z0-9_.-] and can never be accepted",
+			       src, i + 1);
+			continue;
+		}
+		if (len < MIN_TOKEN_LEN)
+			report(strict ? &ld->rep->errors : &ld->rep->warnings,
+			       "API_AUTH_TOKENS (%s): token %zu is %zu characters; %s requires at least %d", src, i + 1, len,
+			       strict ? config_env_name(cfg->env) : "production", MIN_TOKEN_LEN);
+	}
+}
+
+static void resolve_project(struct loader *ld)
+{
+	struct config *cfg = ld->cfg;
+	const char *path = cfg->pyproject_path;
+	if (!path)
+		path = access(PKGDATADIR "/pyproject.toml", R_OK) == 0 ? PKGDATADIR "/pyproject.toml" : "pyproject.toml";
+	struct pyproject pp;
+	char err[320];
+	strbuf *sink = config_strict(cfg) ? &ld->rep->errors : &ld->rep->warnings;
+	if (pyproject_load(path, &pp, err, sizeof err) != 0) {
+		report(sink, "PYPROJECT_PATH: %s", err);
+	} else {
+		if (pp.name && *pp.name && pp.version && *pp.version) {
+			cfg->project_name = xstrdup(pp.name);
+			cfg->project_version = xstrdup(pp.version);
+			free(cfg->pyproject_path);
+			cfg->pyproject_path = xstrdup(path);
+		} else {
+			report(sink, "PYPROJECT_PATH: %s: [project] name and version must both be set and non-empty", path);
+		}
+		pyproject_free(&pp);
+	}
+	if (!cfg->project_name) {
+		cfg->project_name = xstrdup(PACKAGE_NAME);
+		cfg->project_version = xstrdup(PACKAGE_VERSION);
+	}
+}
+
+static void resolve_models(struct loader *ld)
+{
+	struct config *cfg = ld->cfg;
+	if (cfg->n_models == 0 && !cfg->models) {
+		cfg->models = xcalloc(3, sizeof *cfg->models);
+		for (size_t i = 0; i < 3; i++) {
+			struct model_cfg *m = &cfg->models[cfg->n_models++];
+			m->id = xstrdup(default_models[i]);
+			m->owned_by = xstrdup("openai-fcgi");
+			m->created = 1700000000;
+			m->backend = BACKEND_MOCK;
+			m->mock.mode = MOCK_CANNED;
+			m->mock.delay_ms = 100;
+		}
+	}
+	if (cfg->mock_stream_delay_ms >= 0)
+		for (size_t i = 0; i < cfg->n_models; i++)
+			cfg->models[i].mock.delay_ms = cfg->mock_stream_delay_ms;
+}
+
+int config_load(const struct config_paths *paths, struct config *cfg, struct config_report *rep)
+{
+	struct loader ld;
+	memset(&ld, 0, sizeof ld);
+	memset(cfg, 0, sizeof *cfg);
+	memset(rep, 0, sizeof *rep);
+	cfg->mock_stream_delay_ms = -1;
+	ld.paths = paths;
+	ld.cfg = cfg;
+	ld.rep = rep;
+
+	load_file(&ld);
+	load_dotenv(&ld);
+	load_environ(&ld);
+	resolve_environment(&ld);
+	resolve_settings(&ld);
+	if (rep->errors.len == 0)
+		resolve_state_dir(&ld);
+	if (rep->errors.len == 0)
+		resolve_tokens(&ld);
+	resolve_project(&ld);
+	resolve_models(&ld);
+
+	for (size_t i = 0; i < sizeof ld.raw / sizeof ld.raw[0]; i++)
+		free(ld.raw[i].value);
+	if (rep->errors.len) {
+		config_free(cfg);
+		return -1;
+	}
+	return 0;
+}
+
+void config_report_free(struct config_report *rep)
+{
+	sb_free(&rep->errors);
+	sb_free(&rep->warnings);
+}
+
+static void free_list(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+void config_free(struct config *cfg)
+{
+	free(cfg->host);
+	free_list(cfg->tokens, cfg->n_tokens);
+	free_list(cfg->cors_origins, cfg->n_cors_origins);
+	free(cfg->state_dir);
+	free(cfg->rate_limit_file);
+	free(cfg->pyproject_path);
+	free(cfg->project_name);
+	free(cfg->project_version);
+	for (size_t i = 0; i < cfg->n_models; i++) {
+		free(cfg->models[i].id);
+		free(cfg->models[i].owned_by);
+	}
+	free(cfg->models);
+	for (size_t i = 0; i < cfg->n_keys; i++)
+		free(cfg->keys[i].token);
+	free(cfg->keys);
+	memset(cfg, 0, sizeof *cfg);
+}
+
+static void describe_token(strbuf *out, const char *t)
+{
+	size_t len = strlen(t);
+	if (strncmp(t, "sha256:", 7) == 0)
+		sb_printf(out, "sha256:%.8s…", t + 7);
+	else if (len >= MIN_TOKEN_LEN)
+		sb_printf(out, "%.4s…(%zu chars)", t, len);
+	else
+		sb_printf(out, "****(%zu chars)", len);
+}
+
+void config_describe(const struct config *cfg, strbuf *out)
+{
+	sb_printf(out, "project: %s %s (from %s)\n", cfg->project_name, cfg->project_version,
+		  cfg->pyproject_path ? cfg->pyproject_path : "built-in defaults");
+	for (const struct setting *s = settings_table; s->name; s++) {
+		const char *field = (const char *)cfg + s->offset;
+		sb_printf(out, "%s=", s->name);
+		switch (s->type) {
+		case ST_STRING: {
+			const char *v = *(char *const *)field;
+			sb_puts(out, v ? v : "");
+			break;
+		}
+		case ST_INT: {
+			long v = *(const long *)field;
+			if (v >= 0)
+				sb_printf(out, "%ld", v);
+			break;
+		}
+		case ST_LIST: {
+			char *const *v = *(char **const *)field;
+			size_t n = *(const size_t *)((const char *)cfg + s->count_offset);
+			for (size_t i = 0; i < n; i++) {
+				if (i)
+					sb_putc(out, ',');
+				if (s->flags & SET_SECRET)
+					describe_token(out, v[i]);
+				else
+					sb_puts(out, v[i]);
+			}
+			break;
+		}
+		case ST_LOGLEVEL:
+			sb_puts(out, log_level_name(*(const enum log_level *)field));
+			break;
+		case ST_CHOICE: {
+			int idx = *(const int *)field;
+			const char *p = s->choices;
+			for (int i = 0; i < idx && p; i++) {
+				p = strchr(p, '|');
+				if (p)
+					p++;
+			}
+			if (p)
+				sb_append(out, p, strcspn(p, "|"));
+			break;
+		}
+		}
+		sb_putc(out, '\n');
+	}
+	for (size_t i = 0; i < cfg->n_models; i++)
+		sb_printf(out, "model %s: backend %s, owned_by %s\n", cfg->models[i].id,
+			  cfg->models[i].backend == BACKEND_MOCK ? "mock" : "upstream", cfg->models[i].owned_by);
+}
+
+const struct model_cfg *config_find_model(const struct config *cfg, const char *id)
+{
+	for (size_t i = 0; i < cfg->n_models; i++)
+		if (cfg->models[i].id && strcmp(cfg->models[i].id, id) == 0)
+			return &cfg->models[i];
+	return NULL;
+}
+
+const char *config_env_name(enum environment env)
+{
+	return (unsigned)env < 4 ? env_names[env] : "development";
+}
+
+bool config_strict(const struct config *cfg)
+{
+	return cfg->env == ENV_STAGING || cfg->env == ENV_PRODUCTION;
+}

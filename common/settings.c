@@ -1,0 +1,55 @@
+/* settings.c: the table of settings (name, type, bounds, default, rule per environment) */
+#include "settings.h"
+
+#include <stddef.h>
+#include <string.h>
+
+#include "config.h"
+
+#ifndef LOCALSTATEDIR
+#define LOCALSTATEDIR "/var"
+#endif
+
+#define F(field) offsetof(struct config, field)
+
+/* Every setting the program reads, in the order --check-config prints them.
+ * The same names work in the config file, in .env and in the environment. */
+const struct setting settings_table[] = {
+	{ "ENVIRONMENT", ST_CHOICE, 0, 0, "development|test|staging|production", "development", 0,
+	  F(env), 0, "development, test, staging or production; anything else means development" },
+	{ "API_AUTH_TOKENS", ST_LIST, 0, 0, NULL, NULL, SET_REQUIRED_STRICT | SET_SECRET | SET_OPTIONAL,
+	  F(tokens), F(n_tokens), "comma-separated API keys (or sha256:<hex> of a key)" },
+	{ "HOST", ST_STRING, 0, 0, NULL, "127.0.0.1", SET_REQUIRED_STRICT,
+	  F(host), 0, "address for --listen when no socket is handed over" },
+	{ "PORT", ST_INT, 1, 65535, NULL, "8000", SET_REQUIRED_STRICT,
+	  F(port), 0, "port for --listen when no socket is handed over" },
+	{ "LOG_LEVEL", ST_LOGLEVEL, 0, 0, NULL, "INFO", SET_REQUIRED_STRICT,
+	  F(log_level), 0, "DEBUG, INFO, WARNING, ERROR or CRITICAL" },
+	{ "LOG_FORMAT", ST_CHOICE, 0, 0, "text|json", "text", 0,
+	  F(log_json), 0, "text, or json for one JSON object per line" },
+	{ "CORS_ORIGINS", ST_LIST, 0, 0, NULL, "", 0,
+	  F(cors_origins), F(n_cors_origins), "comma-separated allowed origins; empty means *" },
+	{ "RATE_LIMIT_PER_MINUTE", ST_INT, 1, 100000000, NULL, "60", SET_REQUIRED_STRICT,
+	  F(rate_limit_per_minute), 0, "requests per minute per API key" },
+	{ "STATE_DIR", ST_STRING, 0, 0, NULL, LOCALSTATEDIR "/lib/openai-fcgi", 0,
+	  F(state_dir), 0, "directory for the shared rate-limit file (and the development key)" },
+	{ "RATE_LIMIT_FILE", ST_STRING, 0, 0, NULL, NULL, SET_OPTIONAL,
+	  F(rate_limit_file), 0, "the rate limiter's state file, shared by every worker; default STATE_DIR/ratelimit" },
+	{ "MAX_BODY_BYTES", ST_INT, 1024, 64L << 20, NULL, "1048576", 0,
+	  F(max_body_bytes), 0, "largest request body accepted (413 above)" },
+	{ "MOCK_STREAM_DELAY_MS", ST_INT, 0, 60000, NULL, NULL, SET_OPTIONAL,
+	  F(mock_stream_delay_ms), 0, "overrides every mock model's delay between streamed words" },
+	{ "THREADS", ST_INT, 1, 256, NULL, "4", 0,
+	  F(threads), 0, "worker threads per process (--threads overrides)" },
+	{ "PYPROJECT_PATH", ST_STRING, 0, 0, NULL, NULL, SET_OPTIONAL,
+	  F(pyproject_path), 0, "pyproject.toml to read name and version from" },
+	{ NULL, 0, 0, 0, NULL, NULL, 0, 0, 0, NULL },
+};
+
+const struct setting *settings_find(const char *name)
+{
+	for (const struct setting *s = settings_table; s->name; s++)
+		if (strcmp(s->name, name) == 0)
+			return s;
+	return NULL;
+}

@@ -1,0 +1,18 @@
+/* app.h: what every worker thread shares, built once at start and read-only after */
+#ifndef OAF_APP_H
+#define OAF_APP_H
+#include "auth.h"
+#include "config.h"
+#include "ratelimit.h"
+
+struct app {
+	struct config cfg;
+	struct auth_keyring keys;    /* digests of cfg.tokens, same order */
+	rl_store *rl;                /* the shared rate-limit file, mapped once */
+};
+
+/* The limit of the key at index i of cfg.tokens: its keys[] override, else
+ * RATE_LIMIT_PER_MINUTE. */
+long app_key_limit(const struct app *app, size_t key_index);
+
+#endif

@@ -1,0 +1,80 @@
+/* request.h: the one request context, from the first CGI variable to the access log */
+#ifndef OAF_REQUEST_H
+#define OAF_REQUEST_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "openai_error.h"
+#include "ratelimit.h"
+#include "strbuf.h"
+#include "writer.h"
+
+struct app;
+struct route;
+
+/* How a request arrived: FastCGI (io_fcgx.c), plain CGI (io_cgi.c) or a
+ * unit test. Only these three know what carries the bytes. */
+struct req_io {
+	void *ctx;
+	/* A CGI/FastCGI variable ("REQUEST_METHOD", "HTTP_AUTHORIZATION"),
+	 * borrowed until the request ends; NULL when absent. */
+	const char *(*param)(void *ctx, const char *name);
+	/* Reads up to n body bytes: the count, 0 at the end, -1 on error. */
+	long (*read)(void *ctx, char *buf, size_t n);
+	body_writer out;
+};
+
+/* Everything about one request. Set up by request_begin(), released by
+ * request_end(); the buffers are kept by the worker thread and reused. */
+struct request {
+	const struct app *app;
+	const struct req_io *io;
+
+	const char *method;          /* borrowed from io */
+	char path[1024];             /* decoded route path, mount prefix removed */
+	const char *path_arg;        /* the {id} of /v1/models/{id}, inside path */
+	char id[72];                 /* x-request-id */
+	char key_fp[24];             /* fingerprint of the key, "-" before auth */
+	size_t key_index;            /* which configured key authenticated */
+	bool authenticated;
+	int64_t start_us;
+	const struct route *route;
+
+	struct rl_result rl;         /* valid when has_rl */
+	bool has_rl;
+
+	strbuf body;                 /* the request body */
+	strbuf out;                  /* the response being built */
+	strbuf head;                 /* extra response header lines */
+	strbuf scratch;              /* where the response head is assembled */
+
+	int status;                  /* what was sent, for the access log */
+	size_t bytes_sent;
+	bool head_sent;
+	bool client_gone;
+	oa_error err;                /* set by a handler that returns -1 */
+};
+
+/* Resets req for a new request on io. Never fails: what is wrong with the
+ * request (path, headers) is found by the router. */
+void request_begin(struct request *req, const struct app *app, const struct req_io *io);
+/* Writes the access-log line. */
+void request_end(struct request *req);
+/* Frees the reusable buffers (at thread exit). */
+void request_free(struct request *req);
+
+/* A variable of the request, NULL when absent. */
+const char *req_param(const struct request *req, const char *name);
+
+/* Works out req->path from REQUEST_URI, else SCRIPT_NAME + PATH_INFO:
+ * percent-decoded, query removed. 0, or -1 with req->err set (400). */
+int request_resolve_path(struct request *req);
+
+/* Reads the whole body into req->body, honouring MAX_BODY_BYTES and
+ * CONTENT_LENGTH. 0, or -1 with req->err set (400, 411, 413). */
+int request_read_body(struct request *req);
+
+int64_t now_us(void);
+
+#endif

@@ -1,0 +1,150 @@
+/* response.c: status line, headers every answer carries, JSON bodies, SSE streams */
+#include "response.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "app.h"
+
+/* Headers a browser client may read (CORS). */
+#define EXPOSE_HEADERS "x-request-id, openai-processing-ms, x-ratelimit-limit-requests, " \
+	"x-ratelimit-remaining-requests, x-ratelimit-reset-requests, retry-after, retry-after-ms"
+
+void resp_header(struct request *req, const char *name, const char *fmt, ...)
+{
+	va_list ap;
+	sb_puts(&req->head, name);
+	sb_puts(&req->head, ": ");
+	va_start(ap, fmt);
+	sb_vprintf(&req->head, fmt, ap);
+	va_end(ap);
+	sb_puts(&req->head, "\r\n");
+}
+
+static int out_write(struct request *req, const char *p, size_t n)
+{
+	if (req->client_gone)
+		return -1;
+	if (req->io->out.write(req->io->out.ctx, p, n) != 0) {
+		req->client_gone = true;
+		return -1;
+	}
+	req->bytes_sent += n;
+	return 0;
+}
+
+/* The Access-Control-Allow-Origin value for this request, or NULL. */
+static const char *allowed_origin(const struct request *req)
+{
+	const struct config *cfg = &req->app->cfg;
+	if (cfg->n_cors_origins == 0)
+		return "*";
+	const char *origin = req_param(req, "HTTP_ORIGIN");
+	if (!origin)
+		return NULL;
+	for (size_t i = 0; i < cfg->n_cors_origins; i++)
+		if (strcmp(cfg->cors_origins[i], origin) == 0)
+			return origin;
+	return NULL;
+}
+
+static void common_headers(struct request *req, strbuf *h)
+{
+	const char *origin = allowed_origin(req);
+	sb_printf(h, "x-request-id: %s\r\n", req->id);
+	sb_printf(h, "openai-processing-ms: %lld\r\n", (long long)((now_us() - req->start_us) / 1000));
+	if (origin) {
+		sb_puts(h, "Access-Control-Allow-Origin: ");
+		sb_puts(h, origin);
+		sb_puts(h, "\r\nAccess-Control-Expose-Headers: " EXPOSE_HEADERS "\r\n");
+	}
+	sb_puts(h, "Vary: Origin\r\n");
+	if (req->has_rl) {
+		char reset[32];
+		rl_format_duration(req->rl.reset_ms, reset, sizeof reset);
+		sb_printf(h, "x-ratelimit-limit-requests: %ld\r\nx-ratelimit-remaining-requests: %ld\r\n"
+			     "x-ratelimit-reset-requests: %s\r\n", req->rl.limit, req->rl.remaining, reset);
+	}
+}
+
+/* Builds the head in req->scratch: Status, the common headers, the
+ * handler's extra ones, the blank line. */
+static void build_head(struct request *req, int status, const char *type, long content_length)
+{
+	strbuf *h = &req->scratch;
+	sb_reset(h);
+	sb_printf(h, "Status: %d %s\r\n", status, http_reason(status));
+	if (type)
+		sb_printf(h, "Content-Type: %s\r\n", type);
+	if (content_length >= 0)
+		sb_printf(h, "Content-Length: %ld\r\n", content_length);
+	common_headers(req, h);
+	sb_append(h, sb_str(&req->head), req->head.len);
+	sb_puts(h, "\r\n");
+	req->status = status;
+	req->head_sent = true;
+}
+
+int resp_json(struct request *req, int status, const char *json, size_t n)
+{
+	build_head(req, status, "application/json", (long)n);
+	size_t head_len = req->scratch.len;
+	sb_append(&req->scratch, json, n); /* one write for head and body */
+	int rc = out_write(req, req->scratch.buf, req->scratch.len);
+	if (rc == 0)
+		req->bytes_sent -= head_len; /* the access log counts body bytes */
+	return rc;
+}
+
+int resp_error(struct request *req, const oa_error *e)
+{
+	int status = e->status ? e->status : 500;
+	if (status == 401)
+		resp_header(req, "WWW-Authenticate", "Bearer");
+	sb_reset(&req->out);
+	oa_error_json(e, &req->out);
+	return resp_json(req, status, req->out.buf, req->out.len);
+}
+
+int resp_no_content(struct request *req)
+{
+	build_head(req, 204, NULL, -1);
+	size_t head_len = req->scratch.len;
+	int rc = out_write(req, req->scratch.buf, req->scratch.len);
+	if (rc == 0)
+		req->bytes_sent -= head_len;
+	return rc;
+}
+
+static int stream_write(void *ctx, const char *p, size_t n)
+{
+	return out_write(ctx, p, n);
+}
+
+static int stream_flush(void *ctx)
+{
+	struct request *req = ctx;
+	if (req->client_gone)
+		return -1;
+	if (req->io->out.flush(req->io->out.ctx) != 0) {
+		req->client_gone = true;
+		return -1;
+	}
+	return 0;
+}
+
+const body_writer *resp_stream_begin(struct request *req)
+{
+	static _Thread_local body_writer w;
+	resp_header(req, "Cache-Control", "no-cache");
+	resp_header(req, "X-Accel-Buffering", "no");
+	build_head(req, 200, "text/event-stream", -1);
+	if (out_write(req, req->scratch.buf, req->scratch.len) == 0)
+		req->bytes_sent -= req->scratch.len;
+	w.ctx = req;
+	w.write = stream_write;
+	w.flush = stream_flush;
+	stream_flush(req);
+	return &w;
+}

@@ -1,0 +1,26 @@
+/* response.h: status line, headers every answer carries, JSON bodies, SSE streams */
+#ifndef OAF_RESPONSE_H
+#define OAF_RESPONSE_H
+#include <stddef.h>
+
+#include "request.h"
+
+/* Every function here returns 0, or -1 when the client has gone away (the
+ * caller then stops; nothing else needs doing). */
+
+/* Adds a header to the answer about to be sent. */
+void resp_header(struct request *req, const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Sends a whole answer with Content-Type application/json. */
+int resp_json(struct request *req, int status, const char *json, size_t n);
+/* Sends e as the OpenAI error envelope, with the headers its status needs
+ * (WWW-Authenticate on 401, Retry-After on 429, Allow on 405). */
+int resp_error(struct request *req, const oa_error *e);
+/* Sends 204 with no body (CORS preflight). */
+int resp_no_content(struct request *req);
+/* Sends the head of an SSE answer and returns the writer for its events:
+ * every event written through it should be flushed (chat_response.c does). */
+const body_writer *resp_stream_begin(struct request *req);
+
+#endif
