@@ -69,10 +69,7 @@ int auth_keyring_init(struct auth_keyring *kr, char *const *tokens, size_t n,
 void auth_keyring_free(struct auth_keyring *kr)
 {
 	if (kr->digest) {
-		volatile uint8_t *p = (volatile uint8_t *)kr->digest;
-		size_t len = kr->n * sizeof *kr->digest;
-		while (len--)
-			*p++ = 0;
+		explicit_bzero(kr->digest, kr->n * sizeof *kr->digest);
 		free(kr->digest);
 	}
 	kr->digest = NULL;

@@ -100,15 +100,6 @@ void sha256_update(sha256_ctx *c, const void *data, size_t n)
 	}
 }
 
-/* Volatile stores so the wipe of a dead context is not optimised away:
- * the context held (a hash of) a secret. */
-static void wipe(void *p, size_t n)
-{
-	volatile uint8_t *v = p;
-	while (n--)
-		*v++ = 0;
-}
-
 void sha256_final(sha256_ctx *c, uint8_t out[SHA256_DIGEST_LEN])
 {
 	uint64_t bits = c->nbytes * 8;
@@ -127,7 +118,9 @@ void sha256_final(sha256_ctx *c, uint8_t out[SHA256_DIGEST_LEN])
 	compress(c->h, c->block);
 	for (i = 0; i < 8; i++)
 		store_be32(out + 4 * i, c->h[i]);
-	wipe(c, sizeof *c);
+	/* The context held (a hash of) a secret; explicit_bzero survives the
+	 * dead-store elimination a memset here would not. */
+	explicit_bzero(c, sizeof *c);
 }
 
 void sha256(const void *data, size_t n, uint8_t out[SHA256_DIGEST_LEN])
