@@ -15,6 +15,7 @@
 
 #include <libconfig.h>
 
+#include "auth.h"
 #include "dotenv.h"
 #include "pyproject.h"
 #include "settings.h"
@@ -27,7 +28,7 @@
 #define PKGDATADIR "/usr/share/openai-fcgi"
 #endif
 
-#define MIN_TOKEN_LEN 16
+#define MIN_TOKEN_LEN AUTH_TOKEN_MIN_STRICT
 #define TEST_TOKEN "test_key"
 
 /* One setting's winning value and where it came from. */
@@ -446,28 +447,6 @@ static void resolve_settings(struct loader *ld)
 
 /* ---- rules that span settings ---- */
 
-static bool token_charset_ok(const char *t)
-{
-	for (; *t; t++)
-		if (!((*t >= 'A' && *t <= 'Z') || (*t >= 'a' && *t <= 'z') || (*t >= '0' && *t <= '9') ||
-		      *t == '_' || *t == '-' || *t == '.'))
-			return false;
-	return true;
-}
-
-static bool is_digest_token(const char *t)
-{
-	if (strncmp(t, "sha256:", 7) != 0)
-		return false;
-	t += 7;
-	if (strlen(t) != 64)
-		return false;
-	for (; *t; t++)
-		if (!((*t >= '0' && *t <= '9') || (*t >= 'a' && *t <= 'f') || (*t >= 'A' && *t <= 'F')))
-			return false;
-	return true;
-}
-
 static int ensure_dir(const char *dir)
 {
 	char path[PATH_MAX];
@@ -536,7 +515,7 @@ static char *dev_token(struct loader *ld, bool *created)
 			if (n >= 20 && strncmp(tok, "dev_", 4) == 0) {
 				tok[n] = '\0';
 				tok[strcspn(tok, "\r\n")] = '\0';
-				if (token_charset_ok(tok))
+				if (auth_token_wellformed(tok))
 					return xstrdup(tok);
 			}
 			unlink(path); /* damaged: make a new one */
@@ -612,13 +591,9 @@ static void resolve_tokens(struct loader *ld)
 		const char *t = cfg->tokens[i];
 		size_t len = strlen(t);
 		const char *src = i < cfg->n_tokens - cfg->n_keys ? origin : "config file keys";
-		if (strncmp(t, "sha256:", 7) == 0) {
-			if (!is_digest_token(t))
-				report(&ld->rep->errors, "API_AUTH_TOKENS (%s): token %zu is not sha256: followed by 64 hex digits",
-				       src, i + 1);
-			continue;
-		}
-		if (!token_charset_ok(t)) {
+		if (auth_token_is_digest(t))
+			continue; /* its format is checked by auth_keyring_init() below */
+		if (!auth_token_wellformed(t)) {
 			report(strict ? &ld->rep->errors : &ld->rep->warnings,
 			       "API_AUTH_TOKENS (%s): token %zu has characters outside [A-Za-z0-9_.-] and can never be accepted",
 			       src, i + 1);
@@ -629,6 +604,12 @@ static void resolve_tokens(struct loader *ld)
 			       "API_AUTH_TOKENS (%s): token %zu is %zu characters; %s requires at least %d", src, i + 1, len,
 			       strict ? config_env_name(cfg->env) : "production", MIN_TOKEN_LEN);
 	}
+	struct auth_keyring kr;
+	char err[200];
+	if (auth_keyring_init(&kr, cfg->tokens, cfg->n_tokens, err, sizeof err) != 0)
+		report(&ld->rep->errors, "API_AUTH_TOKENS (%s): %s", origin, err);
+	else
+		auth_keyring_free(&kr);
 }
 
 static void resolve_project(struct loader *ld)

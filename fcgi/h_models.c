@@ -1,0 +1,44 @@
+/* h_models.c: GET /v1/models and GET /v1/models/{id}, from the configured models */
+#include <string.h>
+
+#include "app.h"
+#include "response.h"
+#include "routes.h"
+
+static void model_json(strbuf *b, const struct model_cfg *m)
+{
+	sb_puts(b, "{\"id\":");
+	sb_json_str(b, m->id, strlen(m->id));
+	sb_printf(b, ",\"object\":\"model\",\"created\":%ld,\"owned_by\":", m->created);
+	sb_json_str(b, m->owned_by, strlen(m->owned_by));
+	sb_putc(b, '}');
+}
+
+int h_models_list(struct request *req)
+{
+	const struct config *cfg = &req->app->cfg;
+	strbuf *b = &req->out;
+	sb_reset(b);
+	sb_puts(b, "{\"object\":\"list\",\"data\":[");
+	for (size_t i = 0; i < cfg->n_models; i++) {
+		if (i)
+			sb_putc(b, ',');
+		model_json(b, &cfg->models[i]);
+	}
+	sb_puts(b, "]}");
+	resp_json(req, 200, b->buf, b->len);
+	return 0;
+}
+
+int h_models_get(struct request *req)
+{
+	const struct model_cfg *m = config_find_model(&req->app->cfg, req->path_arg);
+	if (!m)
+		return oa_error_set(&req->err, 404, OA_INVALID_REQUEST, "model_not_found", "model",
+				    "The model '%.200s' does not exist or you do not have access to it.",
+				    req->path_arg);
+	sb_reset(&req->out);
+	model_json(&req->out, m);
+	resp_json(req, 200, req->out.buf, req->out.len);
+	return 0;
+}

@@ -1,0 +1,42 @@
+/* io_cgi.c: a request carried by plain CGI: the environment, stdin and stdout */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "io.h"
+
+static const char *cgi_param(void *ctx, const char *name)
+{
+	(void)ctx;
+	return getenv(name);
+}
+
+static long cgi_read(void *ctx, char *buf, size_t n)
+{
+	(void)ctx;
+	size_t k = fread(buf, 1, n, stdin);
+	if (k == 0 && ferror(stdin))
+		return -1;
+	return (long)k;
+}
+
+static int cgi_write(void *ctx, const char *p, size_t n)
+{
+	(void)ctx;
+	return fwrite(p, 1, n, stdout) == n ? 0 : -1;
+}
+
+static int cgi_flush(void *ctx)
+{
+	(void)ctx;
+	return fflush(stdout) == 0 ? 0 : -1;
+}
+
+void io_cgi_bind(struct req_io *io)
+{
+	io->ctx = NULL;
+	io->param = cgi_param;
+	io->read = cgi_read;
+	io->out.ctx = NULL;
+	io->out.write = cgi_write;
+	io->out.flush = cgi_flush;
+}

@@ -1,0 +1,50 @@
+/* io_fcgx.c: a request carried by libfcgi's FCGX streams */
+#include <limits.h>
+
+#include <fcgiapp.h>
+
+#include "io.h"
+
+static const char *fcgx_param(void *ctx, const char *name)
+{
+	FCGX_Request *r = ctx;
+	return FCGX_GetParam(name, r->envp);
+}
+
+static long fcgx_read(void *ctx, char *buf, size_t n)
+{
+	FCGX_Request *r = ctx;
+	int k = FCGX_GetStr(buf, n > INT_MAX ? INT_MAX : (int)n, r->in);
+	if (k == 0 && FCGX_GetError(r->in))
+		return -1;
+	return k;
+}
+
+static int fcgx_write(void *ctx, const char *p, size_t n)
+{
+	FCGX_Request *r = ctx;
+	while (n) {
+		int chunk = n > INT_MAX ? INT_MAX : (int)n;
+		if (FCGX_PutStr(p, chunk, r->out) != chunk)
+			return -1;
+		p += chunk;
+		n -= (size_t)chunk;
+	}
+	return 0;
+}
+
+static int fcgx_flush(void *ctx)
+{
+	FCGX_Request *r = ctx;
+	return FCGX_FFlush(r->out) == 0 && !FCGX_GetError(r->out) ? 0 : -1;
+}
+
+void io_fcgx_bind(struct req_io *io, struct FCGX_Request *r)
+{
+	io->ctx = r;
+	io->param = fcgx_param;
+	io->read = fcgx_read;
+	io->out.ctx = r;
+	io->out.write = fcgx_write;
+	io->out.flush = fcgx_flush;
+}

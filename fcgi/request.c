@@ -1,0 +1,220 @@
+/* request.c: the one request context, from the first CGI variable to the access log */
+#include "request.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "app.h"
+#include "log.h"
+#include "utf8.h"
+
+#define MAX_HEADER_VALUE 8192  /* longer header values get 431 from the router */
+
+int64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Per-thread xorshift generator for request ids: random enough to tell
+ * requests apart, seeded from getrandom once per thread. */
+static uint64_t next_random(void)
+{
+	static _Thread_local uint64_t s;
+	while (s == 0 && getrandom(&s, sizeof s, 0) != (ssize_t)sizeof s)
+		;
+	s ^= s << 13;
+	s ^= s >> 7;
+	s ^= s << 17;
+	return s;
+}
+
+/* A client's X-Request-Id is kept when it is short and plain. */
+static bool sane_request_id(const char *v)
+{
+	size_t n = 0;
+	for (; v[n]; n++) {
+		char c = v[n];
+		if (n >= 64 || !((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+				 c == '-' || c == '_' || c == '.'))
+			return false;
+	}
+	return n > 0;
+}
+
+const char *req_param(const struct request *req, const char *name)
+{
+	return req->io->param(req->io->ctx, name);
+}
+
+void request_begin(struct request *req, const struct app *app, const struct req_io *io)
+{
+	req->app = app;
+	req->io = io;
+	req->start_us = now_us();
+	req->method = io->param(io->ctx, "REQUEST_METHOD");
+	if (!req->method)
+		req->method = "GET";
+	req->path[0] = '\0';
+	req->path_arg = NULL;
+	strcpy(req->key_fp, "-");
+	req->key_index = 0;
+	req->authenticated = false;
+	req->route = NULL;
+	req->has_rl = false;
+	sb_reset(&req->body);
+	sb_reset(&req->out);
+	sb_reset(&req->head);
+	sb_reset(&req->scratch);
+	req->status = 0;
+	req->bytes_sent = 0;
+	req->head_sent = false;
+	req->client_gone = false;
+	memset(&req->err, 0, sizeof req->err);
+
+	const char *cid = io->param(io->ctx, "HTTP_X_REQUEST_ID");
+	if (cid && sane_request_id(cid))
+		snprintf(req->id, sizeof req->id, "%s", cid);
+	else
+		snprintf(req->id, sizeof req->id, "req_%016llx%08llx", (unsigned long long)next_random(),
+			 (unsigned long long)(next_random() & 0xffffffffu));
+	log_set_request_id(req->id);
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Appends the percent-decoded form of [p, end) to out (size cap); -1 on a
+ * bad escape, a NUL, or no room. */
+static int decode_into(char *out, size_t cap, size_t *len, const char *p, const char *end)
+{
+	while (p < end) {
+		char c = *p++;
+		if (c == '%') {
+			int hi = p < end ? hexval(p[0]) : -1;
+			int lo = p + 1 < end ? hexval(p[1]) : -1;
+			if (hi < 0 || lo < 0)
+				return -1;
+			c = (char)(hi * 16 + lo);
+			p += 2;
+		}
+		if (c == '\0' || *len + 1 >= cap)
+			return -1;
+		out[(*len)++] = c;
+	}
+	out[*len] = '\0';
+	return 0;
+}
+
+int request_resolve_path(struct request *req)
+{
+	const char *uri = req_param(req, "REQUEST_URI");
+	size_t len = 0;
+	int rc;
+	if (uri && *uri) {
+		const char *end = uri + strcspn(uri, "?#");
+		rc = decode_into(req->path, sizeof req->path, &len, uri, end);
+	} else {
+		/* Some CGI setups give no REQUEST_URI: SCRIPT_NAME + PATH_INFO
+		 * (both already decoded by the server). */
+		const char *sn = req_param(req, "SCRIPT_NAME");
+		const char *pi = req_param(req, "PATH_INFO");
+		rc = snprintf(req->path, sizeof req->path, "%s%s", sn ? sn : "", pi ? pi : "")
+			     >= (int)sizeof req->path ? -1 : 0;
+		len = strlen(req->path);
+	}
+	if (rc != 0 || !utf8_valid(req->path, len))
+		return oa_invalid(&req->err, "invalid_path", NULL,
+				  "The request path is not valid: it must be UTF-8 of at most %zu bytes "
+				  "without NUL bytes or broken %%-escapes.", sizeof req->path - 1);
+	if (len == 0)
+		strcpy(req->path, "/");
+	return 0;
+}
+
+int request_read_body(struct request *req)
+{
+	long max = req->app->cfg.max_body_bytes;
+	const char *cl = req_param(req, "CONTENT_LENGTH");
+	char *end;
+	if (!cl || !*cl)
+		return oa_error_set(&req->err, 411, OA_INVALID_REQUEST, "missing_content_length", NULL,
+				    "A request body is required and must come with a Content-Length header.");
+	errno = 0;
+	long long n = strtoll(cl, &end, 10);
+	if (*end || n < 0 || errno)
+		return oa_error_set(&req->err, 400, OA_INVALID_REQUEST, "invalid_content_length", NULL,
+				    "The Content-Length header is not a valid length.");
+	if (n > max)
+		return oa_error_set(&req->err, 413, OA_INVALID_REQUEST, "request_too_large", NULL,
+				    "Request too large: the body may be at most %ld bytes.", max);
+	sb_grow(&req->body, (size_t)n);
+	while (req->body.len < (size_t)n) {
+		long got = req->io->read(req->io->ctx, req->body.buf + req->body.len, (size_t)n - req->body.len);
+		if (got <= 0)
+			return oa_error_set(&req->err, 400, OA_INVALID_REQUEST, "incomplete_body", NULL,
+					    "The request body is shorter than its Content-Length of %lld bytes.", n);
+		req->body.len += (size_t)got;
+	}
+	req->body.buf[req->body.len] = '\0';
+	return 0;
+}
+
+void request_end(struct request *req)
+{
+	const char *path = req->path[0] ? req->path : "-";
+	long long dur_us = (long long)(now_us() - req->start_us);
+	char ts[32];
+	time_t t = (time_t)(req->start_us / 1000000);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (!log_enabled(LOG_INFO))
+		return;
+	strbuf *line = &req->scratch;
+	sb_reset(line);
+	if (log_json()) {
+		sb_printf(line, "{\"time\":\"%s\",\"level\":\"INFO\",\"type\":\"access\",\"request_id\":", ts);
+		sb_json_str(line, req->id, strlen(req->id));
+		sb_puts(line, ",\"method\":");
+		sb_json_str(line, req->method, strlen(req->method));
+		sb_puts(line, ",\"path\":");
+		sb_json_str(line, path, strlen(path));
+		sb_printf(line, ",\"status\":%d,\"bytes\":%zu,\"duration_ms\":%.3f,\"key\":\"%s\"%s}\n",
+			  req->status, req->bytes_sent, dur_us / 1000.0, req->key_fp,
+			  req->client_gone ? ",\"client_gone\":true" : "");
+	} else {
+		/* The path is the client's: escape it so a line stays one line. */
+		sb_printf(line, "%s access %s %s ", ts, req->id, req->method);
+		strbuf p = STRBUF_INIT;
+		sb_json_str(&p, path, strlen(path));
+		sb_puts(line, p.buf);
+		sb_free(&p);
+		sb_printf(line, " %d %zu %.3fms key=%s%s\n", req->status, req->bytes_sent, dur_us / 1000.0,
+			  req->key_fp, req->client_gone ? " client_gone" : "");
+	}
+	log_raw(line->buf, line->len);
+	log_set_request_id(NULL);
+}
+
+void request_free(struct request *req)
+{
+	sb_free(&req->body);
+	sb_free(&req->out);
+	sb_free(&req->head);
+	sb_free(&req->scratch);
+}

@@ -1,0 +1,217 @@
+/* routes.c: the route table and the dispatcher that checks its flags once, centrally */
+#include "routes.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "app.h"
+#include "auth.h"
+#include "log.h"
+#include "response.h"
+
+#define MAX_HEADER_VALUE 8192
+
+static const struct route routes[] = {
+	{ "GET",  "/health",              h_health,           0 },
+	{ "GET",  "/v1",                  h_v1_root,          R_RATE_LIMITED },
+	{ "GET",  "/v1/",                 h_v1_root,          R_RATE_LIMITED },
+	{ "GET",  "/v1/models",           h_models_list,      R_AUTH | R_RATE_LIMITED },
+	{ "GET",  "/v1/models/{}",        h_models_get,       R_AUTH | R_RATE_LIMITED },
+	{ "POST", "/v1/chat/completions", h_chat_completions, R_AUTH | R_RATE_LIMITED | R_JSON_BODY },
+};
+
+#define N_ROUTES (sizeof routes / sizeof routes[0])
+
+/* Does path match pattern? Sets *arg for a "{}" segment. */
+static bool path_matches(const char *pattern, const char *path, const char **arg)
+{
+	size_t plen = strlen(pattern);
+	if (plen >= 2 && strcmp(pattern + plen - 2, "{}") == 0) {
+		size_t fixed = plen - 2;
+		if (strncmp(pattern, path, fixed) != 0)
+			return false;
+		const char *seg = path + fixed;
+		if (!*seg || strchr(seg, '/'))
+			return false;
+		*arg = seg;
+		return true;
+	}
+	return strcmp(pattern, path) == 0;
+}
+
+const struct route *route_match(const char *method, const char *path, const char **arg,
+				bool *path_known, char *allow, size_t n)
+{
+	*path_known = false;
+	if (n)
+		allow[0] = '\0';
+	for (const char *suffix = path; suffix; suffix = strchr(suffix + 1, '/')) {
+		const struct route *found = NULL;
+		for (size_t i = 0; i < N_ROUTES; i++) {
+			const char *a = NULL;
+			if (!path_matches(routes[i].path, suffix, &a))
+				continue;
+			if (!*path_known) {
+				*path_known = true;
+				snprintf(allow, n, "OPTIONS");
+			}
+			size_t used = strlen(allow);
+			snprintf(allow + used, n - used, ", %s", routes[i].method);
+			if (strcmp(routes[i].method, method) == 0) {
+				found = &routes[i];
+				*arg = a;
+			}
+		}
+		if (*path_known)
+			return found;
+	}
+	return NULL;
+}
+
+/* CORS preflight: no auth, no limit; say what a browser may send. */
+static int preflight(struct request *req, const char *allow)
+{
+	const char *asked = req_param(req, "HTTP_ACCESS_CONTROL_REQUEST_HEADERS");
+	resp_header(req, "Access-Control-Allow-Methods", "%s", allow);
+	resp_header(req, "Access-Control-Allow-Headers", "Authorization, Content-Type%s%.1024s",
+		    asked && *asked ? ", " : "", asked ? asked : "");
+	resp_header(req, "Access-Control-Max-Age", "600");
+	return resp_no_content(req);
+}
+
+/* Header values the front let through but that no client needs this long. */
+static int check_headers(struct request *req)
+{
+	static const char *const names[] = {
+		"HTTP_AUTHORIZATION", "HTTP_ORIGIN", "HTTP_X_REQUEST_ID", "CONTENT_TYPE",
+		"HTTP_ACCESS_CONTROL_REQUEST_HEADERS", "HTTP_USER_AGENT", "CONTENT_LENGTH",
+	};
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		const char *v = req_param(req, names[i]);
+		if (v && strlen(v) > MAX_HEADER_VALUE)
+			return oa_error_set(&req->err, 431, OA_INVALID_REQUEST, "header_too_large", NULL,
+					    "A request header is too large (more than %d bytes).", MAX_HEADER_VALUE);
+	}
+	return 0;
+}
+
+/* Counts the request against its key, or its address when no key was
+ * accepted. 0, or -1 with a 429 in req->err. */
+static int rate_limit(struct request *req)
+{
+	const struct app *app = req->app;
+	char key[96];
+	long limit;
+	if (req->authenticated) {
+		snprintf(key, sizeof key, "k:%s", req->key_fp);
+		limit = app_key_limit(app, req->key_index);
+	} else {
+		const char *addr = req_param(req, "REMOTE_ADDR");
+		snprintf(key, sizeof key, "ip:%.80s", addr ? addr : "-");
+		limit = app->cfg.rate_limit_per_minute;
+	}
+	if (!app->rl)
+		return 0;
+	if (rl_check(app->rl, key, strlen(key), limit, now_us() / 1000, &req->rl) != 0) {
+		/* The limiter logged why; serve rather than fail closed on our own fault. */
+		return 0;
+	}
+	req->has_rl = true;
+	if (req->rl.allowed)
+		return 0;
+	char again[32];
+	long long retry_ms = (long long)req->rl.retry_after_ms;
+	rl_format_duration(req->rl.retry_after_ms, again, sizeof again);
+	resp_header(req, "Retry-After", "%lld", (retry_ms + 999) / 1000);
+	resp_header(req, "retry-after-ms", "%lld", retry_ms);
+	return oa_error_set(&req->err, 429, OA_RATE_LIMIT, "rate_limit_exceeded", NULL,
+			    "Rate limit reached for requests per min (RPM) on %s: Limit %ld, Used %ld, "
+			    "Requested 1. Please try again in %s.",
+			    req->authenticated ? req->key_fp : "this address", limit, limit, again);
+}
+
+static int authenticate(struct request *req)
+{
+	const struct app *app = req->app;
+	if (auth_check(&app->keys, req_param(req, "HTTP_AUTHORIZATION"), config_strict(&app->cfg),
+		       &req->key_index, &req->err) != 0)
+		return -1;
+	req->authenticated = true;
+	auth_fingerprint_key(&app->keys, req->key_index, req->key_fp);
+	return 0;
+}
+
+static bool is_json_type(const char *ct)
+{
+	size_t n = strcspn(ct, ";");
+	while (n && (ct[n - 1] == ' ' || ct[n - 1] == '\t'))
+		n--;
+	if (n == 16 && strncasecmp(ct, "application/json", 16) == 0)
+		return true;
+	return n > 5 && strncasecmp(ct + n - 5, "+json", 5) == 0;
+}
+
+static int read_json_body(struct request *req)
+{
+	const char *ct = req_param(req, "CONTENT_TYPE");
+	if (ct && *ct && !is_json_type(ct))
+		return oa_error_set(&req->err, 415, OA_INVALID_REQUEST, "unsupported_media_type", NULL,
+				    "Unsupported Content-Type: the request body must be JSON (application/json).");
+	return request_read_body(req);
+}
+
+/* The steps before the handler, in order; any may answer instead of it. */
+static int admit(struct request *req, const char *allow, bool path_known)
+{
+	if (!req->route) {
+		if (path_known)
+			return oa_error_set(&req->err, 405, OA_INVALID_REQUEST, "method_not_allowed", NULL,
+					    "Invalid method for URL (%s %s).", req->method, req->path);
+		return oa_error_set(&req->err, 404, OA_INVALID_REQUEST, "unknown_url", NULL,
+				    "Invalid URL (%s %s).", req->method, req->path);
+	}
+	unsigned flags = req->route->flags;
+	if ((flags & R_AUTH) && authenticate(req) != 0) {
+		/* Failed keys count against the address, so guessing is slowed. */
+		oa_error auth_err = req->err;
+		if (rate_limit(req) != 0)
+			return -1;
+		req->err = auth_err;
+		return -1;
+	}
+	if ((flags & R_RATE_LIMITED) && rate_limit(req) != 0)
+		return -1;
+	if ((flags & R_JSON_BODY) && read_json_body(req) != 0)
+		return -1;
+	return 0;
+}
+
+void route_dispatch(struct request *req)
+{
+	char allow[128] = "";
+	bool path_known = false;
+	int rc = request_resolve_path(req);
+	if (rc == 0)
+		rc = check_headers(req);
+	if (rc == 0) {
+		req->route = route_match(req->method, req->path, &req->path_arg, &path_known, allow, sizeof allow);
+		if (path_known && strcmp(req->method, "OPTIONS") == 0) {
+			preflight(req, allow);
+			return;
+		}
+		if (!req->route && path_known)
+			resp_header(req, "Allow", "%s", allow);
+		rc = admit(req, allow, path_known);
+	}
+	if (rc == 0)
+		rc = req->route->handler(req);
+	if (rc == 0 || req->head_sent)
+		return;
+	if (req->err.status == 0) {
+		log_error("handler for %s %s failed without saying why", req->method, req->path);
+		oa_error_set(&req->err, 500, OA_SERVER, "internal_server_error", NULL,
+			     "The server had an error while processing your request. Sorry about that!");
+	}
+	resp_error(req, &req->err);
+}

@@ -1,0 +1,45 @@
+/* routes.h: the route table and the dispatcher that checks its flags once, centrally */
+#ifndef OAF_ROUTES_H
+#define OAF_ROUTES_H
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "request.h"
+
+#define R_AUTH         0x1  /* needs a valid Bearer key */
+#define R_RATE_LIMITED 0x2  /* counts against the key's (or address's) limit */
+#define R_JSON_BODY    0x4  /* reads a JSON body first (415/413/411/400) */
+
+/* A handler answers through response.h and returns 0, or returns -1 with
+ * req->err set (status 0 there means an internal failure: 500) and sends
+ * nothing, so the dispatcher sends the error envelope. Once a handler has
+ * started a stream it reports errors itself, inside the stream. */
+typedef int (*route_handler)(struct request *req);
+
+struct route {
+	const char *method;
+	const char *path;      /* a trailing "{}" matches one path segment */
+	route_handler handler;
+	unsigned flags;
+};
+
+/* Finds the route for method and path. The app may be mounted under any
+ * prefix (/api/v1/models): the longest suffix of path that starts at a '/'
+ * and matches a route wins. Returns the route, or NULL; *path_known tells
+ * whether the path matched with another method, and allow (n bytes) then
+ * lists the methods it takes. *arg points into path at the {} segment. */
+const struct route *route_match(const char *method, const char *path, const char **arg,
+				bool *path_known, char *allow, size_t n);
+
+/* Answers the request: routing, CORS preflight, auth, rate limit, body,
+ * handler, error envelope. Never fails; the answer has been sent after. */
+void route_dispatch(struct request *req);
+
+/* The handlers (h_*.c). */
+int h_health(struct request *req);
+int h_v1_root(struct request *req);
+int h_models_list(struct request *req);
+int h_models_get(struct request *req);
+int h_chat_completions(struct request *req);
+
+#endif
