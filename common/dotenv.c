@@ -48,6 +48,12 @@ struct line {
 	const char *end;
 };
 
+/* What is left of the line; never negative, which GCC cannot see alone. */
+static size_t rest(const struct line *l)
+{
+	return l->end > l->p ? (size_t)(l->end - l->p) : 0;
+}
+
 static void skip_blanks(struct line *l)
 {
 	while (l->p < l->end && is_blank(*l->p))
@@ -65,7 +71,7 @@ static const char *check_tail(struct line *l)
 
 static const char *single_quoted(struct line *l, strbuf *val)
 {
-	const char *close = memchr(l->p, '\'', l->end - l->p);
+	const char *close = memchr(l->p, '\'', rest(l));
 
 	if (!close)
 		return "unterminated single quote";
@@ -133,14 +139,14 @@ static int parse_line(struct line *l, char **key, strbuf *val, const char **why)
 {
 	const char *k;
 
-	if (memchr(l->p, '\0', l->end - l->p)) {
+	if (memchr(l->p, '\0', rest(l))) {
 		*why = "NUL byte in line";
 		return -1;
 	}
 	skip_blanks(l);
 	if (l->p == l->end || *l->p == '#')
 		return 0;
-	if (l->end - l->p > 7 && !memcmp(l->p, "export", 6) && is_blank(l->p[6])) {
+	if (rest(l) > 7 && !memcmp(l->p, "export", 6) && is_blank(l->p[6])) {
 		l->p += 6;
 		skip_blanks(l);
 	}
@@ -155,7 +161,7 @@ static int parse_line(struct line *l, char **key, strbuf *val, const char **why)
 	*key = xstrndup(k, l->p - k);
 	skip_blanks(l);
 	if (l->p == l->end || *l->p != '=') {
-		*why = memchr(l->p, '=', l->end - l->p) ? "invalid character in the key"
+		*why = memchr(l->p, '=', rest(l)) ? "invalid character in the key"
 							: "missing '=' after the key";
 		goto fail;
 	}
