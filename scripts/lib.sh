@@ -1,0 +1,51 @@
+# scripts/lib.sh: what scripts/serve and scripts/test share: installing what is missing, building.
+# Sourced, not run.
+
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+# Debian packages the build needs, and those serving and testing need.
+BUILD_PKGS="build-essential autoconf automake pkg-config libfcgi-dev libjson-c-dev libconfig-dev libcurl4-openssl-dev"
+SERVE_PKGS="lighttpd spawn-fcgi curl"
+TEST_PKGS="libcmocka-dev"
+
+say() { printf '==> %s\n' "$*" >&2; }
+
+as_root() {
+	if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# Installs the packages that are not installed yet: apt-get update once,
+# then one apt-get install. Nothing is assumed to be on the machine.
+ensure_packages() {
+	local missing=() p
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+	done
+	# Node.js may come from Debian or elsewhere: only the command matters.
+	if [ -n "${WANT_NODE:-}" ] && ! command -v node >/dev/null 2>&1; then
+		missing+=(nodejs npm)
+	fi
+	[ ${#missing[@]} -eq 0 ] && return 0
+	say "installing ${missing[*]}"
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+	# Installing lighttpd/nginx/apache must not start their system services.
+	as_root env DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 \
+		apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# build DIR [configure options...]: configures (once) and builds in DIR.
+build() {
+	local dir=$1; shift
+	if [ ! -x "$top/configure" ] || [ "$top/configure.ac" -nt "$top/configure" ] || \
+	   [ "$top/Makefile.am" -nt "$top/Makefile.in" ]; then
+		say "autoreconf"
+		(cd "$top" && autoreconf -fi >/dev/null 2>&1) || (cd "$top" && autoreconf -fi)
+	fi
+	mkdir -p "$dir"
+	if [ ! -f "$dir/Makefile" ] || [ "$top/configure" -nt "$dir/Makefile" ]; then
+		say "configure $*"
+		(cd "$dir" && "$top/configure" -q "$@")
+	fi
+	say "make"
+	make -C "$dir" -s -j"$(nproc)"
+}
