@@ -816,8 +816,8 @@ static enum chat_role role_of(const char *s)
 	return ROLE_USER;  /* unreachable: validation allowed only these */
 }
 
-/* Joins the text and refusal parts of content into store and returns where
- * the text starts there; its length goes to *len. */
+/* Joins the text and refusal parts of content into store, NUL-terminated,
+ * and returns where the text starts there; its length goes to *len. */
 static size_t join_parts(json_object *parts, strbuf *store, size_t *len)
 {
 	size_t start = store->len, n = json_object_array_length(parts);
@@ -834,6 +834,7 @@ static size_t join_parts(json_object *parts, strbuf *store, size_t *len)
 		first = false;
 	}
 	*len = store->len - start;
+	sb_append(store, "", 1);  /* each text is a C string too */
 	return start;
 }
 
