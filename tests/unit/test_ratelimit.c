@@ -230,7 +230,7 @@ static void test_store_eviction(void **state)
 {
 	(void)state;
 	rl_store *s = open_ok();
-	enum { KEYS = 20000 };
+	enum { KEYS = 40000 };
 	char key[32];
 	int forgotten_old = 0;
 
@@ -251,23 +251,24 @@ static void test_store_eviction(void **state)
 }
 
 /* Replenished keys free their slot: after a minute the table takes a full
- * load of new keys without evicting any of them. */
+ * load of new keys without evicting any of them (12000 live keys would lose
+ * some, see ratelimit.h). */
 static void test_store_expired_slots_are_free(void **state)
 {
 	(void)state;
 	rl_store *s = open_ok();
 	char key[32];
 
-	for (int i = 0; i < 4000; i++) {
+	for (int i = 0; i < 6000; i++) {
 		snprintf(key, sizeof key, "old:%d", i);
 		hit(s, key, 1, T0);
 	}
 	int64_t later = T0 + 60000;
-	for (int i = 0; i < 4000; i++) {
+	for (int i = 0; i < 6000; i++) {
 		snprintf(key, sizeof key, "new:%d", i);
 		assert_true(hit(s, key, 1, later));
 	}
-	for (int i = 0; i < 4000; i++) {
+	for (int i = 0; i < 6000; i++) {
 		snprintf(key, sizeof key, "new:%d", i);
 		assert_false(hit(s, key, 1, later));
 	}
