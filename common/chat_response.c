@@ -325,8 +325,12 @@ static int stream_delta(void *ctx, int index, const char *role, const char *cont
 		put_str(&st->ev, role);
 		sb_putc(&st->ev, ',');
 	}
+	/* role alone (before a tool call) says content null, as OpenAI does */
 	sb_puts(&st->ev, "\"content\":");
-	sb_json_str(&st->ev, content ? content : "", content ? len : 0);
+	if (content)
+		sb_json_str(&st->ev, content, len);
+	else
+		sb_puts(&st->ev, "null");
 	sb_putc(&st->ev, '}');
 	return chunk_close(st, NULL);
 }

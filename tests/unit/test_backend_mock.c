@@ -310,6 +310,7 @@ static void test_n_choices(void **state)
 	fixture_init(&f);
 	f.req.n = 3;
 	f.req.include_usage = true;
+	f.model.mock.delay_ms = 1;  /* goes through the pause between words */
 	struct seen s;
 	run_stream(&f, &s);
 	for (int i = 0; i < 3; i++) {

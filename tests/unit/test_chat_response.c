@@ -371,11 +371,17 @@ static void test_stream_tool_call(void **state)
 	(void)state;
 	struct stream_fixture f;
 	stream_setup(&f, false, false);
+	assert_int_equal(f.sink.delta(f.sink.ctx, 1, "assistant", NULL, 0), 0);
 	assert_int_equal(f.sink.tool_call(f.sink.ctx, 1, 0, "call_X", "lookup", "{\"q\":\"a\\\"b\"}"), 0);
 	static char ev[4][2048];
-	assert_int_equal(split_events(sb_str(&f.mw.out), ev, 4), 1);
+	assert_int_equal(split_events(sb_str(&f.mw.out), ev, 4), 2);
 	json_object *o = json_tokener_parse(ev[0]);
 	json_object *c = choice0(o);
+	assert_string_equal(get_str(get(c, "delta"), "role"), "assistant");
+	assert_null_member(get(c, "delta"), "content");
+	json_object_put(o);
+	o = json_tokener_parse(ev[1]);
+	c = choice0(o);
 	assert_int_equal(json_object_get_int(get(c, "index")), 1);
 	json_object *calls = get(get(c, "delta"), "tool_calls");
 	json_object *call = json_object_array_get_idx(calls, 0);
