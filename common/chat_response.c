@@ -1,0 +1,404 @@
+/* chat_response.c: the two chat sinks, one building a chat.completion, one streaming chunks */
+#include "chat_response.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "xalloc.h"
+
+/* Stable for a given build, so clients comparing fingerprints see one
+ * backend configuration; the build may set its own. */
+#ifndef CHAT_FINGERPRINT
+#define CHAT_FINGERPRINT "fp_6f61666367"
+#endif
+
+#define ID_RANDOM_CHARS 29   /* as long as OpenAI's own chatcmpl- ids */
+#define MAX_TOOL_CALLS 128
+
+static const char alnum[] =
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+static void random_bytes(unsigned char *p, size_t n)
+{
+	while (n) {
+		ssize_t got = getrandom(p, n, 0);
+		if (got < 0) {
+			if (errno == EINTR)
+				continue;
+			/* ids need to be unique, not secret: a weaker source will do */
+			static _Thread_local uint64_t x;
+			x ^= (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)p ^ 0x9e3779b97f4a7c15u;
+			for (; n; n--) {
+				x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+				*p++ = (unsigned char)x;
+			}
+			return;
+		}
+		p += got;
+		n -= (size_t)got;
+	}
+}
+
+void chat_random_alnum(char *out, size_t n)
+{
+	unsigned char buf[64];
+	size_t done = 0;
+	while (done < n) {
+		random_bytes(buf, sizeof(buf));
+		for (size_t i = 0; i < sizeof(buf) && done < n; i++) {
+			/* 248 = 4 * 62: rejecting the rest keeps every char equally likely */
+			if (buf[i] < 248)
+				out[done++] = alnum[buf[i] % 62];
+		}
+	}
+	out[n] = '\0';
+}
+
+void chat_meta_init(struct chat_meta *m, const char *model, long now)
+{
+	memcpy(m->id, "chatcmpl-", 9);
+	chat_random_alnum(m->id + 9, ID_RANDOM_CHARS);
+	m->created = now;
+	m->model = model;
+	m->system_fingerprint = CHAT_FINGERPRINT;
+}
+
+static void put_str(strbuf *sb, const char *s)
+{
+	sb_json_str(sb, s, strlen(s));
+}
+
+static void usage_json(strbuf *sb, const struct chat_usage *u)
+{
+	sb_printf(sb, "{\"prompt_tokens\":%ld,\"completion_tokens\":%ld,\"total_tokens\":%ld,"
+		  "\"prompt_tokens_details\":{\"cached_tokens\":0,\"audio_tokens\":0},"
+		  "\"completion_tokens_details\":{\"reasoning_tokens\":0,\"audio_tokens\":0,"
+		  "\"accepted_prediction_tokens\":0,\"rejected_prediction_tokens\":0}}",
+		  u->prompt_tokens, u->completion_tokens, u->total_tokens);
+}
+
+/* The members every chunk and the completion start with. */
+static void head_json(strbuf *sb, const struct chat_meta *m, const char *object)
+{
+	sb_puts(sb, "{\"id\":");
+	put_str(sb, m->id);
+	sb_puts(sb, ",\"object\":");
+	put_str(sb, object);
+	sb_printf(sb, ",\"created\":%ld,\"model\":", m->created);
+	put_str(sb, m->model ? m->model : "");
+	sb_puts(sb, ",\"system_fingerprint\":");
+	put_str(sb, m->system_fingerprint);
+	sb_puts(sb, ",\"service_tier\":\"default\"");
+}
+
+/* {"name":..,"arguments":..}, the function part of both call shapes */
+static void function_json(strbuf *sb, const char *name, const char *arguments)
+{
+	sb_puts(sb, "{\"name\":");
+	put_str(sb, name ? name : "");
+	sb_puts(sb, ",\"arguments\":");
+	put_str(sb, arguments ? arguments : "");
+	sb_putc(sb, '}');
+}
+
+/* ---- the accumulator ---- */
+
+struct accum_call {
+	char *id;
+	char *name;
+	char *arguments;
+};
+
+struct chat_accum_choice {
+	strbuf content;
+	struct accum_call *calls;
+	size_t n_calls;
+	char finish[16];
+};
+
+void chat_accum_init(struct chat_accum *acc, const struct chat_meta *meta, int n,
+		     bool legacy_functions)
+{
+	memset(acc, 0, sizeof(*acc));
+	acc->meta = meta;
+	acc->legacy_functions = legacy_functions;
+	acc->n = n > 0 ? n : 1;
+	acc->choices = xcalloc((size_t)acc->n, sizeof(*acc->choices));
+}
+
+void chat_accum_free(struct chat_accum *acc)
+{
+	for (int i = 0; i < acc->n; i++) {
+		struct chat_accum_choice *c = &acc->choices[i];
+		sb_free(&c->content);
+		for (size_t k = 0; k < c->n_calls; k++) {
+			free(c->calls[k].id);
+			free(c->calls[k].name);
+			free(c->calls[k].arguments);
+		}
+		free(c->calls);
+	}
+	free(acc->choices);
+	memset(acc, 0, sizeof(*acc));
+}
+
+static struct chat_accum_choice *accum_choice(struct chat_accum *acc, int index)
+{
+	if (index < 0 || index >= acc->n)
+		return NULL;
+	return &acc->choices[index];
+}
+
+static int accum_delta(void *ctx, int index, const char *role, const char *content, size_t len)
+{
+	(void)role;  /* the message's role is always "assistant" */
+	struct chat_accum_choice *c = accum_choice(ctx, index);
+	if (!c)
+		return -1;
+	if (content)
+		sb_append(&c->content, content, len);
+	return 0;
+}
+
+static int accum_tool_call(void *ctx, int index, int tc_index, const char *id,
+			   const char *name, const char *arguments)
+{
+	struct chat_accum_choice *c = accum_choice(ctx, index);
+	if (!c || tc_index < 0 || tc_index >= MAX_TOOL_CALLS)
+		return -1;
+	if ((size_t)tc_index >= c->n_calls) {
+		size_t n = (size_t)tc_index + 1;
+		c->calls = xrealloc(c->calls, n * sizeof(*c->calls));
+		memset(c->calls + c->n_calls, 0, (n - c->n_calls) * sizeof(*c->calls));
+		c->n_calls = n;
+	}
+	struct accum_call *call = &c->calls[tc_index];
+	free(call->id);
+	free(call->name);
+	free(call->arguments);
+	call->id = xstrdup(id ? id : "");
+	call->name = xstrdup(name ? name : "");
+	call->arguments = xstrdup(arguments ? arguments : "");
+	return 0;
+}
+
+static int accum_finish(void *ctx, int index, const char *reason)
+{
+	struct chat_accum_choice *c = accum_choice(ctx, index);
+	if (!c)
+		return -1;
+	snprintf(c->finish, sizeof(c->finish), "%s", reason ? reason : "stop");
+	return 0;
+}
+
+static int accum_usage(void *ctx, const struct chat_usage *u)
+{
+	struct chat_accum *acc = ctx;
+	acc->usage = *u;
+	acc->have_usage = true;
+	return 0;
+}
+
+void chat_accum_sink(struct chat_accum *acc, struct chat_sink *sink)
+{
+	sink->ctx = acc;
+	sink->delta = accum_delta;
+	sink->tool_call = accum_tool_call;
+	sink->finish = accum_finish;
+	sink->usage = accum_usage;
+}
+
+static void calls_json(strbuf *sb, const struct chat_accum_choice *c, bool legacy)
+{
+	if (legacy) {
+		sb_puts(sb, ",\"function_call\":");
+		function_json(sb, c->calls[0].name, c->calls[0].arguments);
+		return;
+	}
+	sb_puts(sb, ",\"tool_calls\":[");
+	for (size_t k = 0; k < c->n_calls; k++) {
+		if (k)
+			sb_putc(sb, ',');
+		sb_puts(sb, "{\"id\":");
+		put_str(sb, c->calls[k].id ? c->calls[k].id : "");
+		sb_puts(sb, ",\"type\":\"function\",\"function\":");
+		function_json(sb, c->calls[k].name, c->calls[k].arguments);
+		sb_putc(sb, '}');
+	}
+	sb_putc(sb, ']');
+}
+
+static void choice_json(strbuf *sb, const struct chat_accum_choice *c, int index, bool legacy)
+{
+	sb_printf(sb, "{\"index\":%d,\"message\":{\"role\":\"assistant\",\"content\":", index);
+	if (c->n_calls)
+		sb_puts(sb, "null");
+	else
+		sb_json_str(sb, sb_str(&c->content), c->content.len);
+	sb_puts(sb, ",\"refusal\":null,\"annotations\":[]");
+	if (c->n_calls)
+		calls_json(sb, c, legacy);
+	sb_puts(sb, "},\"logprobs\":null,\"finish_reason\":");
+	put_str(sb, c->finish[0] ? c->finish : "stop");
+	sb_putc(sb, '}');
+}
+
+void chat_accum_json(const struct chat_accum *acc, strbuf *out)
+{
+	head_json(out, acc->meta, "chat.completion");
+	sb_puts(out, ",\"choices\":[");
+	for (int i = 0; i < acc->n; i++) {
+		if (i)
+			sb_putc(out, ',');
+		choice_json(out, &acc->choices[i], i, acc->legacy_functions);
+	}
+	sb_puts(out, "],\"usage\":");
+	struct chat_usage zero = { 0, 0, 0 };
+	usage_json(out, acc->have_usage ? &acc->usage : &zero);
+	sb_putc(out, '}');
+}
+
+/* ---- the streamer ---- */
+
+void chat_stream_init(struct chat_stream *st, const struct chat_meta *meta,
+		      const body_writer *w, bool include_usage, bool legacy_functions)
+{
+	memset(st, 0, sizeof(*st));
+	st->meta = meta;
+	st->w = w;
+	st->include_usage = include_usage;
+	st->legacy_functions = legacy_functions;
+}
+
+void chat_stream_free(struct chat_stream *st)
+{
+	sb_free(&st->ev);
+}
+
+/* Sends what is in st->ev and empties it for the next event. */
+static int send_event(struct chat_stream *st)
+{
+	int rc = st->w->write(st->w->ctx, st->ev.buf, st->ev.len);
+	if (rc == 0)
+		rc = st->w->flush(st->w->ctx);
+	sb_reset(&st->ev);
+	return rc < 0 ? -1 : 0;
+}
+
+/* Starts `data: {chunk...,"choices":[{"index":i,"delta":` in st->ev. The
+ * JSON we build never holds a raw line break (sb_json_str escapes them), so
+ * a single "data: " line is the whole SSE framing of it (cf. sse_event). */
+static void chunk_open(struct chat_stream *st, int index)
+{
+	sb_reset(&st->ev);
+	sb_puts(&st->ev, "data: ");
+	head_json(&st->ev, st->meta, "chat.completion.chunk");
+	sb_printf(&st->ev, ",\"choices\":[{\"index\":%d,\"delta\":", index);
+}
+
+static int chunk_close(struct chat_stream *st, const char *finish)
+{
+	sb_puts(&st->ev, ",\"logprobs\":null,\"finish_reason\":");
+	if (finish)
+		put_str(&st->ev, finish);
+	else
+		sb_puts(&st->ev, "null");
+	sb_puts(&st->ev, "}]");
+	if (st->include_usage)
+		sb_puts(&st->ev, ",\"usage\":null");
+	sb_puts(&st->ev, "}\n\n");
+	return send_event(st);
+}
+
+static int stream_delta(void *ctx, int index, const char *role, const char *content, size_t len)
+{
+	struct chat_stream *st = ctx;
+	chunk_open(st, index);
+	sb_putc(&st->ev, '{');
+	if (role) {
+		sb_puts(&st->ev, "\"role\":");
+		put_str(&st->ev, role);
+		sb_putc(&st->ev, ',');
+	}
+	/* role alone (before a tool call) says content null, as OpenAI does */
+	sb_puts(&st->ev, "\"content\":");
+	if (content)
+		sb_json_str(&st->ev, content, len);
+	else
+		sb_puts(&st->ev, "null");
+	sb_putc(&st->ev, '}');
+	return chunk_close(st, NULL);
+}
+
+static int stream_tool_call(void *ctx, int index, int tc_index, const char *id,
+			    const char *name, const char *arguments)
+{
+	struct chat_stream *st = ctx;
+	chunk_open(st, index);
+	if (st->legacy_functions) {
+		sb_puts(&st->ev, "{\"function_call\":");
+		function_json(&st->ev, name, arguments);
+		sb_putc(&st->ev, '}');
+		return chunk_close(st, NULL);
+	}
+	sb_printf(&st->ev, "{\"tool_calls\":[{\"index\":%d,\"id\":", tc_index);
+	put_str(&st->ev, id ? id : "");
+	sb_puts(&st->ev, ",\"type\":\"function\",\"function\":");
+	function_json(&st->ev, name, arguments);
+	sb_puts(&st->ev, "}]}");
+	return chunk_close(st, NULL);
+}
+
+static int stream_finish(void *ctx, int index, const char *reason)
+{
+	struct chat_stream *st = ctx;
+	chunk_open(st, index);
+	sb_puts(&st->ev, "{}");
+	return chunk_close(st, reason ? reason : "stop");
+}
+
+static int stream_usage(void *ctx, const struct chat_usage *u)
+{
+	struct chat_stream *st = ctx;
+	st->usage = *u;
+	st->have_usage = true;
+	return 0;
+}
+
+void chat_stream_sink(struct chat_stream *st, struct chat_sink *sink)
+{
+	sink->ctx = st;
+	sink->delta = stream_delta;
+	sink->tool_call = stream_tool_call;
+	sink->finish = stream_finish;
+	sink->usage = stream_usage;
+}
+
+int chat_stream_end(struct chat_stream *st)
+{
+	sb_reset(&st->ev);
+	if (st->include_usage) {
+		struct chat_usage zero = { 0, 0, 0 };
+		sb_puts(&st->ev, "data: ");
+		head_json(&st->ev, st->meta, "chat.completion.chunk");
+		sb_puts(&st->ev, ",\"choices\":[],\"usage\":");
+		usage_json(&st->ev, st->have_usage ? &st->usage : &zero);
+		sb_puts(&st->ev, "}\n\n");
+	}
+	sb_puts(&st->ev, "data: [DONE]\n\n");
+	return send_event(st);
+}
+
+int chat_stream_error(struct chat_stream *st, const oa_error *e)
+{
+	sb_reset(&st->ev);
+	sb_puts(&st->ev, "data: ");
+	oa_error_json(e, &st->ev);
+	sb_puts(&st->ev, "\n\n");
+	return send_event(st);
+}

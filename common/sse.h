@@ -1,0 +1,53 @@
+/* sse.h: Server-Sent Events, framed for sending and parsed incrementally for relaying */
+#ifndef OAF_SSE_H
+#define OAF_SSE_H
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "strbuf.h"
+
+/* Appends one event carrying data (n bytes) to out: every line of data
+ * becomes "data: <line>\n", then a blank line ends the event. Lines break
+ * at LF, CRLF or CR, since a receiver would break there too; the output
+ * uses LF only. Empty data is one empty data line. */
+void sse_event(strbuf *out, const char *data, size_t n);
+
+/* One parsed event. event is "message" when the stream named none; id is
+ * the last event id seen so far ("" if none). All borrowed for the call. */
+struct sse_msg {
+	const char *event;
+	const char *data;      /* data lines joined with "\n", NUL-terminated */
+	size_t data_len;
+	const char *id;
+};
+
+/* Called once per complete event; returns 0 to go on, -1 to stop. */
+typedef int (*sse_event_fn)(void *ctx, const struct sse_msg *msg);
+
+/* An incremental parser (WHATWG EventSource rules): feed it byte chunks
+ * cut anywhere; it handles LF, CRLF and CR line ends (a CRLF split across
+ * two chunks included), a leading BOM, comment lines (":..."), the fields
+ * data, event and id (retry and unknown fields are ignored), and calls
+ * back for every event ended by a blank line that had data. */
+struct sse_parser {
+	sse_event_fn cb;
+	void *ctx;
+	strbuf line;       /* the incomplete current line */
+	strbuf data;
+	strbuf event;
+	strbuf id;
+	bool have_data;
+	bool after_cr;     /* last byte was CR: a following LF is the same break */
+	bool started;      /* past the BOM check */
+};
+
+/* Prepares p; cb and ctx are kept. Release with sse_parser_free(). */
+void sse_parser_init(struct sse_parser *p, sse_event_fn cb, void *ctx);
+/* Parses n bytes. Returns 0, or -1 as soon as the callback returned -1 (the
+ * rest of buf is then not parsed). */
+int sse_parser_feed(struct sse_parser *p, const char *buf, size_t n);
+/* Frees the parser's buffers; an event still missing its blank line is
+ * dropped, as EventSource does at the end of a stream. */
+void sse_parser_free(struct sse_parser *p);
+
+#endif
