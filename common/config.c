@@ -203,8 +203,8 @@ static void load_keys(struct loader *ld, const char *file, const config_setting_
 			report(&ld->rep->errors, "keys[%d] (%s): needs a non-empty string token", i, where);
 			continue;
 		}
-		if (config_setting_lookup_int64(k, "requests_per_minute", &rpm) && (rpm < 1 || rpm > 100000000)) {
-			report(&ld->rep->errors, "keys[%d].requests_per_minute (%s): must be from 1 to 100000000", i, where);
+		if (config_setting_lookup_int64(k, "requests_per_minute", &rpm) && (rpm < 1 || rpm > 1000000)) {
+			report(&ld->rep->errors, "keys[%d].requests_per_minute (%s): must be from 1 to 1000000", i, where);
 			continue;
 		}
 		cfg->keys[cfg->n_keys].token = xstrdup(tok);

@@ -29,7 +29,7 @@ const struct setting settings_table[] = {
 	  F(log_json), 0, "text, or json for one JSON object per line" },
 	{ "CORS_ORIGINS", ST_LIST, 0, 0, NULL, "", 0,
 	  F(cors_origins), F(n_cors_origins), "comma-separated allowed origins; empty means *" },
-	{ "RATE_LIMIT_PER_MINUTE", ST_INT, 1, 100000000, NULL, "60", SET_REQUIRED_STRICT,
+	{ "RATE_LIMIT_PER_MINUTE", ST_INT, 1, 1000000, NULL, "60", SET_REQUIRED_STRICT,
 	  F(rate_limit_per_minute), 0, "requests per minute per API key" },
 	{ "STATE_DIR", ST_STRING, 0, 0, NULL, LOCALSTATEDIR "/lib/openai-fcgi", 0,
 	  F(state_dir), 0, "directory for the shared rate-limit file (and the development key)" },

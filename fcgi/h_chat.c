@@ -1,0 +1,79 @@
+/* h_chat.c: POST /v1/chat/completions: validate, pick the model's backend, answer whole or as SSE */
+#include <string.h>
+#include <time.h>
+
+#include "app.h"
+#include "backend.h"
+#include "chat_request.h"
+#include "chat_response.h"
+#include "response.h"
+#include "routes.h"
+
+static const struct backend_ops *backend_for(const struct model_cfg *m)
+{
+	switch (m->backend) {
+	case BACKEND_MOCK:
+		return &backend_mock;
+	default:
+		return NULL;
+	}
+}
+
+static int answer_whole(struct request *req, const struct backend_ops *be, const struct model_cfg *m,
+			const struct chat_request *cr, const struct chat_meta *meta)
+{
+	struct chat_accum acc;
+	struct chat_sink sink;
+	chat_accum_init(&acc, meta, cr->n, cr->legacy_functions);
+	chat_accum_sink(&acc, &sink);
+	int rc = be->chat(m, cr, &sink, &req->err);
+	if (rc == 0) {
+		sb_reset(&req->out);
+		chat_accum_json(&acc, &req->out);
+		resp_json(req, 200, req->out.buf, req->out.len);
+	}
+	chat_accum_free(&acc);
+	return rc;
+}
+
+/* Once the head is out, failures travel inside the stream as an error
+ * event; a client that went away just ends it. */
+static int answer_stream(struct request *req, const struct backend_ops *be, const struct model_cfg *m,
+			 const struct chat_request *cr, const struct chat_meta *meta)
+{
+	struct chat_stream st;
+	struct chat_sink sink;
+	const body_writer *w = resp_stream_begin(req);
+	chat_stream_init(&st, meta, w, cr->include_usage, cr->legacy_functions);
+	chat_stream_sink(&st, &sink);
+	int rc = be->chat(m, cr, &sink, &req->err);
+	if (rc == 0)
+		chat_stream_end(&st);
+	else if (!req->client_gone)
+		chat_stream_error(&st, &req->err);
+	chat_stream_free(&st);
+	return 0;
+}
+
+int h_chat_completions(struct request *req)
+{
+	struct chat_request cr;
+	if (chat_request_parse(req->body.buf, req->body.len, &cr, &req->err) != 0)
+		return -1;
+	const struct model_cfg *m = config_find_model(&req->app->cfg, cr.model);
+	const struct backend_ops *be = m ? backend_for(m) : NULL;
+	int rc = -1;
+	if (!m) {
+		oa_error_set(&req->err, 404, OA_INVALID_REQUEST, "model_not_found", "model",
+			     "The model '%.200s' does not exist or you do not have access to it.", cr.model);
+	} else if (!be) {
+		oa_error_set(&req->err, 500, OA_SERVER, "internal_server_error", NULL,
+			     "The model '%.200s' has no backend that can serve it.", cr.model);
+	} else {
+		struct chat_meta meta;
+		chat_meta_init(&meta, cr.model, (long)time(NULL));
+		rc = cr.stream ? answer_stream(req, be, m, &cr, &meta) : answer_whole(req, be, m, &cr, &meta);
+	}
+	chat_request_free(&cr);
+	return rc;
+}
