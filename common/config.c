@@ -627,8 +627,10 @@ static void resolve_project(struct loader *ld)
 		if (pp.name && *pp.name && pp.version && *pp.version) {
 			cfg->project_name = xstrdup(pp.name);
 			cfg->project_version = xstrdup(pp.version);
-			free(cfg->pyproject_path);
-			cfg->pyproject_path = xstrdup(path);
+			if (path != cfg->pyproject_path) {
+				free(cfg->pyproject_path);
+				cfg->pyproject_path = xstrdup(path);
+			}
 		} else {
 			report(sink, "PYPROJECT_PATH: %s: [project] name and version must both be set and non-empty", path);
 		}
@@ -678,8 +680,7 @@ int config_load(const struct config_paths *paths, struct config *cfg, struct con
 	resolve_settings(&ld);
 	if (rep->errors.len == 0)
 		resolve_state_dir(&ld);
-	if (rep->errors.len == 0)
-		resolve_tokens(&ld);
+	resolve_tokens(&ld);
 	resolve_project(&ld);
 	resolve_models(&ld);
 

@@ -26,7 +26,7 @@ const struct setting settings_table[] = {
 	{ "LOG_LEVEL", ST_LOGLEVEL, 0, 0, NULL, "INFO", SET_REQUIRED_STRICT,
 	  F(log_level), 0, "DEBUG, INFO, WARNING, ERROR or CRITICAL" },
 	{ "LOG_FORMAT", ST_CHOICE, 0, 0, "text|json", "text", 0,
-	  F(log_json), 0, "text, or json for one JSON object per line" },
+	  F(log_format), 0, "text, or json for one JSON object per line" },
 	{ "CORS_ORIGINS", ST_LIST, 0, 0, NULL, "", 0,
 	  F(cors_origins), F(n_cors_origins), "comma-separated allowed origins; empty means *" },
 	{ "RATE_LIMIT_PER_MINUTE", ST_INT, 1, 1000000, NULL, "60", SET_REQUIRED_STRICT,
