@@ -709,6 +709,7 @@ static void free_list(char **v, size_t n)
 void config_free(struct config *cfg)
 {
 	free(cfg->host);
+	free(cfg->log_file);
 	free_list(cfg->tokens, cfg->n_tokens);
 	free_list(cfg->cors_origins, cfg->n_cors_origins);
 	free(cfg->state_dir);

@@ -39,6 +39,7 @@ struct config {
 	long port;
 	enum log_level log_level;
 	int log_format;                /* LOG_FORMAT: 0 text, 1 json */
+	char *log_file;                /* LOG_FILE, or NULL for stderr */
 	char **tokens;                 /* API_AUTH_TOKENS, then keys[].token */
 	size_t n_tokens;
 	char **cors_origins;           /* empty list: "*" */

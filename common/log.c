@@ -1,6 +1,7 @@
 /* log.c: leveled logging to stderr (which the web server keeps), text or JSON lines */
 #include "log.h"
 
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,6 +21,21 @@ void log_setup(enum log_level min, bool json)
 {
 	min_level = min;
 	json_lines = json;
+}
+
+int log_redirect(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+	if (fd < 0)
+		return -1;
+	if (fd != STDERR_FILENO) {
+		if (dup2(fd, STDERR_FILENO) < 0) {
+			close(fd);
+			return -1;
+		}
+		close(fd);
+	}
+	return 0;
 }
 
 int log_level_parse(const char *s, enum log_level *out)

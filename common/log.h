@@ -8,6 +8,9 @@ enum log_level { LOG_DEBUG = 0, LOG_INFO, LOG_WARNING, LOG_ERROR, LOG_CRITICAL }
 /* Sets the threshold and the format (json: one JSON object per line). Safe
  * to call again after the configuration is read. */
 void log_setup(enum log_level min, bool json);
+/* Sends the log (and anything else written to stderr) to path, appended
+ * to: stderr is redirected there. 0, or -1 with errno. */
+int log_redirect(const char *path);
 /* Parses DEBUG/INFO/WARNING/WARN/ERROR/CRITICAL (any case); 0 or -1. */
 int log_level_parse(const char *s, enum log_level *out);
 const char *log_level_name(enum log_level l);

@@ -27,6 +27,8 @@ const struct setting settings_table[] = {
 	  F(log_level), 0, "DEBUG, INFO, WARNING, ERROR or CRITICAL" },
 	{ "LOG_FORMAT", ST_CHOICE, 0, 0, "text|json", "text", 0,
 	  F(log_format), 0, "text, or json for one JSON object per line" },
+	{ "LOG_FILE", ST_STRING, 0, 0, NULL, NULL, SET_OPTIONAL,
+	  F(log_file), 0, "append the log here instead of stderr (spawn-fcgi sends stderr to /dev/null)" },
 	{ "CORS_ORIGINS", ST_LIST, 0, 0, NULL, "", 0,
 	  F(cors_origins), F(n_cors_origins), "comma-separated allowed origins; empty means *" },
 	{ "RATE_LIMIT_PER_MINUTE", ST_INT, 1, 1000000, NULL, "60", SET_REQUIRED_STRICT,

@@ -124,8 +124,12 @@ static int app_init(const struct options *o)
 	struct config_paths paths = { o->config_file, NULL, environ };
 	struct config_report rep;
 	int rc = config_load(&paths, &app.cfg, &rep);
-	if (rc == 0)
+	if (rc == 0) {
 		log_setup(app.cfg.log_level, app.cfg.log_format == 1);
+		if (app.cfg.log_file && log_redirect(app.cfg.log_file) != 0)
+			log_msg(LOG_WARNING, __FILE__, __LINE__, "config: LOG_FILE: cannot append to %s; "
+				"logging to stderr", app.cfg.log_file);
+	}
 	log_lines(LOG_WARNING, &rep.warnings);
 	log_lines(LOG_CRITICAL, &rep.errors);
 	config_report_free(&rep);

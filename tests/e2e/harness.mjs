@@ -62,6 +62,7 @@ export async function startServer(opts = {}) {
     RATE_LIMIT_PER_MINUTE: '100000',
     MOCK_STREAM_DELAY_MS: '0',
     LOG_LEVEL: 'INFO',
+    LOG_FILE: path.join(dir, 'app.log'),
     ASAN_OPTIONS: `log_path=${dir}/asan:detect_leaks=1`,
     UBSAN_OPTIONS: `log_path=${dir}/ubsan:print_stacktrace=1`,
     ...opts.env,
@@ -99,7 +100,7 @@ export async function startServer(opts = {}) {
   }
   return {
     base, url: `${base}${prefix}`, dir, pids, env,
-    log: () => fs.readFileSync(stderrPath, 'utf8'),
+    log: () => fs.readFileSync(stderrPath, 'utf8') + (fs.existsSync(env.LOG_FILE) ? fs.readFileSync(env.LOG_FILE, 'utf8') : ''),
     async stop() {
       for (const pid of pids) { try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ } }
       for (let i = 0; i < 100 && pids.some(alive); i++) await sleep(50);
