@@ -33,8 +33,9 @@ function lighttpdConfig({ port, dir, mount, cgi }) {
       .replace(/^var\.bind *=.*$/m, 'var.bind = "127.0.0.1"')
       .replace(/^var\.port *=.*$/m, `var.port = ${port}`)
       .replace(/^var\.app *=.*$/m, `var.app = "${app}"`)
-      .replace(/^var\.statedir *=.*$/m, `var.statedir = "${dir}"`)
-      .replace(/^var\.mount *=.*$/m, `var.mount = "${mount}"`);
+      .replace(/^var\.statedir *=.*$/m, `var.statedir = "${dir}/www"`)
+      .replace(/^var\.mount *=.*$/m, `var.mount = "${mount === '/' ? '' : mount}"`)
+      .replace(/^setenv\.set-environment[\s\S]*?\n\)\n/m, '');
   }
   let conf = fs.readFileSync(path.join(top, 'lighttpd.conf.example'), 'utf8')
     .replace(/^var\.bind *=.*$/m, 'var.bind = "127.0.0.1"')
@@ -67,13 +68,15 @@ export async function startServer(opts = {}) {
     UBSAN_OPTIONS: `log_path=${dir}/ubsan:print_stacktrace=1`,
     ...opts.env,
   };
+  // Plain CGI starts a process per request: LeakSanitizer's scan at each exit
+  // (~200 ms) would dominate. FastCGI runs keep it.
+  if (cgi && !opts.env?.ASAN_OPTIONS) env.ASAN_OPTIONS += ':detect_leaks=0';
   const pids = [];
   const stderrPath = path.join(dir, 'server.log');
   const log = fs.openSync(stderrPath, 'a');
   if (cgi) {
-    // lighttpd's mod_cgi passes only its own variables: hand the settings
-    // over through a .env file beside... no: through setenv in the config.
-    env.OAF_CGI_ENV = '1';
+    fs.mkdirSync(path.join(dir, 'www'));
+    fs.symlinkSync(app, path.join(dir, 'www', 'openai-fcgi.cgi'));
   } else {
     const r = spawnSync('spawn-fcgi', ['-s', `${dir}/app.sock`, '-M', '0600', '-F', String(processes),
       '-P', `${dir}/app.pids`, '--', app, '--threads', String(threads)], { env, stdio: ['ignore', log, log] });
@@ -82,7 +85,8 @@ export async function startServer(opts = {}) {
   }
   let conf = lighttpdConfig({ port, dir, mount, cgi });
   if (cgi) {
-    const setenv = Object.entries(env).filter(([k]) => k !== 'PATH' && k !== 'OAF_CGI_ENV')
+    // mod_cgi passes only what the config says: the settings go through setenv.
+    const setenv = Object.entries(env).filter(([k]) => k !== 'PATH')
       .map(([k, v]) => `"${k}" => "${v}"`).join(', ');
     conf += `\nsetenv.set-environment = ( ${setenv} )\n`;
   }
