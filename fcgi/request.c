@@ -152,7 +152,7 @@ int request_read_body(struct request *req)
 	const char *cl = req_param(req, "CONTENT_LENGTH");
 	char *end;
 	if (!cl || !*cl)
-		return oa_error_set(&req->err, 411, OA_INVALID_REQUEST, "missing_content_length", NULL,
+		return oa_error_set(&req->err, 400, OA_INVALID_REQUEST, "missing_content_length", NULL,
 				    "A request body is required and must come with a Content-Length header.");
 	errno = 0;
 	long long n = strtoll(cl, &end, 10);
