@@ -300,16 +300,17 @@ export async function startServer(opts = {}) {
     server('apache2', ['-D', 'FOREGROUND', '-f', path.join(dir, 'apache.conf')]);
   } else if (front === 'docker-entry') {
     if (mount !== '/') throw new Error('docker-entry serves at / only');
-    server(path.join(top, 'scripts', 'docker-entry'), [], {
-      env: { ...env, ...dockerEntryEnv(dir, port), ...opts.env },
-      ...(NOBODY || {}),  // the image runs it as a non-root user
-    });
+    // The entry's own default LOG_FILE (its stderr) is part of what is tested.
+    if (!opts.env?.LOG_FILE) delete env.LOG_FILE;
+    Object.assign(env, dockerEntryEnv(dir, port), opts.env);
+    server(path.join(top, 'scripts', 'docker-entry'), [], NOBODY || {});  // the image's user is not root
   }
   const base = `http://127.0.0.1:${port}`;
   const prefix = mount === '/' ? '' : mount;
   const srv = {
     front, base, url: `${base}${prefix}`, dir, pids, env,
-    log: () => fs.readFileSync(stderrPath, 'utf8') + (fs.existsSync(env.LOG_FILE) ? fs.readFileSync(env.LOG_FILE, 'utf8') : ''),
+    log: () => fs.readFileSync(stderrPath, 'utf8') +
+      (env.LOG_FILE && fs.existsSync(env.LOG_FILE) ? fs.readFileSync(env.LOG_FILE, 'utf8') : ''),
     async stop() {
       for (const pid of pids) { try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ } }
       for (let i = 0; i < 300 && [...pids, ...groups].some(alive); i++) await sleep(50);
@@ -338,6 +339,7 @@ export async function startServer(opts = {}) {
 export function dockerEntryEnv(dir, port) {
   return {
     OAF_APP: app,
+    OAF_SPAWN: path.join(top, 'conf', 'spawn-fcgi.sh'),
     OAF_LIGHTTPD_CONF: path.join(top, 'lighttpd.conf.example'),
     OAF_RUN_DIR: dir,
     HOST: '127.0.0.1',
