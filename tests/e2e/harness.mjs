@@ -6,7 +6,9 @@
 // (conf/lighttpd-cgi.conf), nginx-tcp and nginx-unix (conf/nginx*.conf +
 // spawn-fcgi), apache-proxy-fcgi (+ spawn-fcgi), apache-fcgid, apache-cgi
 // (conf/apache-cgi.conf), apache-htaccess (conf/apache-cgi.htaccess), and
-// docker-entry (scripts/docker-entry, lighttpd + spawn-fcgi as in the image).
+// docker-entry (scripts/docker-entry, lighttpd + spawn-fcgi as in the image),
+// systemd (conf/openai-fcgi.{socket,service} as systemd would run them, with
+// the socket on fd 0, behind conf/nginx-unix.conf: no systemd runs here).
 // Only ports, paths and settings are substituted into the config files.
 // Run as root, every server and the app drop to nobody, as in production.
 import { spawn, spawnSync } from 'node:child_process';
@@ -35,7 +37,7 @@ function have(cmd) {
 }
 
 export const FRONTS = ['lighttpd', 'lighttpd-cgi', 'nginx-tcp', 'nginx-unix', 'apache-proxy-fcgi',
-  'apache-fcgid', 'apache-cgi', 'apache-htaccess', 'docker-entry'];
+  'apache-fcgid', 'apache-cgi', 'apache-htaccess', 'docker-entry', 'systemd'];
 
 // Why a front cannot run here, or null when it can.
 export function frontUnavailable(front) {
@@ -43,7 +45,7 @@ export function frontUnavailable(front) {
     lighttpd: ['lighttpd', 'spawn-fcgi'], 'lighttpd-cgi': ['lighttpd'], 'docker-entry': ['lighttpd', 'spawn-fcgi'],
     'nginx-tcp': ['nginx', 'spawn-fcgi'], 'nginx-unix': ['nginx', 'spawn-fcgi'],
     'apache-proxy-fcgi': ['apache2', 'spawn-fcgi'], 'apache-fcgid': ['apache2'],
-    'apache-cgi': ['apache2'], 'apache-htaccess': ['apache2'],
+    'apache-cgi': ['apache2'], 'apache-htaccess': ['apache2'], systemd: ['nginx', 'spawn-fcgi'],
   }[front];
   if (!needs) return `unknown front ${front}`;
   for (const cmd of needs) if (!have(cmd)) return `${cmd} is not installed (scripts/test installs it)`;
@@ -104,12 +106,12 @@ function lighttpdConfig({ port, dir, mount, cgi }) {
 
 // nginx: the site file inside a minimal main config that keeps every path in dir.
 function nginxConfig({ port, dir, mount, front }) {
-  const f = front === 'nginx-unix' ? 'conf/nginx-unix.conf' : 'conf/nginx.conf';
+  const f = front !== 'nginx-tcp' ? 'conf/nginx-unix.conf' : 'conf/nginx.conf';
   let site = read(f);
   site = sub(site, /^(\s*)listen [^;]*;/m, `$1listen 127.0.0.1:${port};`, f);
   site = sub(site, /^(\s*)location \/ \{/m, `$1location ${mount === '/' ? '/' : `${mount}/`} {`, f);
   site = sub(site, /^(\s*)fastcgi_pass [^;]*;/m,
-    `$1fastcgi_pass ${front === 'nginx-unix' ? `unix:${dir}/app.sock` : `127.0.0.1:${appTcpPort(dir)}`};`, f);
+    `$1fastcgi_pass ${front === 'nginx-tcp' ? `127.0.0.1:${appTcpPort(dir)}` : `unix:${dir}/app.sock`};`, f);
   fs.writeFileSync(path.join(dir, 'site.conf'), site);
   return `${AS_ROOT ? 'user nobody nogroup;\n' : ''}daemon off;
 worker_processes 2;
@@ -259,6 +261,8 @@ export async function startServer(opts = {}) {
   const dir = makeTempDir();
   const port = await freePort();
   const env = testEnv(dir, opts.env);
+  // The unit's Environment= lines, under the test's own settings.
+  if (front === 'systemd') Object.assign(env, { ...systemdUnits(dir).env, ...env });
   // Plain CGI starts a process per request: LeakSanitizer's scan at each exit
   // (~200 ms) would dominate. FastCGI runs keep it.
   if (cgi && !opts.env?.ASAN_OPTIONS) env.ASAN_OPTIONS += ':detect_leaks=0';
@@ -291,7 +295,10 @@ export async function startServer(opts = {}) {
     }
     fs.writeFileSync(path.join(dir, 'lighttpd.conf'), conf);
     server('lighttpd', ['-D', '-f', path.join(dir, 'lighttpd.conf')]);
-  } else if (front.startsWith('nginx')) {
+  } else if (front === 'systemd') {
+    server('spawn-fcgi', systemdUnits(dir).args);
+  }
+  if (front.startsWith('nginx') || front === 'systemd') {
     fs.writeFileSync(path.join(dir, 'nginx.conf'), nginxConfig({ port, dir, mount, front }));
     server('nginx', ['-e', stderrPath, '-p', dir, '-c', path.join(dir, 'nginx.conf')]);
   } else if (front.startsWith('apache')) {
@@ -332,6 +339,25 @@ export async function startServer(opts = {}) {
   const text = srv.log();
   await srv.stop().catch(() => {});
   throw new Error(`${front} did not come up at ${base}${prefix}/health:\n${text}`);
+}
+
+// What systemd does with the units, done by spawn-fcgi in the foreground: the
+// socket from ListenStream/SocketMode on fd 0 (StandardInput=socket), the
+// argv of ExecStart (the built binary in place of the installed one), the
+// Environment= lines, then the test's settings over them.
+function systemdUnits(dir) {
+  const unit = (f) => read(`conf/${f}`);
+  const one = (text, key) => text.match(new RegExp(`^${key}=(.*)$`, 'm'))?.[1];
+  const sock = unit('openai-fcgi.socket');
+  const svc = unit('openai-fcgi.service');
+  if (one(svc, 'StandardInput') !== 'socket' || !one(sock, 'ListenStream')) {
+    throw new Error('openai-fcgi.service/.socket: expected StandardInput=socket and ListenStream=');
+  }
+  const argv = one(svc, 'ExecStart').split(/\s+/);
+  const unitEnv = Object.fromEntries([...svc.matchAll(/^Environment=([A-Z_]+)=(.*)$/mg)].map((m) => [m[1], m[2]]));
+  const args = ['-n', '-s', `${dir}/app.sock`, '-M', one(sock, 'SocketMode') || '0666'];
+  if (AS_ROOT) args.push('-U', 'nobody', '-G', 'nogroup', '-u', 'nobody');
+  return { args: [...args, '--', app, ...argv.slice(1)], env: unitEnv };
 }
 
 // What the image's environment gives scripts/docker-entry, pointed at this
