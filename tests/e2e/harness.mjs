@@ -277,41 +277,6 @@ export async function startServer(opts = {}) {
     groups.push(-p.pid);
     return p;
   };
-  if (front === 'nginx-tcp') fs.writeFileSync(path.join(dir, 'app.port'), String(await freePort()));
-  if (['lighttpd', 'nginx-tcp', 'nginx-unix', 'apache-proxy-fcgi'].includes(front)) {
-    pids.push(...spawnApp({ dir, front, processes, threads, env, log }));
-  }
-  if (front === 'lighttpd' || front === 'lighttpd-cgi') {
-    if (cgi) {
-      fs.mkdirSync(path.join(dir, 'www'));
-      fs.symlinkSync(app, path.join(dir, 'www', 'openai-fcgi.cgi'));
-    }
-    let conf = lighttpdConfig({ port, dir, mount, cgi });
-    if (cgi) {
-      // mod_cgi passes only what the config says: the settings go through setenv.
-      const setenv = Object.entries(env).filter(([k]) => k !== 'PATH')
-        .map(([k, v]) => `"${k}" => "${v}"`).join(', ');
-      conf += `\nsetenv.set-environment = ( ${setenv} )\n`;
-    }
-    fs.writeFileSync(path.join(dir, 'lighttpd.conf'), conf);
-    server('lighttpd', ['-D', '-f', path.join(dir, 'lighttpd.conf')]);
-  } else if (front === 'systemd') {
-    server('spawn-fcgi', systemdUnits(dir).args);
-  }
-  if (front.startsWith('nginx') || front === 'systemd') {
-    fs.writeFileSync(path.join(dir, 'nginx.conf'), nginxConfig({ port, dir, mount, front }));
-    server('nginx', ['-e', stderrPath, '-p', dir, '-c', path.join(dir, 'nginx.conf')]);
-  } else if (front.startsWith('apache')) {
-    fs.writeFileSync(path.join(dir, 'apache.conf'), apacheConfig({ port, dir, mount, front, env }));
-    chownTree(dir);  // Apache's children and the apps they start run as nobody
-    server('apache2', ['-D', 'FOREGROUND', '-f', path.join(dir, 'apache.conf')]);
-  } else if (front === 'docker-entry') {
-    if (mount !== '/') throw new Error('docker-entry serves at / only');
-    // The entry's own default LOG_FILE (its stderr) is part of what is tested.
-    if (!opts.env?.LOG_FILE) delete env.LOG_FILE;
-    Object.assign(env, dockerEntryEnv(dir, port), opts.env);
-    server(path.join(top, 'scripts', 'docker-entry'), [], NOBODY || {});  // the image's user is not root
-  }
   const base = `http://127.0.0.1:${port}`;
   const prefix = mount === '/' ? '' : mount;
   const srv = {
@@ -328,6 +293,47 @@ export async function startServer(opts = {}) {
       if (text) throw new Error(`sanitizer reports:\n${text}`);
     },
   };
+  // A failure while starting must not leave what did start running.
+  try {
+    if (front === 'nginx-tcp') fs.writeFileSync(path.join(dir, 'app.port'), String(await freePort()));
+    if (['lighttpd', 'nginx-tcp', 'nginx-unix', 'apache-proxy-fcgi'].includes(front)) {
+      pids.push(...spawnApp({ dir, front, processes, threads, env, log }));
+    }
+    if (front === 'lighttpd' || front === 'lighttpd-cgi') {
+      if (cgi) {
+        fs.mkdirSync(path.join(dir, 'www'));
+        fs.symlinkSync(app, path.join(dir, 'www', 'openai-fcgi.cgi'));
+      }
+      let conf = lighttpdConfig({ port, dir, mount, cgi });
+      if (cgi) {
+        // mod_cgi passes only what the config says: the settings go through setenv.
+        const setenv = Object.entries(env).filter(([k]) => k !== 'PATH')
+          .map(([k, v]) => `"${k}" => "${v}"`).join(', ');
+        conf += `\nsetenv.set-environment = ( ${setenv} )\n`;
+      }
+      fs.writeFileSync(path.join(dir, 'lighttpd.conf'), conf);
+      server('lighttpd', ['-D', '-f', path.join(dir, 'lighttpd.conf')]);
+    } else if (front === 'systemd') {
+      server('spawn-fcgi', systemdUnits(dir).args);
+    }
+    if (front.startsWith('nginx') || front === 'systemd') {
+      fs.writeFileSync(path.join(dir, 'nginx.conf'), nginxConfig({ port, dir, mount, front }));
+      server('nginx', ['-e', stderrPath, '-p', dir, '-c', path.join(dir, 'nginx.conf')]);
+    } else if (front.startsWith('apache')) {
+      fs.writeFileSync(path.join(dir, 'apache.conf'), apacheConfig({ port, dir, mount, front, env }));
+      chownTree(dir);  // Apache's children and the apps they start run as nobody
+      server('apache2', ['-D', 'FOREGROUND', '-f', path.join(dir, 'apache.conf')]);
+    } else if (front === 'docker-entry') {
+      if (mount !== '/') throw new Error('docker-entry serves at / only');
+      // The entry's own default LOG_FILE (its stderr) is part of what is tested.
+      if (!opts.env?.LOG_FILE) delete env.LOG_FILE;
+      Object.assign(env, dockerEntryEnv(dir, port), opts.env);
+      server(path.join(top, 'scripts', 'docker-entry'), [], NOBODY || {});  // the image's user is not root
+    }
+  } catch (e) {
+    await srv.stop().catch(() => {});
+    throw e;
+  }
   for (let i = 0; i < 200; i++) {
     try {
       const r = await fetch(`${base}${prefix}/health`, { signal: AbortSignal.timeout(3000) });
