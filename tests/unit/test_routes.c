@@ -670,8 +670,8 @@ static void test_unsupported_media_type(void **state)
 static void test_content_length(void **state)
 {
 	static const struct { const char *cl; int status; const char *code; } rows[] = {
-		{ NULL, 411, "missing_content_length" },
-		{ "", 411, "missing_content_length" },
+		{ NULL, 400, "missing_content_length" },
+		{ "", 400, "missing_content_length" },
 		{ "abc", 400, "invalid_content_length" },
 		{ "12abc", 400, "invalid_content_length" },
 		{ "-5", 400, "invalid_content_length" },
