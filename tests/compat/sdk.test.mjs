@@ -246,13 +246,14 @@ describe('the official openai SDK against lighttpd + spawn-fcgi', () => {
       const ac = new AbortController();
       const stream = await openai.chat.completions.create(
         { model: 'blueprint-standard', messages: hello, stream: true }, { signal: ac.signal });
-      // The SDK ends the iteration quietly on the client's own abort.
+      // The SDK ends the iteration quietly on the client's own abort, after
+      // at most the chunks it had already read.
       let got = 0;
       for await (const chunk of stream) {
         assert.equal(chunk.object, 'chat.completion.chunk');
         if (++got === 2) ac.abort();
       }
-      assert.equal(got, 2);
+      assert.ok(got >= 2 && got < 8, `${got} chunks`);
     }
     assert.ok(oracle.exchanges.every((x) => x.aborted && !x.done), 'every stream was cut short');
     const rs = await Promise.all([1, 2, 3, 4].map(() =>
