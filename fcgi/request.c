@@ -156,7 +156,7 @@ int request_read_body(struct request *req)
 				    "A request body is required and must come with a Content-Length header.");
 	errno = 0;
 	long long n = strtoll(cl, &end, 10);
-	if (*end || n < 0 || errno)
+	if (*cl < '0' || *cl > '9' || *end || errno)
 		return oa_error_set(&req->err, 400, OA_INVALID_REQUEST, "invalid_content_length", NULL,
 				    "The Content-Length header is not a valid length.");
 	if (n > max)

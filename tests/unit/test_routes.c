@@ -501,6 +501,15 @@ static void test_preflight(void **state)
 	assert_null(header(&a, "WWW-Authenticate"));
 	answer_free(&a);
 
+	/* Requested names that are not plain tokens are not echoed into the head. */
+	fake_init(&f, "OPTIONS", "/v1/models");
+	fake_set(&f, "HTTP_ACCESS_CONTROL_REQUEST_HEADERS", "x-a\r\nSet-Cookie: evil=1");
+	run(&f, &a);
+	assert_int_equal(a.status, 204);
+	assert_string_equal(header(&a, "Access-Control-Allow-Headers"), "Authorization, Content-Type");
+	assert_null(header(&a, "Set-Cookie"));
+	answer_free(&a);
+
 	fake_init(&f, "OPTIONS", "/nowhere");
 	run(&f, &a);
 	assert_error(&a, 404, "invalid_request_error", "unknown_url");
@@ -675,6 +684,8 @@ static void test_content_length(void **state)
 		{ "abc", 400, "invalid_content_length" },
 		{ "12abc", 400, "invalid_content_length" },
 		{ "-5", 400, "invalid_content_length" },
+		{ " 12", 400, "invalid_content_length" },
+		{ "+12", 400, "invalid_content_length" },
 		{ "99999999999999999999999", 400, "invalid_content_length" },
 	};
 	(void)state;
