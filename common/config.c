@@ -222,21 +222,28 @@ static void set_base_url(struct loader *ld, struct upstream_cfg *up, const char 
 }
 
 /* The key is read at start, from the variable the config file names: the
- * file itself never holds it. */
-static void set_api_key(struct loader *ld, struct upstream_cfg *up, const char *var, const char *what,
-			const char *where)
+ * file itself never holds it. Whether a missing one is fatal is judged by
+ * resolve_upstream_keys(), once the environment is known. */
+static void set_api_key(struct loader *ld, struct upstream_cfg *up, const char *var)
 {
 	if (!var)
 		return;
+	up->api_key_env = xstrdup(var);
 	const char *key = environ_get(ld->paths->environ, var);
-	if (key && *key) {
+	if (key && *key)
 		up->api_key = xstrdup(key);
-		return;
-	}
+}
+
+static void resolve_upstream_keys(struct loader *ld)
+{
 	bool strict = config_strict(ld->cfg);
-	report(strict ? &ld->rep->errors : &ld->rep->warnings,
-	       "%s.api_key_env (%s): environment variable %s is not set%s", what, where, var,
-	       strict ? "" : "; no key is sent");
+	for (size_t i = 0; i < ld->cfg->n_upstreams; i++) {
+		const struct upstream_cfg *up = &ld->cfg->upstreams[i];
+		if (up->api_key_env && !up->api_key)
+			report(strict ? &ld->rep->errors : &ld->rep->warnings,
+			       "api_key_env (upstream \"%s\"): environment variable %s is not set%s", up->name,
+			       up->api_key_env, strict ? "" : "; no key is sent");
+	}
 }
 
 static void lookup_ms(struct loader *ld, const config_setting_t *g, const char *name, long *out,
@@ -275,7 +282,7 @@ static void load_upstream_group(struct loader *ld, struct upstream_cfg *up, cons
 				const char *what, const char *where)
 {
 	set_base_url(ld, up, mem_str(g, "base_url"), what, where);
-	set_api_key(ld, up, mem_str(g, "api_key_env"), what, where);
+	set_api_key(ld, up, mem_str(g, "api_key_env"));
 	const config_setting_t *t = config_setting_get_member(g, "timeouts");
 	lookup_ms(ld, t, "connect_ms", &up->connect_ms, what, where);
 	lookup_ms(ld, t, "first_byte_ms", &up->first_byte_ms, what, where);
@@ -986,6 +993,7 @@ int config_load(const struct config_paths *paths, struct config *cfg, struct con
 	resolve_tokens(&ld);
 	resolve_project(&ld);
 	resolve_upstream_env(&ld);
+	resolve_upstream_keys(&ld);
 	resolve_models(&ld);
 
 	for (size_t i = 0; i < sizeof ld.raw / sizeof ld.raw[0]; i++)
@@ -1031,6 +1039,7 @@ void config_free(struct config *cfg)
 		struct upstream_cfg *up = &cfg->upstreams[i];
 		free(up->name);
 		free(up->base_url);
+		free(up->api_key_env);
 		free(up->api_key);
 		free_list(up->headers, up->n_headers);
 	}

@@ -17,6 +17,7 @@ enum mock_mode { MOCK_CANNED, MOCK_ECHO };
 struct upstream_cfg {
 	char *name;                /* "env" for UPSTREAM_*, the model id for a private one */
 	char *base_url;            /* http(s)://host[:port]/path, no trailing slash */
+	char *api_key_env;         /* the variable named for the key, or NULL */
 	char *api_key;             /* the key itself, read at start; NULL: none sent */
 	long connect_ms;           /* TCP (and TLS) connect */
 	long first_byte_ms;        /* from the request to the first answer byte */
