@@ -22,6 +22,7 @@ function chunk(model, content, finish = null) {
 function badUpstream() {
   const seen = [];
   const closed = {};
+  const conns = { n: 0 };
   const srv = http.createServer((req, res) => {
     let body = '';
     req.on('data', (d) => { body += d; });
@@ -91,7 +92,8 @@ function badUpstream() {
       }
     });
   });
-  return { srv, seen, closed };
+  srv.on('connection', () => { conns.n++; });
+  return { srv, seen, closed, conns };
 }
 
 const badModels = ['drop', 'stall-first', 'stall-between', 'garbage', 'split', 'pace', 'forever',
@@ -209,6 +211,17 @@ describe('upstream backend through lighttpd', () => {
     assert.equal(got.body.temperature, 0.5);
     assert.equal(got.headers.authorization, 'Bearer sk-bad-upstream-key');
     assert.equal(got.headers['x-team'], 'blue');
+  });
+
+  test('connections to the upstream are kept and reused (one handle per worker thread)', async () => {
+    await call(px, 'POST', '/v1/chat/completions', { body: { model: 'bad-r400', messages: msgs } });
+    const before = bad.conns.n;
+    for (let i = 0; i < 8; i++) {
+      const r = await call(px, 'POST', '/v1/chat/completions', { body: { model: 'bad-r400', messages: msgs } });
+      assert.equal(r.status, 400);
+    }
+    // the proxy runs 2 threads: at most one new connection for the other one
+    assert.ok(bad.conns.n - before <= 1, `${bad.conns.n - before} new connections for 8 requests`);
   });
 
   test('events split mid-line, CRLF, comments, keep-alives and multi-line data arrive whole', async () => {
