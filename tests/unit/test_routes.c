@@ -793,7 +793,7 @@ static void test_model_without_backend_is_500(void **state)
 	struct answer a;
 	(void)state;
 	struct model_cfg *m = (struct model_cfg *)config_find_model(&W->app.cfg, "blueprint-standard");
-	m->backend = BACKEND_UPSTREAM;  /* not served by anything yet */
+	m->backend = (enum backend_kind)99;  /* a kind no backend serves */
 	chat_post(&f);
 	fake_body(&f, chat_body);
 	run(&f, &a);
