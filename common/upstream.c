@@ -46,18 +46,6 @@ static const char *str_member(json_object *o, const char *name)
 	return json_object_get_string(v);
 }
 
-/* oa_error keeps type and code as pointers: an upstream's own strings
- * live here until this thread's next upstream error. */
-static _Thread_local char type_store[64], code_store[64];
-
-static const char *keep(char *store, size_t n, const char *s)
-{
-	if (!s)
-		return NULL;
-	snprintf(store, n, "%s", s);
-	return store;
-}
-
 int up_error_object(json_object *obj, int status, oa_error *err)
 {
 	json_object *e;
@@ -78,8 +66,7 @@ int up_error_object(json_object *obj, int status, oa_error *err)
 		}
 	}
 	const char *param = str_member(e, "param");
-	oa_error_set(err, status, keep(type_store, sizeof type_store, type ? type : OA_SERVER),
-		     keep(code_store, sizeof code_store, code), param, "%s",
+	oa_error_set(err, status, type ? type : OA_SERVER, code, param, "%s",
 		     msg ? msg : "The model's upstream server reported an error.");
 	return -1;
 }

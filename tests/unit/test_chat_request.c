@@ -465,14 +465,14 @@ static void test_refusals(void **state)
 		int rc = parse(b->body, &r, &err);
 		bool ok = rc == -1 && err.status == 400
 			&& strcmp(err.type, OA_INVALID_REQUEST) == 0
-			&& (b->code ? err.code && strcmp(err.code, b->code) == 0 : !err.code)
+			&& (b->code ? strcmp(err.code, b->code) == 0 : !err.code[0])
 			&& strcmp(err.param, b->param) == 0
 			&& (!b->message || strcmp(err.message, b->message) == 0);
 		if (!ok) {
 			failures++;
 			print_error("case %zu: %s\n  want code=%s param=%s\n  got rc=%d code=%s "
 				    "param=%s msg=%s\n", i, b->body, b->code ? b->code : "null",
-				    b->param, rc, err.code ? err.code : "null", err.param, err.message);
+				    b->param, rc, err.code[0] ? err.code : "null", err.param, err.message);
 		}
 		if (rc == 0)
 			chat_request_free(&r);
