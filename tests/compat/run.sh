@@ -1,6 +1,7 @@
 #!/bin/sh
 # tests/compat/run.sh: the official OpenAI SDK and OpenAI's own schemas
-# against the server under lighttpd (node:test); `make check` runs it.
+# against the server under lighttpd (node:test), directly and through the
+# upstream backend; `make check` runs it.
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${top_builddir:=$top_srcdir/build-test}"
 export top_srcdir top_builddir
@@ -19,4 +20,10 @@ schemas=${OPENAI_SCHEMAS:-$top_srcdir/../shared/openai/schemas.json}
 	echo "OpenAI's schemas are missing: $schemas (clone shared/ beside the repository)" >&2
 	exit 99
 }
-exec node --test --test-concurrency=1 "$here"/*.test.mjs
+# Once against the mock directly, once through the upstream backend (a
+# second openai-fcgi in mock mode behind the first): the SDK must not see a
+# difference.
+for via in direct proxy; do
+	echo "# compat suite, $via"
+	OAF_VIA=$via node --test --test-concurrency=1 "$here"/*.test.mjs || exit 1
+done

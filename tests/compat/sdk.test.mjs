@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe } from 'node:test';
 import OpenAI from 'openai';
-import { call, startServer, TOKEN, TOKEN2 } from '../e2e/harness.mjs';
+import { call, TOKEN, TOKEN2 } from '../e2e/harness.mjs';
+import { start as startServer } from '../e2e/proxy.mjs';
 import { otest } from './oracle.mjs';
 
 const CANNED = 'THIS IS THE MOCKED CHAT RESPONSE FROM OPENAI API BLUEPRINT. ' +

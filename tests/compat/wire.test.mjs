@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe } from 'node:test';
 import OpenAI from 'openai';
-import { startServer, TOKEN } from '../e2e/harness.mjs';
+import { TOKEN } from '../e2e/harness.mjs';
+import { start as startServer } from '../e2e/proxy.mjs';
 import { otest } from './oracle.mjs';
 
 const auth = { Authorization: `Bearer ${TOKEN}` };
