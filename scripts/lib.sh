@@ -24,6 +24,8 @@ ensure_packages() {
 	# Node.js may come from Debian or elsewhere: only the command matters.
 	if [ -n "${WANT_NODE:-}" ] && ! command -v node >/dev/null 2>&1; then
 		missing+=(nodejs npm)
+	elif [ -n "${WANT_NODE:-}" ] && ! command -v npm >/dev/null 2>&1; then
+		missing+=(npm)  # tests/compat installs its packages with npm ci
 	fi
 	[ ${#missing[@]} -eq 0 ] && return 0
 	say "installing ${missing[*]}"
