@@ -40,7 +40,9 @@ for (const front of fronts) {
     describe(`${front} at ${mount}`, { skip: why || false }, () => {
       let srv;
       before(async () => {
-        srv = await startServer({ front, mount, processes: 2, threads: 4, env: { MOCK_STREAM_DELAY_MS: '50' } });
+        srv = await startServer({
+          front, mount, processes: 2, threads: 4, unprivileged: true, env: { MOCK_STREAM_DELAY_MS: '50' },
+        });
       });
       after(async () => { await srv?.stop(); });
 
@@ -103,7 +105,12 @@ for (const front of fronts) {
         const words = chunks.map((c, i) => (c.choices[0]?.delta?.content ? arrivals[i] : null)).filter((t) => t !== null);
         const gaps = words.slice(1).map((t, i) => t - words[i]);
         assert.ok(gaps.length >= 4, `${words.length} words in ${arrivals.length} events`);
-        assert.ok(gaps.every((g) => g >= 40), `gaps ${gaps.map((g) => g.toFixed(1)).join(' ')} ms`);
+        // On a loaded machine one event may leave late, which shortens the
+        // gap after it by as much as it lengthened the one before: a gap
+        // under 40 ms passes only if it and a neighbour make 80 together.
+        const ok = (g, i) => g >= 40 ||
+          (g >= 20 && ((gaps[i - 1] ?? 0) + g >= 80 || g + (gaps[i + 1] ?? 0) >= 80));
+        assert.ok(gaps.every(ok), `gaps ${gaps.map((g) => g.toFixed(1)).join(' ')} ms`);
       });
     });
   }
@@ -113,7 +120,7 @@ for (const front of fronts) {
     before(async () => {
       // FastCGI fronts: 4 processes of 1 thread; mod_fcgid starts processes on
       // demand; CGI runs one process per request. All share one file.
-      srv = await startServer({ front, mount: front === 'docker-entry' ? '/' : '/api', processes: 4, threads: 1,
+      srv = await startServer({ front, mount: front === 'docker-entry' ? '/' : '/api', processes: 4, threads: 1, unprivileged: true,
         env: { RATE_LIMIT_PER_MINUTE: '10', ...(front === 'docker-entry' ? { PROCESSES: '4', THREADS: '1' } : {}) } });
     });
     after(async () => { await srv?.stop(); });
@@ -148,7 +155,7 @@ describe('docker-entry refuses what the image must refuse', { skip: frontUnavail
     const docker = fs.readFileSync(path.join(top, 'Dockerfile'), 'utf8');
     const cmd = docker.match(/^HEALTHCHECK[^\n]*\\\n\s*CMD (.*)$/m)?.[1];
     assert.ok(cmd, 'no HEALTHCHECK CMD in the Dockerfile');
-    const srv = await startServer({ front: 'docker-entry' });
+    const srv = await startServer({ front: 'docker-entry', unprivileged: true });
     try {
       const port = new URL(srv.base).port;
       const ok = spawnSync('sh', ['-c', cmd], { env: { PATH: process.env.PATH, PORT: port }, encoding: 'utf8' });
