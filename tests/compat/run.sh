@@ -20,10 +20,19 @@ schemas=${OPENAI_SCHEMAS:-$top_srcdir/../shared/openai/schemas.json}
 	echo "OpenAI's schemas are missing: $schemas (clone shared/ beside the repository)" >&2
 	exit 99
 }
-# Once against the mock directly, once through the upstream backend (a
-# second openai-fcgi in mock mode behind the first): the SDK must not see a
-# difference.
-for via in direct proxy; do
-	echo "# compat suite, $via"
-	OAF_VIA=$via node --test --test-concurrency=1 "$here"/*.test.mjs || exit 1
-done
+# Under every front the deployment configs describe, then once more through
+# the upstream backend (a second openai-fcgi in mock mode behind the first):
+# the SDK must not see a difference. A front that cannot run here is said so.
+fronts=$(node --input-type=module -e "
+	const h = await import('$top_srcdir/tests/e2e/harness.mjs');
+	for (const f of h.FRONTS) console.log(f + ' ' + (h.frontUnavailable(f) || 'ok'));")
+echo "$fronts" | while read -r front why; do
+	if [ "$why" != ok ]; then
+		echo "# SKIP compat suite under $front: $why"
+		continue
+	fi
+	echo "# compat suite under $front"
+	OAF_FRONT=$front node --test --test-concurrency=1 "$here"/*.test.mjs || exit 1
+done || exit 1
+echo "# compat suite through the upstream backend, under lighttpd"
+OAF_VIA=proxy exec node --test --test-concurrency=1 "$here"/*.test.mjs

@@ -43,5 +43,9 @@ export async function startProxied(opts = {}) {
   };
 }
 
-// What the suites call: direct, or through the proxy when OAF_VIA=proxy.
-export const start = process.env.OAF_VIA === 'proxy' ? startProxied : startServer;
+// What the suites call: direct, or through the proxy when OAF_VIA=proxy;
+// behind the front OAF_FRONT names (lighttpd by default).
+export function start(opts = {}) {
+  const o = { front: process.env.OAF_FRONT || undefined, ...opts };
+  return process.env.OAF_VIA === 'proxy' ? startProxied(o) : startServer(o);
+}
