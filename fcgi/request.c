@@ -35,6 +35,20 @@ static uint64_t next_random(void)
 	return s;
 }
 
+/* "req_" and 24 random hex digits, as snprintf("req_%016llx%08llx") would
+ * write them, for a tenth of its instructions. */
+static void random_id(char out[29])
+{
+	static const char hex[] = "0123456789abcdef";
+	uint64_t a = next_random(), b = next_random() & 0xffffffffu;
+	memcpy(out, "req_", 4);
+	for (int i = 0; i < 16; i++)
+		out[4 + i] = hex[(a >> (60 - 4 * i)) & 15];
+	for (int i = 0; i < 8; i++)
+		out[20 + i] = hex[(b >> (28 - 4 * i)) & 15];
+	out[28] = '\0';
+}
+
 /* A client's X-Request-Id is kept when it is short and plain. */
 static bool sane_request_id(const char *v)
 {
@@ -82,8 +96,7 @@ void request_begin(struct request *req, const struct app *app, const struct req_
 	if (cid && sane_request_id(cid))
 		snprintf(req->id, sizeof req->id, "%s", cid);
 	else
-		snprintf(req->id, sizeof req->id, "req_%016llx%08llx", (unsigned long long)next_random(),
-			 (unsigned long long)(next_random() & 0xffffffffu));
+		random_id(req->id);
 	log_set_request_id(req->id);
 }
 
