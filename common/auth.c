@@ -11,25 +11,14 @@
 #define MISSING_MSG "You didn't provide an API key. You need to provide your API key " \
 	"in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
 
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Reads exactly 2 * SHA256_DIGEST_LEN hex digits and nothing after. */
 static int parse_digest(const char *hex, uint8_t out[SHA256_DIGEST_LEN])
 {
 	int i;
 
 	for (i = 0; i < SHA256_DIGEST_LEN; i++) {
-		int hi = hex_value(hex[2 * i]);
-		int lo = hi < 0 ? -1 : hex_value(hex[2 * i + 1]);
+		int hi = hex_digit(hex[2 * i]);
+		int lo = hi < 0 ? -1 : hex_digit(hex[2 * i + 1]);
 		if (lo < 0)
 			return -1;
 		out[i] = (uint8_t)(hi << 4 | lo);

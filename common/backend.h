@@ -31,6 +31,17 @@ struct chat_sink {
 	int (*finish)(void *ctx, int index, const char *finish_reason);
 	/* Token counts, once, after every choice finished. */
 	int (*usage)(void *ctx, const struct chat_usage *u);
+	/* An upstream's own answer, parsed: the whole chat.completion, or one
+	 * chat.completion.chunk (or any event object) of a stream. The sink
+	 * puts the client's model name in it (it may change obj) and keeps it
+	 * as the answer or sends it as one event. Backends that build answers
+	 * from the calls above never use it; those that use it use only it. */
+	int (*relay)(void *ctx, struct json_object *obj);
+	/* Optional, NULL when unset: a header the client should get with the
+	 * error the backend is about to return (an upstream's retry-after).
+	 * Set by the handler; hctx is its own. */
+	void (*header)(void *hctx, const char *name, const char *value);
+	void *hctx;
 };
 
 /* A backend. chat() answers req through sink. It returns 0 when done, or -1:
@@ -43,5 +54,6 @@ struct backend_ops {
 };
 
 extern const struct backend_ops backend_mock;
+extern const struct backend_ops backend_upstream;
 
 #endif

@@ -171,6 +171,9 @@ static const struct vnode n_msg_assistant = { .types = T_OBJ, .props = PROPS(
 	{ "refusal", &n_str_null, OPT },
 	{ "role", &n_str, REQ },
 	{ "name", &n_str, OPT },
+	/* Not in OpenAI's request schema, but every answer's message has it, and
+	 * the documented tool loop sends that message back as it came. */
+	{ "annotations", NODE(.types = T_ARR | T_NULL), OPT },
 	{ "audio", NODE(.types = T_OBJ | T_NULL, .props = PROPS({ "id", &n_str, REQ })), OPT },
 	{ "tool_calls", &n_tool_calls, OPT },
 	{ "function_call", NODE(.types = T_OBJ | T_NULL, .props = PROPS(

@@ -144,6 +144,7 @@ void chat_accum_free(struct chat_accum *acc)
 		free(c->calls);
 	}
 	free(acc->choices);
+	sb_free(&acc->relayed);
 	memset(acc, 0, sizeof(*acc));
 }
 
@@ -204,8 +205,27 @@ static int accum_usage(void *ctx, const struct chat_usage *u)
 	return 0;
 }
 
+void chat_relay_json(struct json_object *obj, const char *model, strbuf *out)
+{
+	if (json_object_is_type(obj, json_type_object) && json_object_object_get_ex(obj, "model", NULL))
+		json_object_object_add(obj, "model", json_object_new_string(model ? model : ""));
+	/* PLAIN never breaks a line: one "data:" line carries a whole event */
+	sb_puts(out, json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+static int accum_relay(void *ctx, struct json_object *obj)
+{
+	struct chat_accum *acc = ctx;
+	sb_reset(&acc->relayed);
+	chat_relay_json(obj, acc->meta->model, &acc->relayed);
+	acc->have_relayed = true;
+	return 0;
+}
+
 void chat_accum_sink(struct chat_accum *acc, struct chat_sink *sink)
 {
+	memset(sink, 0, sizeof(*sink));
+	sink->relay = accum_relay;
 	sink->ctx = acc;
 	sink->delta = accum_delta;
 	sink->tool_call = accum_tool_call;
@@ -250,6 +270,10 @@ static void choice_json(strbuf *sb, const struct chat_accum_choice *c, int index
 
 void chat_accum_json(const struct chat_accum *acc, strbuf *out)
 {
+	if (acc->have_relayed) {
+		sb_append(out, acc->relayed.buf, acc->relayed.len);
+		return;
+	}
 	head_json(out, acc->meta, "chat.completion");
 	sb_puts(out, ",\"choices\":[");
 	for (int i = 0; i < acc->n; i++) {
@@ -370,8 +394,21 @@ static int stream_usage(void *ctx, const struct chat_usage *u)
 	return 0;
 }
 
+static int stream_relay(void *ctx, struct json_object *obj)
+{
+	struct chat_stream *st = ctx;
+	st->relayed = true;
+	sb_reset(&st->ev);
+	sb_puts(&st->ev, "data: ");
+	chat_relay_json(obj, st->meta->model, &st->ev);
+	sb_puts(&st->ev, "\n\n");
+	return send_event(st);
+}
+
 void chat_stream_sink(struct chat_stream *st, struct chat_sink *sink)
 {
+	memset(sink, 0, sizeof(*sink));
+	sink->relay = stream_relay;
 	sink->ctx = st;
 	sink->delta = stream_delta;
 	sink->tool_call = stream_tool_call;
@@ -382,7 +419,7 @@ void chat_stream_sink(struct chat_stream *st, struct chat_sink *sink)
 int chat_stream_end(struct chat_stream *st)
 {
 	sb_reset(&st->ev);
-	if (st->include_usage) {
+	if (st->include_usage && !st->relayed) {
 		struct chat_usage zero = { 0, 0, 0 };
 		sb_puts(&st->ev, "data: ");
 		head_json(&st->ev, st->meta, "chat.completion.chunk");

@@ -34,6 +34,8 @@ struct chat_accum {
 	struct chat_accum_choice *choices;  /* owned, n of them */
 	struct chat_usage usage;
 	bool have_usage;
+	strbuf relayed;                  /* an upstream's whole answer, model mapped */
+	bool have_relayed;
 };
 
 /* Prepares acc for n choices (1..128); meta is borrowed and must outlive
@@ -44,7 +46,8 @@ void chat_accum_init(struct chat_accum *acc, const struct chat_meta *meta, int n
  * -1 only for a choice index outside 0..n-1, a backend bug. */
 void chat_accum_sink(struct chat_accum *acc, struct chat_sink *sink);
 /* Appends the chat.completion JSON to out. A choice that never finished
- * says "stop"; usage is all zeros if the backend never reported it. */
+ * says "stop"; usage is all zeros if the backend never reported it. An
+ * answer relayed from an upstream is given as it came, model mapped. */
 void chat_accum_json(const struct chat_accum *acc, strbuf *out);
 void chat_accum_free(struct chat_accum *acc);
 
@@ -57,6 +60,7 @@ struct chat_stream {
 	bool legacy_functions;
 	struct chat_usage usage;
 	bool have_usage;
+	bool relayed;                    /* events came from an upstream, usage chunk too */
 	strbuf ev;                       /* one event at a time, reused */
 };
 
@@ -65,12 +69,17 @@ struct chat_stream {
 void chat_stream_init(struct chat_stream *st, const struct chat_meta *meta,
 		      const body_writer *w, bool include_usage, bool legacy_functions);
 void chat_stream_sink(struct chat_stream *st, struct chat_sink *sink);
-/* Ends the stream: the usage chunk ("choices":[]) when include_usage, then
+/* Ends the stream: the usage chunk ("choices":[]) when include_usage and
+ * the events were not relayed (an upstream sends its own), then
  * "data: [DONE]". Returns 0, or -1 when the writer failed. */
 int chat_stream_end(struct chat_stream *st);
 /* Sends e as a `data: {"error":{...}}` event, for failures after the
  * stream has started (its status can no longer change). Returns 0 or -1. */
 int chat_stream_error(struct chat_stream *st, const oa_error *e);
 void chat_stream_free(struct chat_stream *st);
+
+/* Puts model in obj's "model" member when it has one, and appends obj to
+ * out as JSON on one line (what both sinks do with a relayed object). */
+void chat_relay_json(struct json_object *obj, const char *model, strbuf *out);
 
 #endif

@@ -12,6 +12,23 @@ enum environment { ENV_DEVELOPMENT, ENV_TEST, ENV_STAGING, ENV_PRODUCTION };
 enum backend_kind { BACKEND_MOCK, BACKEND_UPSTREAM };
 enum mock_mode { MOCK_CANNED, MOCK_ECHO };
 
+/* A server speaking OpenAI's API that models may forward to: from the
+ * config file's upstreams list, a model's own base_url, or UPSTREAM_*. */
+struct upstream_cfg {
+	char *name;                /* "env" for UPSTREAM_*, the model id for a private one */
+	char *base_url;            /* http(s)://host[:port]/path, no trailing slash */
+	char *api_key_env;         /* the variable named for the key, or NULL */
+	char *api_key;             /* the key itself, read at start; NULL: none sent */
+	long connect_ms;           /* TCP (and TLS) connect */
+	long first_byte_ms;        /* from the request to the first answer byte */
+	long idle_ms;              /* between two reads of a streamed answer */
+	long total_ms;             /* the whole exchange; 0: no limit */
+	char **headers;            /* "Name: value", sent with every request */
+	size_t n_headers;
+	bool discover;             /* GET /v1/models also lists its /models */
+	long discover_ttl_s;       /* how long that list is reused */
+};
+
 /* A model clients may name; from the config file's models list. */
 struct model_cfg {
 	char *id;
@@ -22,6 +39,10 @@ struct model_cfg {
 		enum mock_mode mode;
 		long delay_ms;     /* between streamed words; MOCK_STREAM_DELAY_MS overrides */
 	} mock;
+	struct {
+		const struct upstream_cfg *up;  /* borrowed from config.upstreams */
+		char *model;       /* the upstream's name for it (often the same id) */
+	} upstream;
 };
 
 /* A key from the config file's keys list: a token (plain or
@@ -57,6 +78,13 @@ struct config {
 	size_t n_models;
 	struct key_cfg *keys;
 	size_t n_keys;
+	struct upstream_cfg *upstreams;  /* every model's upstream points in here */
+	size_t n_upstreams;
+	char *upstream_base_url;         /* UPSTREAM_*: one upstream from the environment */
+	char *upstream_api_key;
+	char **upstream_models;          /* "name" or "alias=upstream-name" */
+	size_t n_upstream_models;
+	long upstream_timeout_s;         /* first byte and between events; -1: not set */
 };
 
 /* Where config_load() looks. Any field may be NULL. */
@@ -85,6 +113,10 @@ void config_free(struct config *cfg);
 
 /* Appends the effective settings, tokens masked, one per line. */
 void config_describe(const struct config *cfg, strbuf *out);
+
+/* Is url a usable upstream base URL (http or https, a host, no query,
+ * fragment or credentials)? 0, or -1 with the reason in why. */
+int config_check_url(const char *url, char *why, size_t n);
 
 const struct model_cfg *config_find_model(const struct config *cfg, const char *id);
 const char *config_env_name(enum environment env);

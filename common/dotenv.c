@@ -248,30 +248,15 @@ int dotenv_parse(const char *name, const char *text, size_t len,
 
 /* Reads the whole file into buf. Returns 0, 1 when it does not exist, or
  * -1 with err set. */
+/* Reads path into buf: 0, 1 when the file does not exist, or -1 with err. */
 static int read_file(const char *path, strbuf *buf, char *err, size_t errlen)
 {
-	char chunk[4096];
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return 1;
-		set_err(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			set_err(err, errlen, "%s: %s", path, strerror(errno));
-			close(fd);
-			return -1;
-		}
-		sb_append(buf, chunk, (size_t)n);
-	}
-	close(fd);
-	return 0;
+	if (sb_read_file(buf, path) == 0)
+		return 0;
+	if (errno == ENOENT)
+		return 1;
+	set_err(err, errlen, "%s: %s", path, strerror(errno));
+	return -1;
 }
 
 int dotenv_load(const char *path, struct dotenv *out, char *err, size_t errlen)

@@ -5,21 +5,19 @@
 #include <stdio.h>
 #include <string.h>
 
-static void set_param(oa_error *e, const char *param)
+static void set_fields(oa_error *e, int status, const char *type, const char *code, const char *param)
 {
-	if (!param)
-		param = "";
-	snprintf(e->param, sizeof e->param, "%s", param);
+	e->status = status;
+	snprintf(e->type, sizeof e->type, "%s", type ? type : OA_SERVER);
+	snprintf(e->code, sizeof e->code, "%s", code ? code : "");
+	snprintf(e->param, sizeof e->param, "%s", param ? param : "");
 }
 
 int oa_error_set(oa_error *e, int status, const char *type, const char *code,
 		 const char *param, const char *fmt, ...)
 {
 	va_list ap;
-	e->status = status;
-	e->type = type;
-	e->code = code;
-	set_param(e, param);
+	set_fields(e, status, type, code, param);
 	va_start(ap, fmt);
 	vsnprintf(e->message, sizeof e->message, fmt, ap);
 	va_end(ap);
@@ -29,10 +27,7 @@ int oa_error_set(oa_error *e, int status, const char *type, const char *code,
 int oa_invalid(oa_error *e, const char *code, const char *param, const char *fmt, ...)
 {
 	va_list ap;
-	e->status = 400;
-	e->type = OA_INVALID_REQUEST;
-	e->code = code;
-	set_param(e, param);
+	set_fields(e, 400, OA_INVALID_REQUEST, code, param);
 	va_start(ap, fmt);
 	vsnprintf(e->message, sizeof e->message, fmt, ap);
 	va_end(ap);
@@ -44,7 +39,7 @@ void oa_error_json(const oa_error *e, strbuf *out)
 	sb_puts(out, "{\"error\":{\"message\":");
 	sb_json_str(out, e->message, strlen(e->message));
 	sb_puts(out, ",\"type\":");
-	const char *type = e->type ? e->type : OA_SERVER;
+	const char *type = e->type[0] ? e->type : OA_SERVER;
 	sb_json_str(out, type, strlen(type));
 	sb_puts(out, ",\"param\":");
 	if (e->param[0])
@@ -52,7 +47,7 @@ void oa_error_json(const oa_error *e, strbuf *out)
 	else
 		sb_puts(out, "null");
 	sb_puts(out, ",\"code\":");
-	if (e->code)
+	if (e->code[0])
 		sb_json_str(out, e->code, strlen(e->code));
 	else
 		sb_puts(out, "null");

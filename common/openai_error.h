@@ -11,19 +11,19 @@
 #define OA_RATE_LIMIT      "requests"
 #define OA_SERVER          "server_error"
 
-/* An error on its way to the client. type and code point at static strings
- * (code NULL means JSON null); param and message are copied in, and an empty
- * param means JSON null. Extra headers an error needs (Allow, Retry-After,
- * WWW-Authenticate) are the responder's business, keyed on status/code. */
+/* An error on its way to the client. Every string is copied in, so an
+ * upstream's own type and code can pass through; an empty param or code
+ * means JSON null. Extra headers an error needs (Allow, Retry-After,
+ * WWW-Authenticate) are the responder's business. */
 typedef struct oa_error {
 	int status;          /* HTTP status, 0 while no error is set */
-	const char *type;
-	const char *code;
+	char type[64];
+	char code[64];
 	char param[128];
 	char message[512];
 } oa_error;
 
-/* Fills e. param may be NULL (JSON null); fmt is printf-style. Always
+/* Fills e. code and param may be NULL (JSON null); fmt is printf-style. Always
  * returns -1, so that a failing function can `return oa_error_set(...)`. */
 int oa_error_set(oa_error *e, int status, const char *type, const char *code,
 		 const char *param, const char *fmt, ...)

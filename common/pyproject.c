@@ -109,17 +109,6 @@ static int end_of_line(struct parser *ps)
 	return fail(ps, ps->line, "expected the end of the line");
 }
 
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static void put_utf8(strbuf *sb, unsigned long cp)
 {
 	if (cp < 0x80) {
@@ -514,26 +503,10 @@ int pyproject_parse(const char *name, const char *text, size_t len,
 
 static int read_file(const char *path, strbuf *buf, char *err, size_t errlen)
 {
-	char chunk[4096];
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0) {
-		set_err(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			set_err(err, errlen, "%s: %s", path, strerror(errno));
-			close(fd);
-			return -1;
-		}
-		sb_append(buf, chunk, (size_t)n);
-	}
-	close(fd);
-	return 0;
+	if (sb_read_file(buf, path) == 0)
+		return 0;
+	set_err(err, errlen, "%s: %s", path, strerror(errno));
+	return -1;
 }
 
 int pyproject_load(const char *path, struct pyproject *out, char *err, size_t errlen)

@@ -45,6 +45,14 @@ const struct setting settings_table[] = {
 	  F(threads), 0, "worker threads per process (--threads overrides)" },
 	{ "PYPROJECT_PATH", ST_STRING, 0, 0, NULL, NULL, SET_OPTIONAL,
 	  F(pyproject_path), 0, "pyproject.toml to read name and version from" },
+	{ "UPSTREAM_BASE_URL", ST_STRING, 0, 0, NULL, NULL, SET_OPTIONAL,
+	  F(upstream_base_url), 0, "an OpenAI-compatible server (\"https://api.openai.com/v1\") serving UPSTREAM_MODELS" },
+	{ "UPSTREAM_API_KEY", ST_STRING, 0, 0, NULL, NULL, SET_OPTIONAL | SET_SECRET,
+	  F(upstream_api_key), 0, "the key sent to UPSTREAM_BASE_URL (never a client's key)" },
+	{ "UPSTREAM_MODELS", ST_LIST, 0, 0, NULL, NULL, SET_OPTIONAL,
+	  F(upstream_models), F(n_upstream_models), "comma-separated: name, or alias=upstream-name" },
+	{ "UPSTREAM_TIMEOUT_S", ST_INT, 1, 3600, NULL, NULL, SET_OPTIONAL,
+	  F(upstream_timeout_s), 0, "seconds allowed before the upstream's first byte and between its events (default 60)" },
 	{ NULL, 0, 0, 0, NULL, NULL, 0, 0, 0, NULL },
 };
 

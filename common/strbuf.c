@@ -1,9 +1,12 @@
 /* strbuf.c: a growable byte buffer, always NUL-terminated, for building answers */
 #include "strbuf.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "utf8.h"
 #include "xalloc.h"
@@ -107,6 +110,41 @@ void sb_json_str(strbuf *sb, const char *s, size_t n)
 		}
 	}
 	sb_putc(sb, '"');
+}
+
+int sb_read_file(strbuf *sb, const char *path)
+{
+	char chunk[4096];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	for (;;) {
+		ssize_t n = read(fd, chunk, sizeof chunk);
+		if (n == 0)
+			break;
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			int saved = errno;
+			close(fd);
+			errno = saved;
+			return -1;
+		}
+		sb_append(sb, chunk, (size_t)n);
+	}
+	close(fd);
+	return 0;
+}
+
+int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
 }
 
 void sb_reset(strbuf *sb)

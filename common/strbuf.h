@@ -24,6 +24,11 @@ void sb_vprintf(strbuf *sb, const char *fmt, va_list ap);
 /* Appends s (n bytes) as a JSON string literal, quotes included. Bytes that
  * are not valid UTF-8 are replaced by U+FFFD so the output is always JSON. */
 void sb_json_str(strbuf *sb, const char *s, size_t n);
+/* Appends the whole file at path. 0, or -1 with errno set (sb keeps what
+ * it had plus anything already read). */
+int sb_read_file(strbuf *sb, const char *path);
+/* The value of hex digit c (either case), or -1. */
+int hex_digit(char c);
 /* Empties the buffer but keeps its memory, for reuse across requests. */
 void sb_reset(strbuf *sb);
 /* Frees the memory; the buffer is STRBUF_INIT again afterwards. */

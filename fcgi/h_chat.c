@@ -14,9 +14,17 @@ static const struct backend_ops *backend_for(const struct model_cfg *m)
 	switch (m->backend) {
 	case BACKEND_MOCK:
 		return &backend_mock;
+	case BACKEND_UPSTREAM:
+		return &backend_upstream;
 	default:
 		return NULL;
 	}
+}
+
+/* A header a backend asks for with its error (an upstream's retry-after). */
+static void error_header(void *hctx, const char *name, const char *value)
+{
+	resp_header(hctx, name, "%s", value);
 }
 
 static int answer_whole(struct request *req, const struct backend_ops *be, const struct model_cfg *m,
@@ -26,6 +34,8 @@ static int answer_whole(struct request *req, const struct backend_ops *be, const
 	struct chat_sink sink;
 	chat_accum_init(&acc, meta, cr->n, cr->legacy_functions);
 	chat_accum_sink(&acc, &sink);
+	sink.header = error_header;
+	sink.hctx = req;
 	int rc = be->chat(m, cr, &sink, &req->err);
 	if (rc == 0) {
 		sb_reset(&req->out);
@@ -36,23 +46,54 @@ static int answer_whole(struct request *req, const struct backend_ops *be, const
 	return rc;
 }
 
+/* The stream's head goes out with its first event, not before: a backend
+ * that fails before it has anything to say (an upstream's 429, a timeout
+ * before the first byte) still gets its own status and headers. */
+struct lazy_stream {
+	struct request *req;
+	const body_writer *w;   /* NULL until the first write */
+};
+
+static const body_writer *lazy_begin(struct lazy_stream *ls)
+{
+	if (!ls->w)
+		ls->w = resp_stream_begin(ls->req);
+	return ls->w;
+}
+
+static int lazy_write(void *ctx, const char *p, size_t n)
+{
+	const body_writer *w = lazy_begin(ctx);
+	return w->write(w->ctx, p, n);
+}
+
+static int lazy_flush(void *ctx)
+{
+	const body_writer *w = lazy_begin(ctx);
+	return w->flush(w->ctx);
+}
+
 /* Once the head is out, failures travel inside the stream as an error
- * event; a client that went away just ends it. */
+ * event; a client that went away just ends it. Before, they are ordinary
+ * error answers. */
 static int answer_stream(struct request *req, const struct backend_ops *be, const struct model_cfg *m,
 			 const struct chat_request *cr, const struct chat_meta *meta)
 {
 	struct chat_stream st;
 	struct chat_sink sink;
-	const body_writer *w = resp_stream_begin(req);
-	chat_stream_init(&st, meta, w, cr->include_usage, cr->legacy_functions);
+	struct lazy_stream ls = { req, NULL };
+	const body_writer lazy = { &ls, lazy_write, lazy_flush };
+	chat_stream_init(&st, meta, &lazy, cr->include_usage, cr->legacy_functions);
 	chat_stream_sink(&st, &sink);
+	sink.header = error_header;
+	sink.hctx = req;
 	int rc = be->chat(m, cr, &sink, &req->err);
 	if (rc == 0)
 		chat_stream_end(&st);
-	else if (!req->client_gone)
+	else if (ls.w && !req->client_gone)
 		chat_stream_error(&st, &req->err);
 	chat_stream_free(&st);
-	return 0;
+	return rc != 0 && !ls.w && !req->client_gone ? -1 : 0;
 }
 
 int h_chat_completions(struct request *req)

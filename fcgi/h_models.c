@@ -1,5 +1,8 @@
 /* h_models.c: GET /v1/models and GET /v1/models/{id}, from the configured models */
 #include <string.h>
+#include <time.h>
+
+#include "backend_upstream.h"
 
 #include "app.h"
 #include "response.h"
@@ -24,6 +27,15 @@ int h_models_list(struct request *req)
 		if (i)
 			sb_putc(b, ',');
 		model_json(b, &cfg->models[i]);
+	}
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	size_t before = b->len;
+	upstream_discover(cfg, (long)ts.tv_sec, b);
+	if (cfg->n_models == 0 && b->len > before) {
+		/* each discovered model came with its comma: the first needs none */
+		memmove(b->buf + before, b->buf + before + 1, b->len - before);
+		b->len--;
 	}
 	sb_puts(b, "]}");
 	resp_json(req, 200, b->buf, b->len);

@@ -112,17 +112,6 @@ static void log_lines(enum log_level level, const strbuf *sb)
 	}
 }
 
-long app_key_limit(const struct app *a, size_t key_index)
-{
-	size_t first_key = a->cfg.n_tokens - a->cfg.n_keys;
-	if (key_index >= first_key && key_index < a->cfg.n_tokens) {
-		long rpm = a->cfg.keys[key_index - first_key].requests_per_minute;
-		if (rpm > 0)
-			return rpm;
-	}
-	return a->cfg.rate_limit_per_minute;
-}
-
 static int app_init(const struct options *o)
 {
 	struct config_paths paths = { o->config_file, NULL, environ };

@@ -100,17 +100,6 @@ void request_begin(struct request *req, const struct app *app, const struct req_
 	log_set_request_id(req->id);
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Appends the percent-decoded form of [p, end) to out (size cap); -1 on a
  * bad escape, a NUL, or no room. */
 static int decode_into(char *out, size_t cap, size_t *len, const char *p, const char *end)
@@ -118,8 +107,8 @@ static int decode_into(char *out, size_t cap, size_t *len, const char *p, const 
 	while (p < end) {
 		char c = *p++;
 		if (c == '%') {
-			int hi = p < end ? hexval(p[0]) : -1;
-			int lo = p + 1 < end ? hexval(p[1]) : -1;
+			int hi = p < end ? hex_digit(p[0]) : -1;
+			int lo = p + 1 < end ? hex_digit(p[1]) : -1;
 			if (hi < 0 || lo < 0)
 				return -1;
 			c = (char)(hi * 16 + lo);
@@ -165,11 +154,11 @@ int request_read_body(struct request *req)
 	const char *cl = req_param(req, "CONTENT_LENGTH");
 	char *end;
 	if (!cl || !*cl)
-		return oa_error_set(&req->err, 411, OA_INVALID_REQUEST, "missing_content_length", NULL,
+		return oa_error_set(&req->err, 400, OA_INVALID_REQUEST, "missing_content_length", NULL,
 				    "A request body is required and must come with a Content-Length header.");
 	errno = 0;
 	long long n = strtoll(cl, &end, 10);
-	if (*end || n < 0 || errno)
+	if (*cl < '0' || *cl > '9' || *end || errno)
 		return oa_error_set(&req->err, 400, OA_INVALID_REQUEST, "invalid_content_length", NULL,
 				    "The Content-Length header is not a valid length.");
 	if (n > max)

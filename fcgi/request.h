@@ -72,7 +72,7 @@ const char *req_param(const struct request *req, const char *name);
 int request_resolve_path(struct request *req);
 
 /* Reads the whole body into req->body, honouring MAX_BODY_BYTES and
- * CONTENT_LENGTH. 0, or -1 with req->err set (400, 411, 413). */
+ * CONTENT_LENGTH. 0, or -1 with req->err set (400, 413). */
 int request_read_body(struct request *req);
 
 int64_t now_us(void);

@@ -69,10 +69,23 @@ const struct route *route_match(const char *method, const char *path, const char
 	return NULL;
 }
 
+/* Header names a browser asks to send: echoed back only when they are
+ * plain tokens, so that nothing the client wrote can break the head. */
+static bool header_list_ok(const char *v)
+{
+	for (; *v; v++)
+		if (!((*v >= 'A' && *v <= 'Z') || (*v >= 'a' && *v <= 'z') || (*v >= '0' && *v <= '9') ||
+		      *v == '-' || *v == '_' || *v == ',' || *v == ' '))
+			return false;
+	return true;
+}
+
 /* CORS preflight: no auth, no limit; say what a browser may send. */
 static int preflight(struct request *req, const char *allow)
 {
 	const char *asked = req_param(req, "HTTP_ACCESS_CONTROL_REQUEST_HEADERS");
+	if (asked && !header_list_ok(asked))
+		asked = NULL;
 	resp_header(req, "Access-Control-Allow-Methods", "%s", allow);
 	resp_header(req, "Access-Control-Allow-Headers", "Authorization, Content-Type%s%.1024s",
 		    asked && *asked ? ", " : "", asked ? asked : "");

@@ -6,7 +6,7 @@ top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # Debian packages the build needs, and those serving and testing need.
 BUILD_PKGS="build-essential autoconf automake pkg-config libfcgi-dev libjson-c-dev libconfig-dev libcurl4-openssl-dev"
 SERVE_PKGS="lighttpd spawn-fcgi curl"
-TEST_PKGS="libcmocka-dev"
+TEST_PKGS="libcmocka-dev nginx-light apache2 libapache2-mod-fcgid"
 
 say() { printf '==> %s\n' "$*" >&2; }
 
@@ -24,13 +24,25 @@ ensure_packages() {
 	# Node.js may come from Debian or elsewhere: only the command matters.
 	if [ -n "${WANT_NODE:-}" ] && ! command -v node >/dev/null 2>&1; then
 		missing+=(nodejs npm)
+	elif [ -n "${WANT_NODE:-}" ] && ! command -v npm >/dev/null 2>&1; then
+		missing+=(npm)  # tests/compat installs its packages with npm ci
 	fi
 	[ ${#missing[@]} -eq 0 ] && return 0
 	say "installing ${missing[*]}"
 	as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-	# Installing lighttpd/nginx/apache must not start their system services.
+	# Installing lighttpd/nginx/apache must not start their system services
+	# (they would hold port 80): a policy-rc.d that says 101 makes
+	# invoke-rc.d start nothing. One already there is left alone.
+	local policy=/usr/sbin/policy-rc.d added= rc=0
+	if [ ! -e "$policy" ]; then
+		printf '#!/bin/sh\nexit 101\n' | as_root tee "$policy" >/dev/null
+		as_root chmod 755 "$policy"
+		added=1
+	fi
 	as_root env DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 \
-		apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+		apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || rc=$?
+	[ -z "$added" ] || as_root rm -f "$policy"
+	return "$rc"
 }
 
 # build DIR [configure options...]: configures (once) and builds in DIR.

@@ -44,7 +44,7 @@ static const char *expect_fail(const struct auth_keyring *kr, const char *header
 	assert_int_equal(auth_check(kr, header, strict, &idx, &err), -1);
 	assert_int_equal(err.status, 401);
 	assert_string_equal(err.type, "authentication_error");
-	assert_non_null(err.code);
+	assert_true(err.code[0] != '\0');
 	assert_string_equal(err.code, code);
 	assert_string_equal(err.param, "");
 	assert_int_equal(idx, 99);

@@ -723,7 +723,7 @@ static void test_sink_failure_stops_at_once(void **state)
 	f.model.mock.delay_ms = 0;
 	for (int fail_at = 1; fail_at <= 4; fail_at++) {
 		struct counting c = { 0, fail_at };
-		struct chat_sink sink = { &c, c_delta, c_tool, c_finish, c_usage };
+		struct chat_sink sink = { .ctx = &c, .delta = c_delta, .tool_call = c_tool, .finish = c_finish, .usage = c_usage };
 		oa_error err = { 0 };
 		assert_int_equal(backend_mock.chat(&f.model, &f.req, &sink, &err), -1);
 		assert_int_equal(c.calls, fail_at);
@@ -731,7 +731,7 @@ static void test_sink_failure_stops_at_once(void **state)
 	}
 	add_tools(&f);
 	struct counting c = { 0, 2 };
-	struct chat_sink sink = { &c, c_delta, c_tool, c_finish, c_usage };
+	struct chat_sink sink = { .ctx = &c, .delta = c_delta, .tool_call = c_tool, .finish = c_finish, .usage = c_usage };
 	oa_error err = { 0 };
 	assert_int_equal(backend_mock.chat(&f.model, &f.req, &sink, &err), -1);
 	assert_int_equal(c.calls, 2);

@@ -120,7 +120,7 @@ static void test_invalid_utf8(void **state)
 
 	oa_error err = { 0 };
 	assert_int_equal(parse("{\"a\":\"\xff\"}", 9, &err), -1);
-	assert_null(err.code);
+	assert_string_equal(err.code, "");
 	assert_string_equal(err.message, json_guard_not_json);
 }
 
@@ -155,7 +155,7 @@ static void test_trailing_garbage(void **state)
 		size_t n = strlen(bad[i]) + (i == 2);
 		assert_int_equal(parse(bad[i], n, &err), -1);
 		assert_int_equal(err.status, 400);
-		assert_null(err.code);
+		assert_string_equal(err.code, "");
 		assert_string_equal(err.message, json_guard_not_json);
 	}
 }

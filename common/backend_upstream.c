@@ -1,0 +1,450 @@
+/* backend_upstream.c: chat completions answered by an OpenAI-compatible server, relayed event by event */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <curl/curl.h>
+
+#include "backend.h"
+#include "backend_upstream.h"
+#include "config.h"
+#include "log.h"
+#include "sse.h"
+#include "upstream.h"
+#include "xalloc.h"
+
+#define MAX_ANSWER_BYTES (32L << 20)   /* a whole answer, or an error body */
+
+/* One easy handle per thread, reused, so that its connection cache keeps
+ * upstream connections (and their TLS sessions and DNS answers) alive from
+ * one request to the next. The key's destructor frees it at thread exit. */
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static pthread_key_t handle_key;
+static _Thread_local CURL *handle;
+
+static void handle_free(void *h)
+{
+	curl_easy_cleanup(h);
+}
+
+static void init_once(void)
+{
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	pthread_key_create(&handle_key, handle_free);
+}
+
+static CURL *thread_handle(void)
+{
+	pthread_once(&once, init_once);
+	if (handle) {
+		/* keeps live connections, the DNS cache and TLS session ids */
+		curl_easy_reset(handle);
+		return handle;
+	}
+	handle = curl_easy_init();
+	if (handle)
+		pthread_setspecific(handle_key, handle);
+	return handle;
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- one exchange ---- */
+
+struct xfer {
+	const struct upstream_cfg *up;
+	const struct chat_sink *sink;
+	oa_error *err;
+	bool stream;
+	long status;            /* of the last status line */
+	bool is_sse;            /* Content-Type: text/event-stream */
+	strbuf body;            /* a whole answer, or an error body */
+	struct sse_parser sse;
+	size_t events;          /* relayed so far */
+	bool done;              /* data: [DONE] seen */
+	bool finished;          /* a chunk with a finish_reason seen */
+	bool client_gone;
+	bool failed;            /* err was set while reading */
+	bool too_big;
+	enum up_limit limit;    /* which limit stopped the transfer */
+	struct up_clock clock;
+	char retry_after[32];
+	char retry_after_ms[32];
+};
+
+static size_t on_header(char *p, size_t size, size_t n, void *ctx)
+{
+	struct xfer *x = ctx;
+	size_t len = size * n;
+	char ct[64];
+	if (len > 5 && strncmp(p, "HTTP/", 5) == 0) {
+		/* a new status line (after a 100 Continue, say) starts over */
+		x->status = 0;
+		x->is_sse = false;
+		x->retry_after[0] = x->retry_after_ms[0] = '\0';
+		const char *sp = memchr(p, ' ', len);
+		if (sp)
+			x->status = strtol(sp + 1, NULL, 10);
+	} else if (up_header_value(p, len, "content-type", ct, sizeof ct)) {
+		x->is_sse = strncasecmp(ct, "text/event-stream", 17) == 0;
+	} else if (!up_header_value(p, len, "retry-after", x->retry_after, sizeof x->retry_after)) {
+		up_header_value(p, len, "retry-after-ms", x->retry_after_ms, sizeof x->retry_after_ms);
+	}
+	return len;
+}
+
+static bool has_finish_reason(json_object *obj)
+{
+	json_object *choices, *fr;
+	if (!json_object_object_get_ex(obj, "choices", &choices) || !json_object_is_type(choices, json_type_array))
+		return false;
+	for (size_t i = 0; i < json_object_array_length(choices); i++) {
+		json_object *c = json_object_array_get_idx(choices, i);
+		if (json_object_object_get_ex(c, "finish_reason", &fr) && json_object_is_type(fr, json_type_string))
+			return true;
+	}
+	return false;
+}
+
+static json_object *parse_json(const char *s, size_t len)
+{
+	json_tokener *tok = json_tokener_new();
+	json_object *obj = json_tokener_parse_ex(tok, s, (int)len);
+	if (obj && json_tokener_get_parse_end(tok) != len) {
+		json_object_put(obj);  /* trailing garbage */
+		obj = NULL;
+	}
+	json_tokener_free(tok);
+	return obj;
+}
+
+/* One complete SSE event of a 200 stream: relay it, now. */
+static int on_event(void *ctx, const struct sse_msg *m)
+{
+	struct xfer *x = ctx;
+	if (x->done)
+		return 0;  /* nothing counts after [DONE] */
+	if (m->data_len == 6 && memcmp(m->data, "[DONE]", 6) == 0) {
+		x->done = true;
+		return 0;
+	}
+	json_object *obj = parse_json(m->data, m->data_len);
+	if (!obj || !json_object_is_type(obj, json_type_object)) {
+		log_warn("upstream %s: stream event is not a JSON object: %.120s", x->up->name, m->data);
+		json_object_put(obj);
+		up_fail(x->err, UP_MALFORMED);
+		x->failed = true;
+		return -1;
+	}
+	if (up_error_object(obj, 502, x->err) != 0) {
+		log_warn("upstream %s: error event: %.200s", x->up->name, x->err->message);
+		json_object_put(obj);
+		x->failed = true;
+		return -1;
+	}
+	if (has_finish_reason(obj))
+		x->finished = true;
+	int rc = x->sink->relay(x->sink->ctx, obj);
+	json_object_put(obj);
+	if (rc < 0) {
+		x->client_gone = true;
+		return -1;
+	}
+	x->events++;
+	return 0;
+}
+
+/* Returning less than asked makes curl stop the transfer at once: that is
+ * how a gone client or a bad event aborts the upstream request. */
+static size_t on_body(char *p, size_t size, size_t n, void *ctx)
+{
+	struct xfer *x = ctx;
+	size_t len = size * n;
+	up_clock_byte(&x->clock, mono_ms());
+	if (x->stream && x->status / 100 == 2 && x->is_sse)
+		return sse_parser_feed(&x->sse, p, len) == 0 ? len : 0;
+	if (x->body.len + len > MAX_ANSWER_BYTES) {
+		x->too_big = true;
+		return 0;
+	}
+	sb_append(&x->body, p, len);
+	return len;
+}
+
+/* curl calls this about once a second while waiting, and after reads. */
+static int on_progress(void *ctx, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+	struct xfer *x = ctx;
+	(void)dt; (void)dn; (void)ut; (void)un;
+	x->limit = up_clock_expired(&x->clock, x->up, mono_ms());
+	return x->limit != UP_LIMIT_NONE;
+}
+
+static struct curl_slist *request_headers(const struct upstream_cfg *up, bool stream)
+{
+	struct curl_slist *h = NULL;
+	strbuf auth = STRBUF_INIT;
+	h = curl_slist_append(h, "Content-Type: application/json");
+	h = curl_slist_append(h, stream ? "Accept: text/event-stream" : "Accept: application/json");
+	h = curl_slist_append(h, "Expect:");  /* no 100-continue round trip for big bodies */
+	if (up->api_key) {
+		sb_printf(&auth, "Authorization: Bearer %s", up->api_key);
+		h = curl_slist_append(h, sb_str(&auth));
+		sb_free(&auth);
+	}
+	for (size_t i = 0; i < up->n_headers; i++)
+		h = curl_slist_append(h, up->headers[i]);
+	return h;
+}
+
+static void setup(CURL *c, struct xfer *x, const char *url)
+{
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, x->up->connect_ms > 0 ? x->up->connect_ms : 0L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, x->up->total_ms > 0 ? x->up->total_ms : 0L);
+	curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
+	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
+	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(c, CURLOPT_XFERINFODATA, x);
+}
+
+/* Hands the upstream's Retry-After on with its 429 (or 503). */
+static void pass_retry(const struct xfer *x)
+{
+	if (!x->sink->header)
+		return;
+	if (x->retry_after[0])
+		x->sink->header(x->sink->hctx, "Retry-After", x->retry_after);
+	if (x->retry_after_ms[0])
+		x->sink->header(x->sink->hctx, "retry-after-ms", x->retry_after_ms);
+}
+
+/* A whole JSON answer: a 200 of a non-streaming request, or a stream
+ * request that the upstream answered without streaming. */
+static int finish_whole(struct xfer *x)
+{
+	json_object *obj = parse_json(x->body.buf ? x->body.buf : "", x->body.len);
+	int rc = -1;
+	if (!obj || !json_object_is_type(obj, json_type_object)) {
+		log_warn("upstream %s: answer is not a JSON object: %.120s", x->up->name, sb_str(&x->body));
+		up_fail(x->err, UP_MALFORMED);
+	} else if (up_error_object(obj, 502, x->err) != 0) {
+		log_warn("upstream %s: error in a 200 answer: %.200s", x->up->name, x->err->message);
+	} else if (x->stream || !json_object_object_get_ex(obj, "choices", NULL)) {
+		log_warn("upstream %s: %s", x->up->name, x->stream ? "a stream was asked for, JSON came" :
+			 "the answer has no choices");
+		up_fail(x->err, UP_MALFORMED);
+	} else if (x->sink->relay(x->sink->ctx, obj) < 0) {
+		x->client_gone = true;
+	} else {
+		rc = 0;
+	}
+	json_object_put(obj);
+	return rc;
+}
+
+/* What the transfer's end means for the client. */
+static int conclude(struct xfer *x, CURLcode cc)
+{
+	if (x->client_gone)
+		return -1;
+	if (x->failed)
+		return -1;
+	if (x->limit != UP_LIMIT_NONE || cc == CURLE_OPERATION_TIMEDOUT) {
+		log_warn("upstream %s: %s timeout after %lld ms", x->up->name,
+			 x->limit != UP_LIMIT_NONE ? up_limit_name(x->limit) : "connect or total",
+			 (long long)(mono_ms() - x->clock.start_ms));
+		return up_fail(x->err, UP_TIMEOUT);
+	}
+	if (cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST || cc == CURLE_COULDNT_RESOLVE_PROXY ||
+	    cc == CURLE_SSL_CONNECT_ERROR || cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_UNSUPPORTED_PROTOCOL) {
+		log_warn("upstream %s: %s", x->up->name, curl_easy_strerror(cc));
+		return up_fail(x->err, UP_UNREACHABLE);
+	}
+	if (x->too_big) {
+		log_warn("upstream %s: answer larger than %ld bytes", x->up->name, MAX_ANSWER_BYTES);
+		return up_fail(x->err, UP_MALFORMED);
+	}
+	if (cc != CURLE_OK && !(x->stream && x->done)) {
+		log_warn("upstream %s: %s after %zu events", x->up->name, curl_easy_strerror(cc), x->events);
+		return up_fail(x->err, x->status ? UP_BROKEN : UP_UNREACHABLE);
+	}
+	if (x->status / 100 != 2) {
+		log_warn("upstream %s: HTTP %ld: %.200s", x->up->name, x->status, sb_str(&x->body));
+		if (x->status == 429 || x->status == 503)
+			pass_retry(x);
+		return up_map_status(x->status, x->body.buf, x->body.len, x->err);
+	}
+	if (!x->stream || !x->is_sse)
+		return finish_whole(x);
+	if (!x->done && !x->finished) {
+		log_warn("upstream %s: stream ended without [DONE] after %zu events", x->up->name, x->events);
+		return up_fail(x->err, UP_BROKEN);
+	}
+	return 0;
+}
+
+static int upstream_chat(const struct model_cfg *model, const struct chat_request *req,
+			 const struct chat_sink *sink, oa_error *err)
+{
+	const struct upstream_cfg *up = model->upstream.up;
+	CURL *c = thread_handle();
+	if (!c)
+		return up_fail(err, UP_UNREACHABLE);
+	struct xfer x;
+	memset(&x, 0, sizeof x);
+	x.up = up;
+	x.sink = sink;
+	x.err = err;
+	x.stream = req->stream;
+	sse_parser_init(&x.sse, on_event, &x);
+
+	strbuf url = STRBUF_INIT, body = STRBUF_INIT;
+	sb_printf(&url, "%s/chat/completions", up->base_url);
+	up_request_body(req, model->upstream.model, &body);
+	struct curl_slist *headers = request_headers(up, req->stream);
+	setup(c, &x, sb_str(&url));
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.buf);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body.len);
+
+	up_clock_start(&x.clock, mono_ms());
+	CURLcode cc = curl_easy_perform(c);
+	int rc = conclude(&x, cc);
+
+	curl_slist_free_all(headers);
+	sb_free(&url);
+	sb_free(&body);
+	sb_free(&x.body);
+	sse_parser_free(&x.sse);
+	return rc;
+}
+
+const struct backend_ops backend_upstream = {
+	.name = "upstream",
+	.chat = upstream_chat,
+};
+
+/* ---- GET /models of upstreams with discover = true ---- */
+
+#define MAX_CACHED 16
+
+struct model_cache {
+	const struct upstream_cfg *up;
+	long fetched_s;
+	char *items;      /* ",{...},{...}": already rendered; NULL: never fetched */
+};
+
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct model_cache cache[MAX_CACHED];
+
+static void render_models(const struct config *cfg, json_object *list, strbuf *out)
+{
+	json_object *data, *v;
+	if (!json_object_object_get_ex(list, "data", &data) || !json_object_is_type(data, json_type_array))
+		return;
+	for (size_t i = 0; i < json_object_array_length(data); i++) {
+		json_object *m = json_object_array_get_idx(data, i);
+		if (!json_object_object_get_ex(m, "id", &v) || !json_object_is_type(v, json_type_string))
+			continue;
+		const char *id = json_object_get_string(v);
+		if (config_find_model(cfg, id))
+			continue;
+		long created = json_object_object_get_ex(m, "created", &v) ? (long)json_object_get_int64(v) : 0;
+		const char *owner = json_object_object_get_ex(m, "owned_by", &v) &&
+			json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "upstream";
+		sb_puts(out, ",{\"id\":");
+		sb_json_str(out, id, strlen(id));
+		sb_printf(out, ",\"object\":\"model\",\"created\":%ld,\"owned_by\":", created);
+		sb_json_str(out, owner, strlen(owner));
+		sb_putc(out, '}');
+	}
+}
+
+/* Asks up for its /models; 0 and the rendered list in out, or -1. */
+static int fetch_models(const struct config *cfg, const struct upstream_cfg *up, strbuf *out)
+{
+	CURL *c = thread_handle();
+	struct xfer x;
+	oa_error err;
+	memset(&x, 0, sizeof x);
+	x.up = up;
+	x.err = &err;
+	strbuf url = STRBUF_INIT;
+	sb_printf(&url, "%s/models", up->base_url);
+	struct curl_slist *headers = request_headers(up, false);
+	int rc = -1;
+	if (c) {
+		setup(c, &x, sb_str(&url));
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+		up_clock_start(&x.clock, mono_ms());
+		CURLcode cc = curl_easy_perform(c);
+		json_object *list = NULL;
+		if (cc == CURLE_OK && x.status == 200)
+			list = parse_json(sb_str(&x.body), x.body.len);
+		if (list) {
+			render_models(cfg, list, out);
+			json_object_put(list);
+			rc = 0;
+		} else {
+			log_warn("upstream %s: GET /models failed: %s, HTTP %ld", up->name, curl_easy_strerror(cc),
+				 x.status);
+		}
+	}
+	curl_slist_free_all(headers);
+	sb_free(&url);
+	sb_free(&x.body);
+	return rc;
+}
+
+static struct model_cache *cache_slot(const struct upstream_cfg *up)
+{
+	for (size_t i = 0; i < MAX_CACHED; i++)
+		if (cache[i].up == up || !cache[i].up) {
+			cache[i].up = up;
+			return &cache[i];
+		}
+	return NULL;
+}
+
+void upstream_discover(const struct config *cfg, long now_s, strbuf *out)
+{
+	for (size_t i = 0; i < cfg->n_upstreams; i++) {
+		const struct upstream_cfg *up = &cfg->upstreams[i];
+		if (!up->discover || !up->base_url)
+			continue;
+		/* One thread fetches while the others wait: an upstream is not
+		 * asked once per waiting client when its list expires. */
+		pthread_mutex_lock(&cache_lock);
+		struct model_cache *slot = cache_slot(up);
+		if (slot && (!slot->items || now_s - slot->fetched_s >= up->discover_ttl_s)) {
+			strbuf fresh = STRBUF_INIT;
+			/* a failure keeps the last list, and is not retried before the
+			 * time is up: a down upstream must not slow every listing */
+			if (fetch_models(cfg, up, &fresh) == 0 || !slot->items) {
+				free(slot->items);
+				slot->items = xstrdup(sb_str(&fresh));
+			}
+			slot->fetched_s = now_s;
+			sb_free(&fresh);
+		}
+		if (slot && slot->items)
+			sb_puts(out, slot->items);
+		pthread_mutex_unlock(&cache_lock);
+	}
+}

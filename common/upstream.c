@@ -1,0 +1,139 @@
+/* upstream.c: the pure parts of talking to an OpenAI-compatible upstream (bodies, errors, timers) */
+#include "upstream.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+void up_request_body(const struct chat_request *req, const char *upstream_model, strbuf *out)
+{
+	json_object *copy = NULL;
+	if (json_object_deep_copy(req->root, &copy, NULL) != 0 || !copy) {
+		/* only allocation can fail here, and allocation failure is fatal */
+		sb_puts(out, json_object_to_json_string_ext(req->root, JSON_C_TO_STRING_PLAIN));
+		return;
+	}
+	json_object_object_add(copy, "model", json_object_new_string(upstream_model));
+	sb_puts(out, json_object_to_json_string_ext(copy, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(copy);
+}
+
+int up_fail(oa_error *err, enum up_failure f)
+{
+	switch (f) {
+	case UP_UNREACHABLE:
+		return oa_error_set(err, 502, OA_SERVER, "upstream_unreachable", NULL,
+				    "The model's upstream server could not be reached. Please try again later.");
+	case UP_TIMEOUT:
+		return oa_error_set(err, 504, OA_SERVER, "upstream_timeout", NULL,
+				    "The model's upstream server took too long to answer. Please try again later.");
+	case UP_BROKEN:
+		return oa_error_set(err, 502, OA_SERVER, "upstream_error", NULL,
+				    "The model's upstream server ended its answer before it was complete.");
+	case UP_MALFORMED:
+		break;
+	}
+	return oa_error_set(err, 502, OA_SERVER, "upstream_error", NULL,
+			    "The model's upstream server sent an answer that could not be understood.");
+}
+
+/* A string member of o, or NULL. */
+static const char *str_member(json_object *o, const char *name)
+{
+	json_object *v;
+	if (!json_object_object_get_ex(o, name, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+int up_error_object(json_object *obj, int status, oa_error *err)
+{
+	json_object *e;
+	if (!json_object_is_type(obj, json_type_object) || !json_object_object_get_ex(obj, "error", &e) ||
+	    !json_object_is_type(e, json_type_object))
+		return 0;
+	const char *msg = str_member(e, "message");
+	const char *type = str_member(e, "type");
+	json_object *code_v = NULL;
+	const char *code = NULL;
+	char code_num[24];
+	if (json_object_object_get_ex(e, "code", &code_v) && code_v) {
+		if (json_object_is_type(code_v, json_type_int)) {
+			snprintf(code_num, sizeof code_num, "%lld", (long long)json_object_get_int64(code_v));
+			code = code_num;
+		} else {
+			code = str_member(e, "code");
+		}
+	}
+	const char *param = str_member(e, "param");
+	oa_error_set(err, status, type ? type : OA_SERVER, code, param, "%s",
+		     msg ? msg : "The model's upstream server reported an error.");
+	return -1;
+}
+
+int up_map_status(long status, const char *body, size_t len, oa_error *err)
+{
+	if (status == 401)
+		return oa_error_set(err, 502, OA_SERVER, "upstream_auth_failed", NULL,
+				    "The model's upstream server refused this server's credentials.");
+	if (status < 400 || status > 499)
+		return oa_error_set(err, 502, OA_SERVER, "upstream_error", NULL,
+				    "The model's upstream server had an error (HTTP %ld).", status);
+	json_object *obj = NULL;
+	if (body && len) {
+		json_tokener *tok = json_tokener_new();
+		obj = json_tokener_parse_ex(tok, body, (int)(len > 1 << 20 ? 1 << 20 : len));
+		json_tokener_free(tok);
+	}
+	int rc = obj ? up_error_object(obj, (int)status, err) : 0;
+	json_object_put(obj);
+	if (rc != 0)
+		return -1;
+	if (status == 429)
+		return oa_error_set(err, 429, OA_RATE_LIMIT, "rate_limit_exceeded", NULL,
+				    "The model's upstream server is rate limiting requests. Please try again later.");
+	return oa_error_set(err, (int)status, OA_INVALID_REQUEST, "upstream_rejected", NULL,
+			    "The model's upstream server rejected the request (HTTP %ld).", status);
+}
+
+bool up_header_value(const char *line, size_t len, const char *name, char *out, size_t n)
+{
+	size_t nl = strlen(name);
+	if (len <= nl || line[nl] != ':' || strncasecmp(line, name, nl) != 0)
+		return false;
+	const char *v = line + nl + 1, *end = line + len;
+	while (v < end && (*v == ' ' || *v == '\t'))
+		v++;
+	while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	snprintf(out, n, "%.*s", (int)(end - v), v);
+	return true;
+}
+
+void up_clock_start(struct up_clock *c, int64_t now_ms)
+{
+	c->start_ms = c->last_ms = now_ms;
+	c->got_byte = false;
+}
+
+void up_clock_byte(struct up_clock *c, int64_t now_ms)
+{
+	c->last_ms = now_ms;
+	c->got_byte = true;
+}
+
+enum up_limit up_clock_expired(const struct up_clock *c, const struct upstream_cfg *up, int64_t now_ms)
+{
+	if (up->total_ms > 0 && now_ms - c->start_ms >= up->total_ms)
+		return UP_LIMIT_TOTAL;
+	if (!c->got_byte)
+		return up->first_byte_ms > 0 && now_ms - c->start_ms >= up->first_byte_ms ? UP_LIMIT_FIRST_BYTE
+											  : UP_LIMIT_NONE;
+	return up->idle_ms > 0 && now_ms - c->last_ms >= up->idle_ms ? UP_LIMIT_IDLE : UP_LIMIT_NONE;
+}
+
+const char *up_limit_name(enum up_limit l)
+{
+	static const char *const names[] = { "none", "first byte", "idle", "total" };
+	return (unsigned)l < 4 ? names[l] : "?";
+}

@@ -1,0 +1,66 @@
+/* upstream.h: the pure parts of talking to an OpenAI-compatible upstream (bodies, errors, timers) */
+#ifndef OAF_UPSTREAM_H
+#define OAF_UPSTREAM_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include "chat_request.h"
+#include "config.h"
+#include "openai_error.h"
+#include "strbuf.h"
+
+/* Functions that fail return -1 with err filled, 0 otherwise. */
+
+/* Appends to out the body to send upstream: the client's request as it
+ * came, with model replaced by upstream_model. */
+void up_request_body(const struct chat_request *req, const char *upstream_model, strbuf *out);
+
+/* How an exchange with the upstream failed before any answer was usable. */
+enum up_failure {
+	UP_UNREACHABLE,   /* no connection: DNS, refused, TLS */
+	UP_TIMEOUT,       /* connect, first byte, idle or total limit */
+	UP_BROKEN,        /* the connection ended in the middle of the answer */
+	UP_MALFORMED,     /* not the JSON (or SSE) an OpenAI server sends */
+};
+
+/* Fills err for f (502, or 504 for a timeout); detail goes to the log by the
+ * caller, never to the client. Returns -1. */
+int up_fail(oa_error *err, enum up_failure f);
+
+/* Maps an upstream's non-2xx answer (status, body of len bytes) to the
+ * error the client sees: a 4xx keeps its status and, when the body is
+ * OpenAI's {"error":{...}}, its message, type, code and param (401 turns
+ * into 502: our upstream key, not the client's, was refused); 5xx and
+ * anything else become 502. Returns -1. type and code may point into
+ * thread-local storage valid until the next call on the same thread. */
+int up_map_status(long status, const char *body, size_t len, oa_error *err);
+
+/* Fills err from an {"error":{...}} object (a mid-stream error event or
+ * a 200 answer carrying one) with the given status. Returns -1, or 0
+ * (err untouched) when obj carries no error member. */
+int up_error_object(json_object *obj, int status, oa_error *err);
+
+/* If the header line (len bytes, "Name: value\r\n") is name, copies its
+ * trimmed value into out (n bytes) and returns true. Case-insensitive. */
+bool up_header_value(const char *line, size_t len, const char *name, char *out, size_t n);
+
+/* The clock of one exchange; times in milliseconds of a monotonic clock,
+ * passed in so that tests need no real time. */
+struct up_clock {
+	int64_t start_ms;
+	int64_t last_ms;       /* last byte received */
+	bool got_byte;
+};
+
+enum up_limit { UP_LIMIT_NONE, UP_LIMIT_FIRST_BYTE, UP_LIMIT_IDLE, UP_LIMIT_TOTAL };
+
+void up_clock_start(struct up_clock *c, int64_t now_ms);
+void up_clock_byte(struct up_clock *c, int64_t now_ms);
+/* Which of up's limits (a 0 limit is none) has run out at now_ms. */
+enum up_limit up_clock_expired(const struct up_clock *c, const struct upstream_cfg *up, int64_t now_ms);
+const char *up_limit_name(enum up_limit l);
+
+#endif

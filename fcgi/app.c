@@ -1,0 +1,13 @@
+/* app.c: what every worker thread shares: the per-key limits read from it */
+#include "app.h"
+
+long app_key_limit(const struct app *a, size_t key_index)
+{
+	size_t first_key = a->cfg.n_tokens - a->cfg.n_keys;
+	if (key_index >= first_key && key_index < a->cfg.n_tokens) {
+		long rpm = a->cfg.keys[key_index - first_key].requests_per_minute;
+		if (rpm > 0)
+			return rpm;
+	}
+	return a->cfg.rate_limit_per_minute;
+}

@@ -1,0 +1,328 @@
+// upstream.test.mjs: the upstream backend through lighttpd: a second openai-fcgi
+// in mock mode as a well-behaved upstream, and a small node server that
+// misbehaves on purpose (drops, stalls, garbage, split events, 4xx/429/5xx).
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { call, expectError, freePort, startServer, TOKEN } from './harness.mjs';
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const msgs = [{ role: 'user', content: 'Hello!' }];
+
+function chunk(model, content, finish = null) {
+  return JSON.stringify({
+    id: 'chatcmpl-bad', object: 'chat.completion.chunk', created: 1, model,
+    choices: [{ index: 0, delta: content === null ? {} : { content }, finish_reason: finish }],
+  });
+}
+
+// The misbehaving upstream: what it does depends on the model it is asked for.
+function badUpstream() {
+  const seen = [];
+  const closed = {};
+  const conns = { n: 0 };
+  const srv = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => { body += d; });
+    req.on('end', async () => {
+      const b = body ? JSON.parse(body) : {};
+      seen.push({ url: req.url, headers: req.headers, body: b });
+      const m = b.model;
+      res.on('close', () => { closed[m] = Date.now(); });
+      const sse = () => res.writeHead(200, { 'Content-Type': 'text/event-stream' });
+      const ev = (s) => res.write(`data: ${s}\n\n`);
+      switch (m) {
+        case 'drop':
+          if (b.stream) { sse(); ev(chunk(m, 'one')); await sleep(50); }
+          res.socket.destroy();
+          break;
+        case 'stall-first':
+          await sleep(3000);
+          if (!res.destroyed) res.end('{}');
+          break;
+        case 'stall-between':
+          sse(); ev(chunk(m, 'one'));
+          await sleep(3000);
+          if (!res.destroyed) { ev(chunk(m, 'two', 'stop')); res.end('data: [DONE]\n\n'); }
+          break;
+        case 'garbage':
+          if (b.stream) { sse(); res.end('data: {"id": oops\n\n'); } else {
+            res.writeHead(200, { 'Content-Type': 'application/json' }); res.end('not json{');
+          }
+          break;
+        case 'split': {
+          // CRLF and LF, comments and keep-alives, a multi-line data field,
+          // every event cut mid-line across writes
+          sse();
+          const text = `: keep-alive\r\n\r\ndata: ${chunk(m, 'Hel')}\r\n\r\n:ping\n\n`
+            + `data: ${chunk(m, 'lo').replace('"choices"', '\n"choices"').replace(/\n/, '\ndata: ')}\n\n`
+            + `event: message\ndata: ${chunk(m, null, 'stop')}\n\ndata: [DONE]\n\n`;
+          for (let i = 0; i < text.length; i += 7) { res.write(text.slice(i, i + 7)); await sleep(2); }
+          res.end();
+          break;
+        }
+        case 'pace':
+          sse();
+          for (let i = 0; i < 5; i++) { ev(chunk(m, `w${i} `)); await sleep(200); }
+          ev(chunk(m, null, 'stop')); res.end('data: [DONE]\n\n');
+          break;
+        case 'forever':
+          sse();
+          for (let i = 0; i < 100 && !res.destroyed; i++) { ev(chunk(m, `w${i} `)); await sleep(100); }
+          res.end();
+          break;
+        case 'r429':
+          res.writeHead(429, { 'Content-Type': 'application/json', 'Retry-After': '3', 'retry-after-ms': '2500' });
+          res.end(JSON.stringify({ error: { message: 'Rate limit reached for upstream', type: 'requests', param: null, code: 'rate_limit_exceeded' } }));
+          break;
+        case 'r500':
+          res.writeHead(500, { 'Content-Type': 'text/plain' }); res.end('internal detail: db down');
+          break;
+        case 'r400':
+          res.writeHead(400, { 'Content-Type': 'application/json' });
+          res.end(JSON.stringify({ error: { message: 'context too long', type: 'invalid_request_error', param: 'messages', code: 'context_length_exceeded' } }));
+          break;
+        case 'r404':
+          res.writeHead(404, { 'Content-Type': 'text/html' }); res.end('<h1>nope</h1>');
+          break;
+        default:
+          res.writeHead(500); res.end();
+      }
+    });
+  });
+  srv.on('connection', () => { conns.n++; });
+  return { srv, seen, closed, conns };
+}
+
+const badModels = ['drop', 'stall-first', 'stall-between', 'garbage', 'split', 'pace', 'forever',
+  'r429', 'r500', 'r400', 'r404'];
+
+function proxyConfig(dir, upUrl, badUrl) {
+  const models = badModels.map((m) => `{ id = "bad-${m}"; backend = "upstream"; upstream = "bad"; upstream_model = "${m}"; }`);
+  models.push('{ id = "unreachable"; backend = "upstream"; base_url = "http://127.0.0.1:1/v1"; }');
+  const conf = `upstreams = (
+  { name = "mock"; base_url = "${upUrl}/v1"; api_key_env = "MOCK_UP_KEY"; discover = true; discover_ttl_s = 60; },
+  { name = "bad"; base_url = "${badUrl}/v1"; api_key_env = "BAD_UP_KEY"; headers = ( "X-Team: blue" );
+    timeouts = { connect_ms = 1000; first_byte_ms = 1000; idle_ms = 1000; total_ms = 20000; }; }
+);
+models = (
+  ${models.join(',\n  ')},
+  { id = "slow"; backend = "upstream"; upstream = "mock"; upstream_model = "blueprint-advanced"; }
+);
+`;
+  const file = path.join(dir, 'proxy.conf');
+  fs.writeFileSync(file, conf);
+  return file;
+}
+
+// Reads an SSE answer, noting when each event arrived.
+async function streamEvents(url, body, { abortAfter } = {}) {
+  const ctl = new AbortController();
+  const t0 = Date.now();
+  const r = await fetch(url, {
+    method: 'POST', signal: ctl.signal,
+    headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ ...body, stream: true }),
+  });
+  const events = [];
+  let abortedAt;
+  if (!(r.headers.get('content-type') || '').startsWith('text/event-stream')) {
+    return { status: r.status, headers: r.headers, events, text: await r.text() };
+  }
+  const dec = new TextDecoder();
+  let buf = '';
+  try {
+    for await (const part of r.body) {
+      buf += dec.decode(part, { stream: true });
+      let i;
+      while ((i = buf.indexOf('\n\n')) >= 0) {
+        const ev = buf.slice(0, i); buf = buf.slice(i + 2);
+        const data = ev.split('\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n');
+        events.push({ at: Date.now() - t0, data, json: data === '[DONE]' ? null : JSON.parse(data) });
+        if (abortAfter && events.length >= abortAfter) { abortedAt = Date.now(); ctl.abort(); break; }
+      }
+      if (abortedAt) break;
+    }
+  } catch (e) { if (e.name !== 'AbortError') throw e; }
+  return { status: r.status, headers: r.headers, events, abortedAt };
+}
+
+const content = (events) => events.filter((e) => e.json && e.json.choices)
+  .map((e) => (e.json.choices[0] && e.json.choices[0].delta.content) || '').join('');
+
+describe('upstream backend through lighttpd', () => {
+  let up; let px; let bad; let badUrl;
+  before(async () => {
+    up = await startServer({ env: { MOCK_STREAM_DELAY_MS: '20' } });
+    bad = badUpstream();
+    const port = await freePort();
+    await new Promise((r) => bad.srv.listen(port, '127.0.0.1', r));
+    badUrl = `http://127.0.0.1:${port}`;
+    const dir = fs.mkdtempSync('/tmp/oaf-proxy-conf-');
+    px = await startServer({
+      threads: 2,
+      env: {
+        OPENAI_FCGI_CONFIG: proxyConfig(dir, up.url, badUrl),
+        MOCK_UP_KEY: TOKEN, BAD_UP_KEY: 'sk-bad-upstream-key',
+        UPSTREAM_BASE_URL: `${up.url}/v1`, UPSTREAM_API_KEY: TOKEN,
+        UPSTREAM_MODELS: 'fast=blueprint-standard,echo=blueprint-experimental', UPSTREAM_TIMEOUT_S: '5',
+      },
+    });
+  });
+  after(async () => {
+    bad.srv.closeAllConnections(); bad.srv.close();
+    if (px) await px.stop();
+    if (up) await up.stop();
+  });
+
+  test('non-streaming: same answer as the upstream, model mapped back, usage kept, our request id', async () => {
+    const body = { model: 'echo', messages: [{ role: 'user', content: 'Say this back' }] };
+    const r = await call(px, 'POST', '/v1/chat/completions', { body });
+    const direct = await call(up, 'POST', '/v1/chat/completions', { body: { ...body, model: 'blueprint-experimental' } });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.model, 'echo');
+    assert.equal(r.json.object, 'chat.completion');
+    assert.deepEqual(r.json.choices, direct.json.choices);
+    assert.deepEqual(r.json.usage, direct.json.usage);
+    assert.match(r.headers.get('x-request-id'), /^req_[0-9a-f]{24}$/);
+    assert.notEqual(r.headers.get('x-request-id'), direct.headers.get('x-request-id'));
+  });
+
+  test('streaming: every event relayed with the model mapped, one usage chunk, [DONE] last', async () => {
+    const body = { model: 'fast', messages: msgs, stream_options: { include_usage: true } };
+    const s = await streamEvents(`${px.url}/v1/chat/completions`, body);
+    const d = await streamEvents(`${up.url}/v1/chat/completions`, { ...body, model: 'blueprint-standard' });
+    assert.equal(s.status, 200);
+    assert.equal(s.events.at(-1).data, '[DONE]');
+    assert.equal(s.events.length, d.events.length);
+    assert.equal(content(s.events), content(d.events));
+    for (const e of s.events.slice(0, -1)) assert.equal(e.json.model, 'fast');
+    assert.equal(s.events.filter((e) => e.json && e.json.usage).length, 1);
+  });
+
+  test('the upstream gets the mapped model, our key for it, and the configured headers', async () => {
+    bad.seen.length = 0;
+    await call(px, 'POST', '/v1/chat/completions', { body: { model: 'bad-r400', messages: msgs, temperature: 0.5 } });
+    const got = bad.seen.at(-1);
+    assert.equal(got.url, '/v1/chat/completions');
+    assert.equal(got.body.model, 'r400');
+    assert.equal(got.body.temperature, 0.5);
+    assert.equal(got.headers.authorization, 'Bearer sk-bad-upstream-key');
+    assert.equal(got.headers['x-team'], 'blue');
+  });
+
+  test('connections to the upstream are kept and reused (one handle per worker thread)', async () => {
+    await call(px, 'POST', '/v1/chat/completions', { body: { model: 'bad-r400', messages: msgs } });
+    const before = bad.conns.n;
+    for (let i = 0; i < 8; i++) {
+      const r = await call(px, 'POST', '/v1/chat/completions', { body: { model: 'bad-r400', messages: msgs } });
+      assert.equal(r.status, 400);
+    }
+    // the proxy runs 2 threads: at most one new connection for the other one
+    assert.ok(bad.conns.n - before <= 1, `${bad.conns.n - before} new connections for 8 requests`);
+  });
+
+  test('events split mid-line, CRLF, comments, keep-alives and multi-line data arrive whole', async () => {
+    const s = await streamEvents(`${px.url}/v1/chat/completions`, { model: 'bad-split', messages: msgs });
+    assert.equal(s.status, 200);
+    assert.equal(content(s.events), 'Hello');
+    assert.equal(s.events.at(-1).data, '[DONE]');
+    assert.equal(s.events.at(-2).json.choices[0].finish_reason, 'stop');
+    assert.equal(s.events[0].json.model, 'bad-split');
+  });
+
+  test("streaming keeps the upstream's pacing, event by event", async () => {
+    const s = await streamEvents(`${px.url}/v1/chat/completions`, { model: 'bad-pace', messages: msgs });
+    assert.equal(s.status, 200);
+    assert.equal(content(s.events), 'w0 w1 w2 w3 w4 ');
+    const at = s.events.map((e) => e.at);
+    assert.ok(at[0] < 500, `first event after ${at[0]} ms`);
+    for (let i = 1; i < 5; i++) assert.ok(at[i] - at[i - 1] >= 120, `gap ${i}: ${at[i] - at[i - 1]} ms`);
+  });
+
+  test('unreachable upstream: 502, streaming or not', async () => {
+    const r = await call(px, 'POST', '/v1/chat/completions', { body: { model: 'unreachable', messages: msgs } });
+    expectError(assert, r, 502, 'upstream_unreachable');
+    const s = await streamEvents(`${px.url}/v1/chat/completions`, { model: 'unreachable', messages: msgs });
+    assert.equal(s.status, 502);
+    assert.equal(JSON.parse(s.text).error.code, 'upstream_unreachable');
+  });
+
+  test('no first byte in time: 504; a stall between events: an error event', async () => {
+    const t0 = Date.now();
+    const r = await call(px, 'POST', '/v1/chat/completions', { body: { model: 'bad-stall-first', messages: msgs } });
+    expectError(assert, r, 504, 'upstream_timeout');
+    assert.ok(Date.now() - t0 < 2900, `took ${Date.now() - t0} ms`);
+    const s = await streamEvents(`${px.url}/v1/chat/completions`, { model: 'bad-stall-between', messages: msgs });
+    assert.equal(s.status, 200);
+    assert.equal(content(s.events), 'one');
+    const last = s.events.at(-1).json;
+    assert.equal(last.error.code, 'upstream_timeout');
+  });
+
+  test('an upstream that drops the connection: 502, or an error event mid-stream', async () => {
+    const r = await call(px, 'POST', '/v1/chat/completions', { body: { model: 'bad-drop', messages: msgs } });
+    expectError(assert, r, 502);
+    const s = await streamEvents(`${px.url}/v1/chat/completions`, { model: 'bad-drop', messages: msgs });
+    assert.equal(s.status, 200);
+    assert.equal(content(s.events), 'one');
+    assert.equal(s.events.at(-1).json.error.type, 'server_error');
+    assert.ok(!s.events.some((e) => e.data === '[DONE]'));
+  });
+
+  test('garbage from the upstream: 502', async () => {
+    const r = await call(px, 'POST', '/v1/chat/completions', { body: { model: 'bad-garbage', messages: msgs } });
+    expectError(assert, r, 502, 'upstream_error');
+    const s = await streamEvents(`${px.url}/v1/chat/completions`, { model: 'bad-garbage', messages: msgs });
+    assert.equal(s.status, 502);
+  });
+
+  test('429 passed through with Retry-After and retry-after-ms', async () => {
+    for (const stream of [false, true]) {
+      const r = await call(px, 'POST', '/v1/chat/completions', { body: { model: 'bad-r429', messages: msgs, stream } });
+      expectError(assert, r, 429, 'rate_limit_exceeded');
+      assert.equal(r.json.error.message, 'Rate limit reached for upstream');
+      assert.equal(r.headers.get('retry-after'), '3');
+      assert.equal(r.headers.get('retry-after-ms'), '2500');
+    }
+  });
+
+  test('4xx passed through (OpenAI-shaped kept, else wrapped); 5xx becomes 502', async () => {
+    const r400 = await call(px, 'POST', '/v1/chat/completions', { body: { model: 'bad-r400', messages: msgs } });
+    expectError(assert, r400, 400, 'context_length_exceeded', 'messages');
+    assert.equal(r400.json.error.message, 'context too long');
+    const r404 = await call(px, 'POST', '/v1/chat/completions', { body: { model: 'bad-r404', messages: msgs } });
+    expectError(assert, r404, 404, 'upstream_rejected');
+    const r500 = await call(px, 'POST', '/v1/chat/completions', { body: { model: 'bad-r500', messages: msgs } });
+    expectError(assert, r500, 502, 'upstream_error');
+    assert.ok(!r500.text.includes('db down'));
+  });
+
+  test('a client that goes away aborts the upstream transfer', async () => {
+    delete bad.closed.forever;
+    const s = await streamEvents(`${px.url}/v1/chat/completions`, { model: 'bad-forever', messages: msgs }, { abortAfter: 2 });
+    assert.equal(s.events.length, 2);
+    for (let i = 0; i < 40 && !bad.closed.forever; i++) await sleep(50);
+    assert.ok(bad.closed.forever, 'upstream request still open 2 s after the client left');
+    assert.ok(bad.closed.forever - s.abortedAt < 1500, `closed ${bad.closed.forever - s.abortedAt} ms after`);
+  });
+
+  test('GET /v1/models lists configured models and what a discover upstream has', async () => {
+    const r = await call(px, 'GET', '/v1/models');
+    assert.equal(r.status, 200);
+    const ids = r.json.data.map((m) => m.id);
+    for (const id of ['fast', 'echo', 'slow', 'bad-drop', 'unreachable', 'blueprint-standard', 'blueprint-advanced'])
+      assert.ok(ids.includes(id), `${id} missing from ${ids}`);
+    assert.equal(new Set(ids).size, ids.length);
+    for (const m of r.json.data) assert.equal(m.object, 'model');
+  });
+
+  test('no worker is stuck after all of that', async () => {
+    const rs = await Promise.all([1, 2, 3, 4].map(() => call(px, 'POST', '/v1/chat/completions',
+      { body: { model: 'fast', messages: msgs } })));
+    for (const r of rs) assert.equal(r.status, 200, r.text);
+    assert.doesNotMatch(px.log(), /ERROR|CRITICAL/);
+  });
+});

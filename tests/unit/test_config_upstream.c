@@ -1,0 +1,231 @@
+/* test_config_upstream.c: config.c for upstream models (config file and UPSTREAM_*), kept apart from test_config.c for length */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+
+static char dir[] = "/tmp/oaf-test-config-up-XXXXXX";
+static char conf_path[256];
+
+static int setup(void **state)
+{
+	(void)state;
+	if (!mkdtemp(dir))
+		return -1;
+	char path[300];
+	snprintf(path, sizeof path, "%s/pyproject.toml", dir);
+	FILE *f = fopen(path, "w");
+	if (!f)
+		return -1;
+	fputs("[project]\nname = \"openai-fcgi\"\nversion = \"0.1.0\"\n", f);
+	return fclose(f);
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	char cmd[300];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* Loads conf (NULL: no file) with env plus what every run needs. */
+static int load(const char *conf, const char *const *env, struct config *cfg, struct config_report *rep)
+{
+	char *envp[32];
+	static char state[300], file_env[300], pyproject[300];
+	size_t n = 0;
+	snprintf(state, sizeof state, "STATE_DIR=%s", dir);
+	envp[n++] = state;
+	envp[n++] = (char *)"API_AUTH_TOKENS=unit-key-0123456789abcdef0123";
+	snprintf(pyproject, sizeof pyproject, "PYPROJECT_PATH=%s/pyproject.toml", dir);
+	envp[n++] = pyproject;
+	for (; env && *env; env++)
+		envp[n++] = (char *)*env;
+	snprintf(conf_path, sizeof conf_path, "%s/test.conf", dir);
+	if (conf) {
+		FILE *f = fopen(conf_path, "w");
+		assert_non_null(f);
+		fputs(conf, f);
+		fclose(f);
+		snprintf(file_env, sizeof file_env, "OPENAI_FCGI_CONFIG=%s", conf_path);
+	} else {
+		snprintf(file_env, sizeof file_env, "OPENAI_FCGI_CONFIG=%s/none.conf", dir);
+		unlink(conf_path);
+	}
+	envp[n++] = conf ? file_env : (char *)"X=1";
+	envp[n] = NULL;
+	char dotenv[300];
+	snprintf(dotenv, sizeof dotenv, "%s/.env", dir);
+	struct config_paths paths = { NULL, dotenv, envp };
+	return config_load(&paths, cfg, rep);
+}
+
+static void expect_refusal(const char *conf, const char *const *env, const char *needle)
+{
+	struct config cfg;
+	struct config_report rep;
+	assert_int_equal(load(conf, env, &cfg, &rep), -1);
+	if (!strstr(sb_str(&rep.errors), needle))
+		fail_msg("expected \"%s\" in: %s", needle, sb_str(&rep.errors));
+	config_report_free(&rep);
+}
+
+static void test_check_url(void **state)
+{
+	(void)state;
+	char why[160];
+	assert_int_equal(config_check_url("http://127.0.0.1:8080/v1", why, sizeof why), 0);
+	assert_int_equal(config_check_url("https://api.openai.com/v1", why, sizeof why), 0);
+	assert_int_equal(config_check_url("https://[::1]:8443/v1", why, sizeof why), 0);
+	assert_int_equal(config_check_url("ftp://x/v1", why, sizeof why), -1);
+	assert_int_equal(config_check_url("http:///v1", why, sizeof why), -1);
+	assert_int_equal(config_check_url("http://host:99999/v1", why, sizeof why), -1);
+	assert_int_equal(config_check_url("http://host:/v1", why, sizeof why), -1);
+	assert_int_equal(config_check_url("http://u:p@host/v1", why, sizeof why), -1);
+	assert_int_equal(config_check_url("http://host/v1?x=1", why, sizeof why), -1);
+	assert_int_equal(config_check_url("http://ho st/v1", why, sizeof why), -1);
+	assert_int_equal(config_check_url("api.openai.com", why, sizeof why), -1);
+}
+
+static const char shared_conf[] =
+	"upstreams = ( { name = \"local\"; base_url = \"http://127.0.0.1:8080/v1/\"; api_key_env = \"LOCAL_KEY\";\n"
+	"  timeouts = { connect_ms = 500; first_byte_ms = 2000; idle_ms = 1500; total_ms = 9000; };\n"
+	"  headers = ( \"X-Team: blue\" ); discover = true; discover_ttl_s = 30; } );\n"
+	"models = (\n"
+	"  { id = \"fast\"; backend = \"upstream\"; upstream = \"local\"; upstream_model = \"llama-3.1-8b-instruct\"; },\n"
+	"  { id = \"big\"; backend = \"upstream\"; upstream = \"local\"; },\n"
+	"  { id = \"own\"; backend = \"upstream\"; base_url = \"https://api.example.com/v1\"; },\n"
+	"  { id = \"m\"; backend = \"mock\"; }\n"
+	");\n";
+
+static void test_shared_upstream(void **state)
+{
+	(void)state;
+	static const char *const env[] = { "LOCAL_KEY=sk-local-123", NULL };
+	struct config cfg;
+	struct config_report rep;
+	assert_int_equal(load(shared_conf, env, &cfg, &rep), 0);
+	const struct model_cfg *fast = config_find_model(&cfg, "fast");
+	const struct model_cfg *big = config_find_model(&cfg, "big");
+	const struct model_cfg *own = config_find_model(&cfg, "own");
+	assert_non_null(fast);
+	assert_int_equal(fast->backend, BACKEND_UPSTREAM);
+	assert_string_equal(fast->upstream.model, "llama-3.1-8b-instruct");
+	assert_string_equal(big->upstream.model, "big");
+	assert_ptr_equal(fast->upstream.up, big->upstream.up);  /* one upstream, shared */
+	const struct upstream_cfg *up = fast->upstream.up;
+	assert_string_equal(up->base_url, "http://127.0.0.1:8080/v1");  /* trailing slash gone */
+	assert_string_equal(up->api_key, "sk-local-123");
+	assert_int_equal(up->connect_ms, 500);
+	assert_int_equal(up->first_byte_ms, 2000);
+	assert_int_equal(up->idle_ms, 1500);
+	assert_int_equal(up->total_ms, 9000);
+	assert_int_equal(up->n_headers, 1);
+	assert_string_equal(up->headers[0], "X-Team: blue");
+	assert_true(up->discover);
+	assert_int_equal(up->discover_ttl_s, 30);
+	assert_true(own->upstream.up != up);
+	assert_string_equal(own->upstream.up->base_url, "https://api.example.com/v1");
+	assert_null(own->upstream.up->api_key);
+	assert_int_equal(config_find_model(&cfg, "m")->backend, BACKEND_MOCK);
+	/* the key is never printed by --check-config */
+	strbuf d = STRBUF_INIT;
+	config_describe(&cfg, &d);
+	assert_null(strstr(sb_str(&d), "sk-local-123"));
+	sb_free(&d);
+	config_free(&cfg);
+	config_report_free(&rep);
+}
+
+static void test_missing_key_variable(void **state)
+{
+	(void)state;
+	struct config cfg;
+	struct config_report rep;
+	/* development: a warning, and no key is sent */
+	assert_int_equal(load(shared_conf, NULL, &cfg, &rep), 0);
+	assert_non_null(strstr(sb_str(&rep.warnings), "LOCAL_KEY is not set"));
+	assert_null(config_find_model(&cfg, "fast")->upstream.up->api_key);
+	config_free(&cfg);
+	config_report_free(&rep);
+	/* production: refused */
+	static const char *const prod[] = { "ENVIRONMENT=production", "HOST=0.0.0.0", "PORT=8000",
+		"LOG_LEVEL=INFO", "RATE_LIMIT_PER_MINUTE=60", NULL };
+	expect_refusal(shared_conf, prod, "api_key_env (upstream \"local\"): environment variable LOCAL_KEY is not set");
+}
+
+static void test_refusals(void **state)
+{
+	(void)state;
+	expect_refusal("models = ( { id = \"a\"; backend = \"llama\"; } );", NULL, "unknown backend \"llama\"");
+	expect_refusal("models = ( { id = \"a\"; backend = \"upstream\"; base_url = \"localhost:8080\"; } );", NULL,
+		       "models[0].base_url");
+	expect_refusal("models = ( { id = \"a\"; backend = \"upstream\"; upstream = \"nope\"; } );", NULL,
+		       "no upstream named \"nope\"");
+	expect_refusal("models = ( { id = \"a\"; backend = \"upstream\"; } );", NULL, "needs upstream");
+	expect_refusal("upstreams = ( { name = \"u\"; base_url = \"http://h/v1\"; headers = ( \"bad\" ); } );", NULL,
+		       "upstreams[0].headers[0]");
+	expect_refusal("upstreams = ( { name = \"u\"; base_url = \"http://h/v1\"; timeouts = { idle_ms = -1; }; } );",
+		       NULL, "timeouts.idle_ms");
+	static const char *const bad_url[] = { "UPSTREAM_BASE_URL=htp://x", "UPSTREAM_MODELS=a", NULL };
+	expect_refusal(NULL, bad_url, "UPSTREAM_BASE_URL (environment): must start with http");
+	static const char *const no_models[] = { "UPSTREAM_BASE_URL=http://x/v1", NULL };
+	expect_refusal(NULL, no_models, "needs UPSTREAM_MODELS");
+	static const char *const no_url[] = { "UPSTREAM_MODELS=a", NULL };
+	expect_refusal(NULL, no_url, "UPSTREAM_MODELS (environment): needs UPSTREAM_BASE_URL");
+	static const char *const prod[] = { "ENVIRONMENT=production", "HOST=0.0.0.0", "PORT=8000",
+		"LOG_LEVEL=INFO", "RATE_LIMIT_PER_MINUTE=60", "UPSTREAM_BASE_URL=http://x/v1", "UPSTREAM_MODELS=a", NULL };
+	expect_refusal(NULL, prod, "UPSTREAM_API_KEY (not set): required in production");
+}
+
+static void test_env_only(void **state)
+{
+	(void)state;
+	static const char *const env[] = { "UPSTREAM_BASE_URL=https://api.openai.com/v1",
+		"UPSTREAM_API_KEY=sk-env-456", "UPSTREAM_MODELS=gpt-4o-mini, fast=llama-3.1-8b-instruct",
+		"UPSTREAM_TIMEOUT_S=7", NULL };
+	struct config cfg;
+	struct config_report rep;
+	assert_int_equal(load(NULL, env, &cfg, &rep), 0);
+	assert_int_equal(cfg.n_models, 2);  /* no mock defaults beside them */
+	const struct model_cfg *a = config_find_model(&cfg, "gpt-4o-mini");
+	const struct model_cfg *b = config_find_model(&cfg, "fast");
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_string_equal(a->upstream.model, "gpt-4o-mini");
+	assert_string_equal(b->upstream.model, "llama-3.1-8b-instruct");
+	assert_ptr_equal(a->upstream.up, b->upstream.up);
+	assert_string_equal(a->upstream.up->api_key, "sk-env-456");
+	assert_int_equal(a->upstream.up->first_byte_ms, 7000);
+	assert_int_equal(a->upstream.up->idle_ms, 7000);
+	strbuf d = STRBUF_INIT;
+	config_describe(&cfg, &d);
+	assert_null(strstr(sb_str(&d), "sk-env-456"));
+	sb_free(&d);
+	config_free(&cfg);
+	config_report_free(&rep);
+	/* a name the config file already has is refused */
+	static const char *const dup[] = { "UPSTREAM_BASE_URL=http://x/v1", "UPSTREAM_MODELS=m", NULL };
+	expect_refusal("models = ( { id = \"m\"; } );", dup, "\"m\" is already a model");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_check_url),
+		cmocka_unit_test(test_shared_upstream),
+		cmocka_unit_test(test_missing_key_variable),
+		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_env_only),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

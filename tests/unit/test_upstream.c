@@ -1,0 +1,286 @@
+/* test_upstream.c: request bodies, error mapping, header values, timers, relayed objects in both sinks */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <json-c/json.h>
+
+#include "chat_response.h"
+#include "upstream.h"
+
+static const char *member_str(json_object *o, const char *key)
+{
+	json_object *v = NULL;
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+/* ---- the body sent upstream ---- */
+
+static void test_request_body_maps_model_keeps_rest(void **state)
+{
+	(void)state;
+	static const char body[] = "{\"model\":\"fast\",\"messages\":[{\"role\":\"user\",\"content\":\"a/b\"}],"
+		"\"stream\":true,\"stream_options\":{\"include_usage\":true},\"temperature\":0.25,\"user\":\"u1\"}";
+	struct chat_request req;
+	oa_error err;
+	assert_int_equal(chat_request_parse(body, strlen(body), &req, &err), 0);
+	strbuf out = STRBUF_INIT;
+	up_request_body(&req, "llama-3.1-8b-instruct", &out);
+	json_object *sent = json_tokener_parse(sb_str(&out));
+	assert_non_null(sent);
+	assert_string_equal(member_str(sent, "model"), "llama-3.1-8b-instruct");
+	assert_string_equal(member_str(sent, "user"), "u1");
+	json_object *v;
+	assert_true(json_object_object_get_ex(sent, "temperature", &v));
+	assert_true(json_object_get_double(v) == 0.25);
+	assert_true(json_object_object_get_ex(sent, "stream_options", &v));
+	assert_non_null(strstr(sb_str(&out), "\"content\":\"a/b\""));  /* no "\/" */
+	/* the client's request is untouched: its model stays what it asked for */
+	assert_string_equal(req.model, "fast");
+	json_object_put(sent);
+	sb_free(&out);
+	chat_request_free(&req);
+}
+
+/* ---- errors ---- */
+
+static void test_4xx_openai_shaped_is_kept(void **state)
+{
+	(void)state;
+	static const char body[] = "{\"error\":{\"message\":\"This model's maximum context length is 8192 tokens.\","
+		"\"type\":\"invalid_request_error\",\"param\":\"messages\",\"code\":\"context_length_exceeded\"}}";
+	oa_error err;
+	memset(&err, 0, sizeof err);
+	assert_int_equal(up_map_status(400, body, strlen(body), &err), -1);
+	assert_int_equal(err.status, 400);
+	assert_string_equal(err.type, "invalid_request_error");
+	assert_string_equal(err.code, "context_length_exceeded");
+	assert_string_equal(err.param, "messages");
+	assert_string_equal(err.message, "This model's maximum context length is 8192 tokens.");
+}
+
+static void test_4xx_other_body_is_wrapped(void **state)
+{
+	(void)state;
+	static const char body[] = "<html>Not Found</html>";
+	oa_error err;
+	memset(&err, 0, sizeof err);
+	up_map_status(404, body, strlen(body), &err);
+	assert_int_equal(err.status, 404);
+	assert_string_equal(err.type, OA_INVALID_REQUEST);
+	assert_string_equal(err.code, "upstream_rejected");
+	assert_non_null(strstr(err.message, "404"));
+	/* a JSON body that is not OpenAI's envelope is wrapped too */
+	up_map_status(422, "{\"detail\":\"bad\"}", 16, &err);
+	assert_int_equal(err.status, 422);
+	assert_string_equal(err.code, "upstream_rejected");
+}
+
+static void test_429_kept_with_its_own_or_our_error(void **state)
+{
+	(void)state;
+	static const char body[] = "{\"error\":{\"message\":\"slow down\",\"type\":\"requests\",\"code\":\"rate_limit_exceeded\"}}";
+	oa_error err;
+	up_map_status(429, body, strlen(body), &err);
+	assert_int_equal(err.status, 429);
+	assert_string_equal(err.message, "slow down");
+	assert_string_equal(err.param, "");
+	up_map_status(429, "", 0, &err);
+	assert_int_equal(err.status, 429);
+	assert_string_equal(err.type, OA_RATE_LIMIT);
+	assert_string_equal(err.code, "rate_limit_exceeded");
+}
+
+static void test_401_and_5xx_become_502(void **state)
+{
+	(void)state;
+	static const char body[] = "{\"error\":{\"message\":\"Incorrect API key provided: sk-abc\",\"type\":\"invalid_request_error\","
+		"\"code\":\"invalid_api_key\"}}";
+	oa_error err;
+	up_map_status(401, body, strlen(body), &err);
+	assert_int_equal(err.status, 502);
+	assert_null(strstr(err.message, "sk-abc"));  /* the upstream's detail stays in our log */
+	up_map_status(500, "{\"error\":{\"message\":\"boom\"}}", 27, &err);
+	assert_int_equal(err.status, 502);
+	assert_string_equal(err.type, OA_SERVER);
+	assert_null(strstr(err.message, "boom"));
+	up_map_status(503, NULL, 0, &err);
+	assert_int_equal(err.status, 502);
+}
+
+static void test_transport_failures(void **state)
+{
+	(void)state;
+	oa_error err;
+	assert_int_equal(up_fail(&err, UP_UNREACHABLE), -1);
+	assert_int_equal(err.status, 502);
+	up_fail(&err, UP_TIMEOUT);
+	assert_int_equal(err.status, 504);
+	up_fail(&err, UP_BROKEN);
+	assert_int_equal(err.status, 502);
+	up_fail(&err, UP_MALFORMED);
+	assert_int_equal(err.status, 502);
+	assert_string_equal(err.type, OA_SERVER);
+}
+
+static void test_error_object_numeric_code_and_absent(void **state)
+{
+	(void)state;
+	oa_error err;
+	memset(&err, 0, sizeof err);
+	json_object *o = json_tokener_parse("{\"error\":{\"message\":\"m\",\"code\":42}}");
+	assert_int_equal(up_error_object(o, 502, &err), -1);
+	assert_string_equal(err.code, "42");
+	assert_string_equal(err.type, OA_SERVER);  /* none given */
+	json_object_put(o);
+	o = json_tokener_parse("{\"id\":\"x\",\"choices\":[]}");
+	err.status = 0;
+	assert_int_equal(up_error_object(o, 502, &err), 0);
+	assert_int_equal(err.status, 0);
+	json_object_put(o);
+}
+
+static void test_header_value(void **state)
+{
+	(void)state;
+	char v[32];
+	static const char line[] = "Retry-After:  7 \r\n";
+	assert_true(up_header_value(line, strlen(line), "retry-after", v, sizeof v));
+	assert_string_equal(v, "7");
+	static const char ms[] = "retry-after-ms: 1500\r\n";
+	assert_false(up_header_value(ms, strlen(ms), "retry-after", v, sizeof v));
+	assert_true(up_header_value(ms, strlen(ms), "retry-after-ms", v, sizeof v));
+	assert_string_equal(v, "1500");
+}
+
+/* ---- timers, with a clock passed in ---- */
+
+static void test_clock_limits(void **state)
+{
+	(void)state;
+	struct upstream_cfg up;
+	memset(&up, 0, sizeof up);
+	up.first_byte_ms = 1000;
+	up.idle_ms = 300;
+	up.total_ms = 5000;
+	struct up_clock c;
+	up_clock_start(&c, 10000);
+	assert_int_equal(up_clock_expired(&c, &up, 10999), UP_LIMIT_NONE);
+	assert_int_equal(up_clock_expired(&c, &up, 11000), UP_LIMIT_FIRST_BYTE);
+	up_clock_byte(&c, 10900);
+	assert_int_equal(up_clock_expired(&c, &up, 11100), UP_LIMIT_NONE);  /* idle, not first byte */
+	assert_int_equal(up_clock_expired(&c, &up, 11200), UP_LIMIT_IDLE);
+	up_clock_byte(&c, 14990);
+	assert_int_equal(up_clock_expired(&c, &up, 15000), UP_LIMIT_TOTAL);
+	up.total_ms = 0;   /* 0: no limit */
+	up.idle_ms = 0;
+	assert_int_equal(up_clock_expired(&c, &up, 99999), UP_LIMIT_NONE);
+}
+
+/* ---- relayed objects in both sinks ---- */
+
+struct mem_writer {
+	strbuf out;
+	int fail;
+};
+
+static int mem_write(void *ctx, const char *p, size_t n)
+{
+	struct mem_writer *w = ctx;
+	if (w->fail)
+		return -1;
+	sb_append(&w->out, p, n);
+	return 0;
+}
+
+static int mem_flush(void *ctx)
+{
+	(void)ctx;
+	return 0;
+}
+
+static void test_accum_relays_whole_answer_model_mapped(void **state)
+{
+	(void)state;
+	struct chat_meta meta;
+	chat_meta_init(&meta, "fast", 1700000000);
+	struct chat_accum acc;
+	struct chat_sink sink;
+	chat_accum_init(&acc, &meta, 1, false);
+	chat_accum_sink(&acc, &sink);
+	json_object *o = json_tokener_parse("{\"id\":\"chatcmpl-up\",\"object\":\"chat.completion\",\"model\":\"llama-3\","
+		"\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"hi\\nthere\"},\"finish_reason\":\"stop\"}],"
+		"\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":2,\"total_tokens\":5}}");
+	assert_int_equal(sink.relay(sink.ctx, o), 0);
+	json_object_put(o);
+	strbuf out = STRBUF_INIT;
+	chat_accum_json(&acc, &out);
+	json_object *got = json_tokener_parse(sb_str(&out));
+	assert_string_equal(member_str(got, "model"), "fast");
+	assert_string_equal(member_str(got, "id"), "chatcmpl-up");  /* the upstream's own */
+	assert_non_null(strstr(sb_str(&out), "\"total_tokens\":5"));
+	json_object_put(got);
+	sb_free(&out);
+	chat_accum_free(&acc);
+}
+
+static void test_stream_relays_events_and_no_second_usage(void **state)
+{
+	(void)state;
+	struct chat_meta meta;
+	chat_meta_init(&meta, "fast", 1700000000);
+	struct mem_writer mw = { STRBUF_INIT, 0 };
+	body_writer w = { &mw, mem_write, mem_flush };
+	struct chat_stream st;
+	struct chat_sink sink;
+	chat_stream_init(&st, &meta, &w, true, false);
+	chat_stream_sink(&st, &sink);
+	json_object *o = json_tokener_parse("{\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"model\":\"llama-3\","
+		"\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\\nb\"},\"finish_reason\":null}]}");
+	assert_int_equal(sink.relay(sink.ctx, o), 0);
+	json_object_put(o);
+	assert_int_equal(chat_stream_end(&st), 0);
+	const char *s = sb_str(&mw.out);
+	/* one data line per event: the newline inside content stays escaped */
+	assert_non_null(strstr(s, "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"model\":\"fast\","));
+	assert_non_null(strstr(s, "\"a\\nb\""));
+	assert_null(strstr(s, "\"choices\":[]"));  /* the upstream sends its own usage chunk */
+	assert_non_null(strstr(s, "}\n\ndata: [DONE]\n\n"));
+	/* an object without a model member (an error event) keeps its shape */
+	sb_reset(&mw.out);
+	o = json_tokener_parse("{\"error\":{\"message\":\"x\"}}");
+	assert_int_equal(sink.relay(sink.ctx, o), 0);
+	json_object_put(o);
+	assert_null(strstr(sb_str(&mw.out), "model"));
+	/* a client that went away: the relay says so */
+	mw.fail = 1;
+	o = json_tokener_parse("{\"model\":\"m\"}");
+	assert_int_equal(sink.relay(sink.ctx, o), -1);
+	json_object_put(o);
+	chat_stream_free(&st);
+	sb_free(&mw.out);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_request_body_maps_model_keeps_rest),
+		cmocka_unit_test(test_4xx_openai_shaped_is_kept),
+		cmocka_unit_test(test_4xx_other_body_is_wrapped),
+		cmocka_unit_test(test_429_kept_with_its_own_or_our_error),
+		cmocka_unit_test(test_401_and_5xx_become_502),
+		cmocka_unit_test(test_transport_failures),
+		cmocka_unit_test(test_error_object_numeric_code_and_absent),
+		cmocka_unit_test(test_header_value),
+		cmocka_unit_test(test_clock_limits),
+		cmocka_unit_test(test_accum_relays_whole_answer_model_mapped),
+		cmocka_unit_test(test_stream_relays_events_and_no_second_usage),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
