@@ -328,24 +328,38 @@ static const struct vnode n_request = { .types = T_OBJ, .props = PROPS(
 
 /* ---- the walker ---- */
 
+/* Appends to the path, truncating as snprintf would. The walker pushes a
+ * key or an index for every value of every body, so no printf here. */
+static void path_put(struct vctx *c, const char *s, size_t n)
+{
+	size_t room = sizeof c->path - 1 - c->len;
+	if (n > room)
+		n = room;
+	memcpy(c->path + c->len, s, n);
+	c->len += n;
+	c->path[c->len] = '\0';
+}
+
 static size_t path_push_key(struct vctx *c, const char *key)
 {
 	size_t old = c->len;
-	int k = snprintf(c->path + c->len, sizeof c->path - c->len, "%s%s",
-			 c->len ? "." : "", key);
-	c->len += k > 0 ? (size_t)k : 0;
-	if (c->len >= sizeof c->path)
-		c->len = sizeof c->path - 1;
+	if (c->len)
+		path_put(c, ".", 1);
+	path_put(c, key, strlen(key));
 	return old;
 }
 
 static size_t path_push_index(struct vctx *c, size_t i)
 {
 	size_t old = c->len;
-	int k = snprintf(c->path + c->len, sizeof c->path - c->len, "[%zu]", i);
-	c->len += k > 0 ? (size_t)k : 0;
-	if (c->len >= sizeof c->path)
-		c->len = sizeof c->path - 1;
+	char d[24];
+	size_t k = sizeof d;
+	d[--k] = ']';
+	do
+		d[--k] = (char)('0' + i % 10);
+	while ((i /= 10) && k > 1);
+	d[--k] = '[';
+	path_put(c, d + k, sizeof d - k);
 	return old;
 }
 

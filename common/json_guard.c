@@ -5,6 +5,7 @@
 #include "json_guard.h"
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -392,6 +393,38 @@ static bool only_blanks(const char *p, size_t n)
 	return true;
 }
 
+/* One tokener per thread, reset for each parse: json_tokener_new_ex
+ * callocs the tokener, its depth stack and its buffer every time. The key's
+ * destructor frees it when the thread ends. */
+static pthread_key_t tok_key;
+static pthread_once_t tok_once = PTHREAD_ONCE_INIT;
+
+static void tok_free(void *tok)
+{
+	json_tokener_free(tok);
+}
+
+static void tok_key_init(void)
+{
+	(void)pthread_key_create(&tok_key, tok_free);
+}
+
+static json_tokener *thread_tokener(void)
+{
+	pthread_once(&tok_once, tok_key_init);
+	json_tokener *tok = pthread_getspecific(tok_key);
+	if (!tok) {
+		tok = json_tokener_new_ex(JSON_GUARD_MAX_DEPTH);
+		if (!tok)
+			return NULL;
+		json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+		(void)pthread_setspecific(tok_key, tok);
+	} else {
+		json_tokener_reset(tok);
+	}
+	return tok;
+}
+
 int json_guard_parse(const char *p, size_t n, json_object **out, oa_error *err)
 {
 	*out = NULL;
@@ -399,10 +432,9 @@ int json_guard_parse(const char *p, size_t n, json_object **out, oa_error *err)
 		return oa_invalid(err, NULL, NULL, "%s", json_guard_not_json);
 	if (json_guard_check(p, n, err))
 		return -1;
-	json_tokener *tok = json_tokener_new_ex(JSON_GUARD_MAX_DEPTH);
+	json_tokener *tok = thread_tokener();
 	if (!tok)
 		return oa_error_set(err, 500, OA_SERVER, NULL, NULL, "The server is out of memory.");
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
 	json_object *obj = json_tokener_parse_ex(tok, p, (int)n);
 	size_t end = json_tokener_get_parse_end(tok);
 	/* a bare top-level number or literal waits for a delimiter */
@@ -412,7 +444,6 @@ int json_guard_parse(const char *p, size_t n, json_object **out, oa_error *err)
 	}
 	bool ok = obj && json_tokener_get_error(tok) == json_tokener_success
 		&& only_blanks(p + end, n - end);
-	json_tokener_free(tok);
 	if (!ok) {
 		json_object_put(obj);
 		return oa_invalid(err, NULL, NULL, "%s", json_guard_not_json);

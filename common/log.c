@@ -70,7 +70,10 @@ bool log_json(void)
 
 void log_set_request_id(const char *id)
 {
-	snprintf(request_id, sizeof request_id, "%s", id ? id : "");
+	/* twice per request: a copy, not a snprintf */
+	size_t n = id ? strnlen(id, sizeof request_id - 1) : 0;
+	memcpy(request_id, id ? id : "", n);
+	request_id[n] = '\0';
 }
 
 void log_raw(const char *line, unsigned long len)

@@ -74,6 +74,16 @@ void sb_json_str(strbuf *sb, const char *s, size_t n)
 	sb->buf[sb->len++] = '"';
 	size_t i = 0;
 	while (i < n) {
+		/* Plain ASCII goes in runs: one copy, not a call per byte. */
+		size_t run = i;
+		while (run < n && (unsigned char)s[run] >= 0x20 && (unsigned char)s[run] < 0x80 &&
+		       s[run] != '"' && s[run] != '\\')
+			run++;
+		if (run > i) {
+			sb_append(sb, s + i, run - i);
+			i = run;
+			continue;
+		}
 		unsigned char c = (unsigned char)s[i];
 		if (c >= 0x80) {
 			size_t k = utf8_seq_len(s + i, n - i);
@@ -93,13 +103,10 @@ void sb_json_str(strbuf *sb, const char *s, size_t n)
 		case '\n': sb_append(sb, "\\n", 2); break;
 		case '\r': sb_append(sb, "\\r", 2); break;
 		case '\t': sb_append(sb, "\\t", 2); break;
-		default:
-			if (c < 0x20) {
-				char esc[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
-				sb_append(sb, esc, 6);
-			} else {
-				sb_putc(sb, (char)c);
-			}
+		default: {  /* the other control characters; the runs took the rest */
+			char esc[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+			sb_append(sb, esc, 6);
+		}
 		}
 	}
 	sb_putc(sb, '"');

@@ -38,6 +38,10 @@ static struct app app;
 static int listen_fd = -1;
 static int stop_pipe[2] = { -1, -1 };  /* readable once stopping: wakes every poller */
 static atomic_int stopping;
+/* One worker at a time waits for a new connection: with every idle worker
+ * polling the listening socket, each connection woke them all (256 threads
+ * for 256 streams) and all but one found nothing to accept. */
+static pthread_mutex_t accept_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void usage(FILE *f)
 {
@@ -175,11 +179,14 @@ static void *worker(void *unused)
 
 	while (!atomic_load(&stopping)) {
 		if (r.ipcFd < 0) {
-			if (!wait_readable(listen_fd))
+			pthread_mutex_lock(&accept_lock);
+			bool ready = wait_readable(listen_fd);
+			int fd = ready ? accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC) : -1;
+			pthread_mutex_unlock(&accept_lock);
+			if (!ready)
 				break;
-			int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
 			if (fd < 0)
-				continue; /* another worker took it, or the client left */
+				continue; /* another process took it, or the client left */
 			r.ipcFd = fd;
 		} else if (!wait_readable(r.ipcFd)) {
 			break; /* a kept-alive connection, idle while we stop */

@@ -35,6 +35,20 @@ static uint64_t next_random(void)
 	return s;
 }
 
+/* "req_" and 24 random hex digits, as snprintf("req_%016llx%08llx") would
+ * write them, for a tenth of its instructions. */
+static void random_id(char out[29])
+{
+	static const char hex[] = "0123456789abcdef";
+	uint64_t a = next_random(), b = next_random() & 0xffffffffu;
+	memcpy(out, "req_", 4);
+	for (int i = 0; i < 16; i++)
+		out[4 + i] = hex[(a >> (60 - 4 * i)) & 15];
+	for (int i = 0; i < 8; i++)
+		out[20 + i] = hex[(b >> (28 - 4 * i)) & 15];
+	out[28] = '\0';
+}
+
 /* A client's X-Request-Id is kept when it is short and plain. */
 static bool sane_request_id(const char *v)
 {
@@ -82,8 +96,7 @@ void request_begin(struct request *req, const struct app *app, const struct req_
 	if (cid && sane_request_id(cid))
 		snprintf(req->id, sizeof req->id, "%s", cid);
 	else
-		snprintf(req->id, sizeof req->id, "req_%016llx%08llx", (unsigned long long)next_random(),
-			 (unsigned long long)(next_random() & 0xffffffffu));
+		random_id(req->id);
 	log_set_request_id(req->id);
 }
 
@@ -163,38 +176,91 @@ int request_read_body(struct request *req)
 	return 0;
 }
 
+/* The access log's timestamp, formatted once per second per thread:
+ * gmtime_r and strftime cost more than the rest of the line. */
+static const char *log_time(int64_t us)
+{
+	static _Thread_local time_t last = -1;
+	static _Thread_local char ts[32];
+	time_t t = (time_t)(us / 1000000);
+	if (t != last) {
+		struct tm tm;
+		gmtime_r(&t, &tm);
+		strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+		last = t;
+	}
+	return ts;
+}
+
+/* Appends n as decimal: the log's numbers without a printf per field. */
+static void put_num(strbuf *sb, unsigned long long n)
+{
+	char d[24];
+	size_t i = sizeof d;
+	do
+		d[--i] = (char)('0' + n % 10);
+	while ((n /= 10) && i);
+	sb_append(sb, d + i, sizeof d - i);
+}
+
+/* Appends a duration of us >= 0 µs as milliseconds with three decimals. */
+static void put_ms(strbuf *sb, long long us)
+{
+	char frac[3] = { (char)('0' + us / 100 % 10), (char)('0' + us / 10 % 10), (char)('0' + us % 10) };
+	put_num(sb, (unsigned long long)us / 1000);
+	sb_putc(sb, '.');
+	sb_append(sb, frac, 3);
+}
+
 void request_end(struct request *req)
 {
+	if (!log_enabled(LOG_INFO)) {
+		log_set_request_id(NULL);
+		return;
+	}
 	const char *path = req->path[0] ? req->path : "-";
 	long long dur_us = (long long)(now_us() - req->start_us);
-	char ts[32];
-	time_t t = (time_t)(req->start_us / 1000000);
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	if (!log_enabled(LOG_INFO))
-		return;
+	if (dur_us < 0)
+		dur_us = 0;
+	const char *ts = log_time(req->start_us);
 	strbuf *line = &req->scratch;
 	sb_reset(line);
 	if (log_json()) {
-		sb_printf(line, "{\"time\":\"%s\",\"level\":\"INFO\",\"type\":\"access\",\"request_id\":", ts);
+		sb_puts(line, "{\"time\":\"");
+		sb_puts(line, ts);
+		sb_puts(line, "\",\"level\":\"INFO\",\"type\":\"access\",\"request_id\":");
 		sb_json_str(line, req->id, strlen(req->id));
 		sb_puts(line, ",\"method\":");
 		sb_json_str(line, req->method, strlen(req->method));
 		sb_puts(line, ",\"path\":");
 		sb_json_str(line, path, strlen(path));
-		sb_printf(line, ",\"status\":%d,\"bytes\":%zu,\"duration_ms\":%.3f,\"key\":\"%s\"%s}\n",
-			  req->status, req->bytes_sent, dur_us / 1000.0, req->key_fp,
-			  req->client_gone ? ",\"client_gone\":true" : "");
+		sb_puts(line, ",\"status\":");
+		put_num(line, (unsigned)req->status);
+		sb_puts(line, ",\"bytes\":");
+		put_num(line, req->bytes_sent);
+		sb_puts(line, ",\"duration_ms\":");
+		put_ms(line, dur_us);
+		sb_puts(line, ",\"key\":\"");
+		sb_puts(line, req->key_fp);
+		sb_puts(line, req->client_gone ? "\",\"client_gone\":true}\n" : "\"}\n");
 	} else {
+		sb_puts(line, ts);
+		sb_puts(line, " access ");
+		sb_puts(line, req->id);
+		sb_putc(line, ' ');
+		sb_puts(line, req->method);
+		sb_putc(line, ' ');
 		/* The path is the client's: escape it so a line stays one line. */
-		sb_printf(line, "%s access %s %s ", ts, req->id, req->method);
-		strbuf p = STRBUF_INIT;
-		sb_json_str(&p, path, strlen(path));
-		sb_puts(line, p.buf);
-		sb_free(&p);
-		sb_printf(line, " %d %zu %.3fms key=%s%s\n", req->status, req->bytes_sent, dur_us / 1000.0,
-			  req->key_fp, req->client_gone ? " client_gone" : "");
+		sb_json_str(line, path, strlen(path));
+		sb_putc(line, ' ');
+		put_num(line, (unsigned)req->status);
+		sb_putc(line, ' ');
+		put_num(line, req->bytes_sent);
+		sb_putc(line, ' ');
+		put_ms(line, dur_us);
+		sb_puts(line, "ms key=");
+		sb_puts(line, req->key_fp);
+		sb_puts(line, req->client_gone ? " client_gone\n" : "\n");
 	}
 	log_raw(line->buf, line->len);
 	log_set_request_id(NULL);

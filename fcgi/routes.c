@@ -117,7 +117,9 @@ static int rate_limit(struct request *req)
 	char key[96];
 	long limit;
 	if (req->authenticated) {
-		snprintf(key, sizeof key, "k:%s", req->key_fp);
+		size_t n = strlen(req->key_fp);  /* AUTH_FP_LEN: "k:" and it fit */
+		memcpy(key, "k:", 2);
+		memcpy(key + 2, req->key_fp, n + 1);
 		limit = app_key_limit(app, req->key_index);
 	} else {
 		const char *addr = req_param(req, "REMOTE_ADDR");
