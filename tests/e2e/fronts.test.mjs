@@ -108,7 +108,9 @@ for (const front of fronts) {
         // On a loaded machine one event may leave late, which shortens the
         // gap after it by as much as it lengthened the one before: a gap
         // under 40 ms passes only if it and a neighbour make 80 together.
-        const ok = (g, i) => g >= 40 ||
+        // The first word rides with the response head, which the front may
+        // hold a few ms longer: the gap after it is not judged.
+        const ok = (g, i) => i === 0 || g >= 40 ||
           (g >= 20 && ((gaps[i - 1] ?? 0) + g >= 80 || g + (gaps[i + 1] ?? 0) >= 80));
         assert.ok(gaps.every(ok), `gaps ${gaps.map((g) => g.toFixed(1)).join(' ')} ms`);
       });
