@@ -71,32 +71,6 @@ static int hex4(const char *p, size_t avail, unsigned *out)
 	return 0;
 }
 
-static void put_utf8(strbuf *sb, unsigned cp)
-{
-	char b[4];
-	size_t n;
-	if (cp < 0x80) {
-		b[0] = (char)cp;
-		n = 1;
-	} else if (cp < 0x800) {
-		b[0] = (char)(0xc0 | (cp >> 6));
-		b[1] = (char)(0x80 | (cp & 0x3f));
-		n = 2;
-	} else if (cp < 0x10000) {
-		b[0] = (char)(0xe0 | (cp >> 12));
-		b[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		b[2] = (char)(0x80 | (cp & 0x3f));
-		n = 3;
-	} else {
-		b[0] = (char)(0xf0 | (cp >> 18));
-		b[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-		b[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		b[3] = (char)(0x80 | (cp & 0x3f));
-		n = 4;
-	}
-	sb_append(sb, b, n);
-}
-
 /* A \uXXXX escape at s->i (the backslash); a high surrogate must be
  * followed by an escaped low one, since a lone one decodes to no UTF-8. */
 static int scan_u_escape(struct scan *s, strbuf *key)
@@ -119,7 +93,7 @@ static int scan_u_escape(struct scan *s, strbuf *key)
 		if (cp == 0)
 			return oa_invalid(s->err, "invalid_value", NULL,
 					  "Invalid body: an object key contains \\u0000.");
-		put_utf8(key, cp);
+		sb_put_utf8(key, cp);
 	}
 	return 0;
 }

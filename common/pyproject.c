@@ -109,25 +109,6 @@ static int end_of_line(struct parser *ps)
 	return fail(ps, ps->line, "expected the end of the line");
 }
 
-static void put_utf8(strbuf *sb, unsigned long cp)
-{
-	if (cp < 0x80) {
-		sb_putc(sb, (char)cp);
-	} else if (cp < 0x800) {
-		sb_putc(sb, (char)(0xc0 | (cp >> 6)));
-		sb_putc(sb, (char)(0x80 | (cp & 0x3f)));
-	} else if (cp < 0x10000) {
-		sb_putc(sb, (char)(0xe0 | (cp >> 12)));
-		sb_putc(sb, (char)(0x80 | ((cp >> 6) & 0x3f)));
-		sb_putc(sb, (char)(0x80 | (cp & 0x3f)));
-	} else {
-		sb_putc(sb, (char)(0xf0 | (cp >> 18)));
-		sb_putc(sb, (char)(0x80 | ((cp >> 12) & 0x3f)));
-		sb_putc(sb, (char)(0x80 | ((cp >> 6) & 0x3f)));
-		sb_putc(sb, (char)(0x80 | (cp & 0x3f)));
-	}
-}
-
 static int unicode_escape(struct parser *ps, int digits, strbuf *val)
 {
 	unsigned long cp = 0;
@@ -141,7 +122,7 @@ static int unicode_escape(struct parser *ps, int digits, strbuf *val)
 	}
 	if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
 		return fail(ps, ps->line, "invalid unicode escape");
-	put_utf8(val, cp);
+	sb_put_utf8(val, cp);
 	return 0;
 }
 

@@ -67,6 +67,45 @@ void sb_printf(strbuf *sb, const char *fmt, ...)
 	va_end(ap);
 }
 
+void sb_put_int(strbuf *sb, long long n)
+{
+	char d[24];
+	size_t i = sizeof d;
+	unsigned long long u = n < 0 ? 0ULL - (unsigned long long)n : (unsigned long long)n;
+	do
+		d[--i] = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	if (n < 0)
+		d[--i] = '-';
+	sb_append(sb, d + i, sizeof d - i);
+}
+
+void sb_put_utf8(strbuf *sb, unsigned long cp)
+{
+	char b[4];
+	size_t n;
+	if (cp < 0x80) {
+		b[0] = (char)cp;
+		n = 1;
+	} else if (cp < 0x800) {
+		b[0] = (char)(0xc0 | (cp >> 6));
+		b[1] = (char)(0x80 | (cp & 0x3f));
+		n = 2;
+	} else if (cp < 0x10000) {
+		b[0] = (char)(0xe0 | (cp >> 12));
+		b[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		b[2] = (char)(0x80 | (cp & 0x3f));
+		n = 3;
+	} else {
+		b[0] = (char)(0xf0 | (cp >> 18));
+		b[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+		b[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		b[3] = (char)(0x80 | (cp & 0x3f));
+		n = 4;
+	}
+	sb_append(sb, b, n);
+}
+
 void sb_json_str(strbuf *sb, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";

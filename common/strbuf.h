@@ -21,6 +21,10 @@ void sb_puts(strbuf *sb, const char *s);
 void sb_putc(strbuf *sb, char c);
 void sb_printf(strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void sb_vprintf(strbuf *sb, const char *fmt, va_list ap);
+/* Appends n in decimal, without a printf call (response heads, the log). */
+void sb_put_int(strbuf *sb, long long n);
+/* Appends code point cp (at most U+10FFFF) encoded as UTF-8. */
+void sb_put_utf8(strbuf *sb, unsigned long cp);
 /* Appends s (n bytes) as a JSON string literal, quotes included. Bytes that
  * are not valid UTF-8 are replaced by U+FFFD so the output is always JSON. */
 void sb_json_str(strbuf *sb, const char *s, size_t n);

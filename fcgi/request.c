@@ -192,22 +192,11 @@ static const char *log_time(int64_t us)
 	return ts;
 }
 
-/* Appends n as decimal: the log's numbers without a printf per field. */
-static void put_num(strbuf *sb, unsigned long long n)
-{
-	char d[24];
-	size_t i = sizeof d;
-	do
-		d[--i] = (char)('0' + n % 10);
-	while ((n /= 10) && i);
-	sb_append(sb, d + i, sizeof d - i);
-}
-
 /* Appends a duration of us >= 0 µs as milliseconds with three decimals. */
 static void put_ms(strbuf *sb, long long us)
 {
 	char frac[3] = { (char)('0' + us / 100 % 10), (char)('0' + us / 10 % 10), (char)('0' + us % 10) };
-	put_num(sb, (unsigned long long)us / 1000);
+	sb_put_int(sb, us / 1000);
 	sb_putc(sb, '.');
 	sb_append(sb, frac, 3);
 }
@@ -235,9 +224,9 @@ void request_end(struct request *req)
 		sb_puts(line, ",\"path\":");
 		sb_json_str(line, path, strlen(path));
 		sb_puts(line, ",\"status\":");
-		put_num(line, (unsigned)req->status);
+		sb_put_int(line, req->status);
 		sb_puts(line, ",\"bytes\":");
-		put_num(line, req->bytes_sent);
+		sb_put_int(line, (long long)req->bytes_sent);
 		sb_puts(line, ",\"duration_ms\":");
 		put_ms(line, dur_us);
 		sb_puts(line, ",\"key\":\"");
@@ -253,9 +242,9 @@ void request_end(struct request *req)
 		/* The path is the client's: escape it so a line stays one line. */
 		sb_json_str(line, path, strlen(path));
 		sb_putc(line, ' ');
-		put_num(line, (unsigned)req->status);
+		sb_put_int(line, req->status);
 		sb_putc(line, ' ');
-		put_num(line, req->bytes_sent);
+		sb_put_int(line, (long long)req->bytes_sent);
 		sb_putc(line, ' ');
 		put_ms(line, dur_us);
 		sb_puts(line, "ms key=");

@@ -49,27 +49,13 @@ static const char *allowed_origin(const struct request *req)
 	return NULL;
 }
 
-/* Appends n as decimal (a header value) without a printf per header. */
-static void put_long(strbuf *sb, long n)
-{
-	char d[24];
-	size_t i = sizeof d;
-	unsigned long u = n < 0 ? 0UL - (unsigned long)n : (unsigned long)n;
-	do
-		d[--i] = (char)('0' + u % 10);
-	while ((u /= 10) && i > 1);
-	if (n < 0)
-		d[--i] = '-';
-	sb_append(sb, d + i, sizeof d - i);
-}
-
 static void common_headers(struct request *req, strbuf *h)
 {
 	const char *origin = allowed_origin(req);
 	sb_puts(h, "x-request-id: ");
 	sb_puts(h, req->id);
 	sb_puts(h, "\r\nopenai-processing-ms: ");
-	put_long(h, (long)((now_us() - req->start_us) / 1000));
+	sb_put_int(h, (long)((now_us() - req->start_us) / 1000));
 	sb_puts(h, "\r\n");
 	if (origin) {
 		sb_puts(h, "Access-Control-Allow-Origin: ");
@@ -81,9 +67,9 @@ static void common_headers(struct request *req, strbuf *h)
 		char reset[32];
 		rl_format_duration(req->rl.reset_ms, reset, sizeof reset);
 		sb_puts(h, "x-ratelimit-limit-requests: ");
-		put_long(h, req->rl.limit);
+		sb_put_int(h, req->rl.limit);
 		sb_puts(h, "\r\nx-ratelimit-remaining-requests: ");
-		put_long(h, req->rl.remaining);
+		sb_put_int(h, req->rl.remaining);
 		sb_puts(h, "\r\nx-ratelimit-reset-requests: ");
 		sb_puts(h, reset);
 		sb_puts(h, "\r\n");
@@ -97,7 +83,7 @@ static void build_head(struct request *req, int status, const char *type, long c
 	strbuf *h = &req->scratch;
 	sb_reset(h);
 	sb_puts(h, "Status: ");
-	put_long(h, status);
+	sb_put_int(h, status);
 	sb_putc(h, ' ');
 	sb_puts(h, http_reason(status));
 	sb_puts(h, "\r\n");
@@ -108,7 +94,7 @@ static void build_head(struct request *req, int status, const char *type, long c
 	}
 	if (content_length >= 0) {
 		sb_puts(h, "Content-Length: ");
-		put_long(h, content_length);
+		sb_put_int(h, content_length);
 		sb_puts(h, "\r\n");
 	}
 	common_headers(req, h);

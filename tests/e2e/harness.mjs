@@ -399,9 +399,16 @@ export async function call(srv, method, p, { body, headers = {}, token = TOKEN, 
   const h = { ...headers };
   if (token) h.Authorization = `Bearer ${token}`;
   if (body !== undefined && !raw) h['Content-Type'] = h['Content-Type'] || 'application/json';
-  const r = await fetch(`${srv.url}${p}`, {
-    method, headers: h, body: body === undefined ? undefined : (raw ? body : JSON.stringify(body)),
-  });
+  let r;
+  try {
+    r = await fetch(`${srv.url}${p}`, {
+      method, headers: h, body: body === undefined ? undefined : (raw ? body : JSON.stringify(body)),
+    });
+  } catch (e) {
+    // A connection the front dropped: show what the servers logged.
+    const tail = srv.log ? srv.log().split('\n').slice(-40).join('\n') : '';
+    throw new Error(`${method} ${p}: ${e.message} (${e.cause?.code || e.cause?.message || ''})\n--- server log ---\n${tail}`);
+  }
   const text = await r.text();
   let json;
   try { json = JSON.parse(text); } catch { json = undefined; }
