@@ -48,6 +48,7 @@ struct request {
 	strbuf out;                  /* the response being built */
 	strbuf head;                 /* extra response header lines */
 	strbuf scratch;              /* where the response head is assembled */
+	body_writer stream;          /* an SSE answer's events go through this */
 
 	int status;                  /* what was sent, for the access log */
 	size_t bytes_sent;

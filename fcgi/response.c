@@ -154,15 +154,15 @@ static int stream_flush(void *ctx)
 
 const body_writer *resp_stream_begin(struct request *req)
 {
-	static _Thread_local body_writer w;
+	body_writer *w = &req->stream;
 	resp_header(req, "Cache-Control", "no-cache");
 	resp_header(req, "X-Accel-Buffering", "no");
 	build_head(req, 200, "text/event-stream", -1);
 	if (out_write(req, req->scratch.buf, req->scratch.len) == 0)
 		req->bytes_sent -= req->scratch.len;
-	w.ctx = req;
-	w.write = stream_write;
-	w.flush = stream_flush;
+	w->ctx = req;
+	w->write = stream_write;
+	w->flush = stream_flush;
 	stream_flush(req);
-	return &w;
+	return w;
 }
