@@ -16,6 +16,7 @@
 #include <libconfig.h>
 
 #include "auth.h"
+#include "config_loader.h"
 #include "dotenv.h"
 #include "pyproject.h"
 #include "settings.h"
@@ -31,23 +32,6 @@
 #define MIN_TOKEN_LEN AUTH_TOKEN_MIN_STRICT
 #define TEST_TOKEN "test_key"
 
-/* One setting's winning value and where it came from. */
-struct raw_value {
-	char *value;          /* owned; NULL: not set anywhere but the default */
-	char origin[320];     /* "environment", ".env:3", "/etc/x.conf:12" */
-};
-
-struct loader {
-	const struct config_paths *paths;
-	struct config *cfg;
-	struct config_report *rep;
-	struct raw_value raw[32];
-	size_t upstream_cap;  /* cfg->upstreams is allocated once: models point into it */
-};
-
-#define UPSTREAM_CONNECT_MS 10000
-#define UPSTREAM_WAIT_MS    60000   /* first byte, and between streamed events */
-#define UPSTREAM_TTL_S      300
 
 static const char *const env_names[] = { "development", "test", "staging", "production" };
 
@@ -56,13 +40,12 @@ static const char *const default_models[] = {
 	"blueprint-standard", "blueprint-advanced", "blueprint-experimental",
 };
 
-static size_t setting_index(const struct setting *s)
+size_t cfg_setting_index(const struct setting *s)
 {
 	return (size_t)(s - settings_table);
 }
 
-static void report(strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void report(strbuf *sb, const char *fmt, ...)
+void cfg_report(strbuf *sb, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -73,7 +56,7 @@ static void report(strbuf *sb, const char *fmt, ...)
 
 static void set_raw(struct loader *ld, const struct setting *s, const char *value, const char *origin)
 {
-	struct raw_value *rv = &ld->raw[setting_index(s)];
+	struct raw_value *rv = &ld->raw[cfg_setting_index(s)];
 	free(rv->value);
 	rv->value = xstrdup(value);
 	snprintf(rv->origin, sizeof rv->origin, "%s", origin);
@@ -119,306 +102,15 @@ static char *setting_text(const config_setting_t *st)
 	return out;
 }
 
-static const char *mem_str(const config_setting_t *group, const char *name)
+const char *cfg_mem_str(const config_setting_t *group, const char *name)
 {
 	const char *v = NULL;
 	return config_setting_lookup_string(group, name, &v) ? v : NULL;
 }
 
-static void file_origin(char *buf, size_t n, const char *file, const config_setting_t *st)
+void cfg_file_origin(char *buf, size_t n, const char *file, const config_setting_t *st)
 {
 	snprintf(buf, n, "%s:%u", file, config_setting_source_line(st));
-}
-
-/* ---- upstreams ---- */
-
-int config_check_url(const char *url, char *why, size_t n)
-{
-	const char *host;
-	if (strncmp(url, "http://", 7) == 0)
-		host = url + 7;
-	else if (strncmp(url, "https://", 8) == 0)
-		host = url + 8;
-	else {
-		snprintf(why, n, "must start with http:// or https://, got \"%.80s\"", url);
-		return -1;
-	}
-	size_t hlen = strcspn(host, "/");
-	if (hlen == 0 || host[0] == ':') {
-		snprintf(why, n, "has no host: \"%.80s\"", url);
-		return -1;
-	}
-	for (const char *p = url; *p; p++) {
-		if ((unsigned char)*p <= ' ' || *p == 0x7f) {
-			snprintf(why, n, "must not contain spaces or control characters");
-			return -1;
-		}
-		if (*p == '?' || *p == '#') {
-			snprintf(why, n, "must not have a query or fragment: \"%.80s\"", url);
-			return -1;
-		}
-	}
-	if (memchr(host, '@', hlen)) {
-		snprintf(why, n, "must not carry credentials (use api_key_env)");
-		return -1;
-	}
-	const char *colon = memchr(host, ':', hlen);
-	if (colon && host[0] != '[') {
-		char *end;
-		long port = strtol(colon + 1, &end, 10);
-		if (end == colon + 1 || end != host + hlen || port < 1 || port > 65535) {
-			snprintf(why, n, "has a bad port: \"%.80s\"", url);
-			return -1;
-		}
-	}
-	return 0;
-}
-
-static const char *environ_get(char **env, const char *name)
-{
-	size_t n = strlen(name);
-	for (char **e = env; e && *e; e++)
-		if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
-			return *e + n + 1;
-	return NULL;
-}
-
-static struct upstream_cfg *new_upstream(struct loader *ld, const char *name)
-{
-	struct config *cfg = ld->cfg;
-	if (cfg->n_upstreams == ld->upstream_cap)
-		return NULL;  /* sized for every possible one: cannot happen */
-	struct upstream_cfg *up = &cfg->upstreams[cfg->n_upstreams++];
-	up->name = xstrdup(name);
-	up->connect_ms = UPSTREAM_CONNECT_MS;
-	up->first_byte_ms = UPSTREAM_WAIT_MS;
-	up->idle_ms = UPSTREAM_WAIT_MS;
-	up->discover_ttl_s = UPSTREAM_TTL_S;
-	return up;
-}
-
-static void reserve_upstreams(struct loader *ld, size_t n)
-{
-	ld->upstream_cap = n + 1;  /* + the one from UPSTREAM_BASE_URL */
-	ld->cfg->upstreams = xcalloc(ld->upstream_cap, sizeof *ld->cfg->upstreams);
-}
-
-static void set_base_url(struct loader *ld, struct upstream_cfg *up, const char *url, const char *what,
-			 const char *where)
-{
-	char why[160];
-	if (!url || !*url) {
-		report(&ld->rep->errors, "%s.base_url (%s): required", what, where);
-		return;
-	}
-	if (config_check_url(url, why, sizeof why) != 0) {
-		report(&ld->rep->errors, "%s.base_url (%s): %s", what, where, why);
-		return;
-	}
-	size_t len = strlen(url);
-	while (len && url[len - 1] == '/')
-		len--;
-	up->base_url = xstrndup(url, len);
-}
-
-/* The key is read at start, from the variable the config file names: the
- * file itself never holds it. Whether a missing one is fatal is judged by
- * resolve_upstream_keys(), once the environment is known. */
-static void set_api_key(struct loader *ld, struct upstream_cfg *up, const char *var)
-{
-	if (!var)
-		return;
-	up->api_key_env = xstrdup(var);
-	const char *key = environ_get(ld->paths->environ, var);
-	if (key && *key)
-		up->api_key = xstrdup(key);
-}
-
-static void resolve_upstream_keys(struct loader *ld)
-{
-	bool strict = config_strict(ld->cfg);
-	for (size_t i = 0; i < ld->cfg->n_upstreams; i++) {
-		const struct upstream_cfg *up = &ld->cfg->upstreams[i];
-		if (up->api_key_env && !up->api_key)
-			report(strict ? &ld->rep->errors : &ld->rep->warnings,
-			       "api_key_env (upstream \"%s\"): environment variable %s is not set%s", up->name,
-			       up->api_key_env, strict ? "" : "; no key is sent");
-	}
-}
-
-static void lookup_ms(struct loader *ld, const config_setting_t *g, const char *name, long *out,
-		      const char *what, const char *where)
-{
-	long long v;
-	if (!g || !config_setting_lookup_int64(g, name, &v))
-		return;
-	if (v < 0 || v > 86400000LL) {
-		report(&ld->rep->errors, "%s.timeouts.%s (%s): must be from 0 to 86400000", what, name, where);
-		return;
-	}
-	*out = (long)v;
-}
-
-static void load_headers(struct loader *ld, struct upstream_cfg *up, const config_setting_t *list,
-			 const char *what, const char *where)
-{
-	int n = config_setting_length(list);
-	up->headers = xcalloc((size_t)n + 1, sizeof *up->headers);
-	for (int i = 0; i < n; i++) {
-		const char *h = config_setting_get_string_elem(list, i);
-		const char *colon = h ? strchr(h, ':') : NULL;
-		if (!colon || colon == h || strpbrk(h, "\r\n")) {
-			report(&ld->rep->errors, "%s.headers[%d] (%s): must be a string \"Name: value\" on one line",
-			       what, i, where);
-			continue;
-		}
-		up->headers[up->n_headers++] = xstrdup(h);
-	}
-}
-
-/* Fills up from a group with base_url, api_key_env, timeouts, headers,
- * discover: an upstreams entry, or a model that has its own. */
-static void load_upstream_group(struct loader *ld, struct upstream_cfg *up, const config_setting_t *g,
-				const char *what, const char *where)
-{
-	set_base_url(ld, up, mem_str(g, "base_url"), what, where);
-	set_api_key(ld, up, mem_str(g, "api_key_env"));
-	const config_setting_t *t = config_setting_get_member(g, "timeouts");
-	lookup_ms(ld, t, "connect_ms", &up->connect_ms, what, where);
-	lookup_ms(ld, t, "first_byte_ms", &up->first_byte_ms, what, where);
-	lookup_ms(ld, t, "idle_ms", &up->idle_ms, what, where);
-	lookup_ms(ld, t, "total_ms", &up->total_ms, what, where);
-	const config_setting_t *h = config_setting_get_member(g, "headers");
-	if (h)
-		load_headers(ld, up, h, what, where);
-	int discover = 0;
-	if (config_setting_lookup_bool(g, "discover", &discover))
-		up->discover = discover;
-	long long ttl;
-	if (config_setting_lookup_int64(g, "discover_ttl_s", &ttl)) {
-		if (ttl < 0 || ttl > 86400)
-			report(&ld->rep->errors, "%s.discover_ttl_s (%s): must be from 0 to 86400", what, where);
-		up->discover_ttl_s = (long)ttl;
-	}
-}
-
-static const struct upstream_cfg *find_upstream(const struct config *cfg, const char *name)
-{
-	for (size_t i = 0; i < cfg->n_upstreams; i++)
-		if (strcmp(cfg->upstreams[i].name, name) == 0)
-			return &cfg->upstreams[i];
-	return NULL;
-}
-
-static void load_upstreams(struct loader *ld, const char *file, const config_setting_t *list)
-{
-	char where[320], what[64];
-	file_origin(where, sizeof where, file, list);
-	if (!config_setting_is_list(list) && !config_setting_is_array(list)) {
-		report(&ld->rep->errors, "upstreams (%s): must be a list of groups ( { name = ...; base_url = ...; }, ... )",
-		       where);
-		return;
-	}
-	for (int i = 0; i < config_setting_length(list); i++) {
-		const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
-		const char *name = config_setting_is_group(g) ? mem_str(g, "name") : NULL;
-		file_origin(where, sizeof where, file, g);
-		snprintf(what, sizeof what, "upstreams[%d]", i);
-		if (!name || !*name) {
-			report(&ld->rep->errors, "%s (%s): needs a non-empty string name", what, where);
-			continue;
-		}
-		if (find_upstream(ld->cfg, name)) {
-			report(&ld->rep->errors, "%s (%s): upstream \"%s\" is listed twice", what, where, name);
-			continue;
-		}
-		load_upstream_group(ld, new_upstream(ld, name), g, what, where);
-	}
-}
-
-/* backend = "upstream": upstream = "<name>" shares one from the upstreams
- * list; a base_url of its own makes a private one. 0, or -1 (reported). */
-static int load_model_upstream(struct loader *ld, struct model_cfg *mc, const config_setting_t *m, int i,
-			       const char *id, const char *where)
-{
-	char what[64];
-	const char *shared = mem_str(m, "upstream");
-	const char *remote = mem_str(m, "upstream_model");
-	snprintf(what, sizeof what, "models[%d]", i);
-	if (shared) {
-		mc->upstream.up = find_upstream(ld->cfg, shared);
-		if (!mc->upstream.up) {
-			report(&ld->rep->errors, "%s.upstream (%s): no upstream named \"%s\" in upstreams", what, where,
-			       shared);
-			return -1;
-		}
-	} else if (config_setting_get_member(m, "base_url")) {
-		struct upstream_cfg *up = new_upstream(ld, id);
-		load_upstream_group(ld, up, m, what, where);
-		mc->upstream.up = up;
-	} else {
-		report(&ld->rep->errors, "%s (%s): backend \"upstream\" needs upstream = \"<name>\" or a base_url",
-		       what, where);
-		return -1;
-	}
-	mc->upstream.model = xstrdup(remote && *remote ? remote : id);
-	return 0;
-}
-
-/* UPSTREAM_BASE_URL with UPSTREAM_MODELS: models on one upstream, for
- * containers and the common case, without a config file. */
-static void resolve_upstream_env(struct loader *ld)
-{
-	struct config *cfg = ld->cfg;
-	const char *url_origin = ld->raw[setting_index(settings_find("UPSTREAM_BASE_URL"))].origin;
-	const char *models_origin = ld->raw[setting_index(settings_find("UPSTREAM_MODELS"))].origin;
-	if (!cfg->upstream_base_url) {
-		if (cfg->n_upstream_models)
-			report(&ld->rep->errors, "UPSTREAM_MODELS (%s): needs UPSTREAM_BASE_URL", models_origin);
-		return;
-	}
-	if (!cfg->n_upstream_models) {
-		report(&ld->rep->errors, "UPSTREAM_BASE_URL (%s): needs UPSTREAM_MODELS (name or alias=upstream-name, ...)",
-		       url_origin);
-		return;
-	}
-	if (!cfg->upstreams)
-		reserve_upstreams(ld, 0);
-	struct upstream_cfg *up = new_upstream(ld, "env");
-	char why[160];
-	if (config_check_url(cfg->upstream_base_url, why, sizeof why) != 0) {
-		report(&ld->rep->errors, "UPSTREAM_BASE_URL (%s): %s", url_origin, why);
-		return;
-	}
-	set_base_url(ld, up, cfg->upstream_base_url, "UPSTREAM", url_origin);
-	if (cfg->upstream_api_key)
-		up->api_key = xstrdup(cfg->upstream_api_key);
-	else if (config_strict(cfg))
-		report(&ld->rep->errors, "UPSTREAM_API_KEY (not set): required in %s with UPSTREAM_BASE_URL",
-		       config_env_name(cfg->env));
-	if (cfg->upstream_timeout_s > 0)
-		up->first_byte_ms = up->idle_ms = cfg->upstream_timeout_s * 1000;
-	cfg->models = xrealloc(cfg->models, (cfg->n_models + cfg->n_upstream_models) * sizeof *cfg->models);
-	for (size_t i = 0; i < cfg->n_upstream_models; i++) {
-		const char *entry = cfg->upstream_models[i];
-		const char *eq = strchr(entry, '=');
-		char *id = eq ? xstrndup(entry, (size_t)(eq - entry)) : xstrdup(entry);
-		const char *remote = eq ? eq + 1 : entry;
-		if (!*id || !*remote || config_find_model(cfg, id)) {
-			report(&ld->rep->errors, "UPSTREAM_MODELS (%s): \"%s\" is %s", models_origin, entry,
-			       *id && *remote ? "already a model" : "not name or alias=upstream-name");
-			free(id);
-			continue;
-		}
-		struct model_cfg *mc = &cfg->models[cfg->n_models++];
-		memset(mc, 0, sizeof *mc);
-		mc->id = id;
-		mc->owned_by = xstrdup("openai-fcgi");
-		mc->created = 1700000000;
-		mc->backend = BACKEND_UPSTREAM;
-		mc->upstream.up = up;
-		mc->upstream.model = xstrdup(remote);
-	}
 }
 
 static void load_models(struct loader *ld, const char *file, const config_setting_t *list)
@@ -426,37 +118,37 @@ static void load_models(struct loader *ld, const char *file, const config_settin
 	struct config *cfg = ld->cfg;
 	char where[320];
 	int n = config_setting_length(list);
-	file_origin(where, sizeof where, file, list);
+	cfg_file_origin(where, sizeof where, file, list);
 	if (!config_setting_is_list(list) && !config_setting_is_array(list)) {
-		report(&ld->rep->errors, "models (%s): must be a list of groups ( { id = ...; }, ... )", where);
+		cfg_report(&ld->rep->errors, "models (%s): must be a list of groups ( { id = ...; }, ... )", where);
 		return;
 	}
 	cfg->models = xcalloc((size_t)n, sizeof *cfg->models);
 	for (int i = 0; i < n; i++) {
 		const config_setting_t *m = config_setting_get_elem(list, (unsigned)i);
 		struct model_cfg *mc = &cfg->models[cfg->n_models];
-		file_origin(where, sizeof where, file, m);
-		const char *id = config_setting_is_group(m) ? mem_str(m, "id") : NULL;
+		cfg_file_origin(where, sizeof where, file, m);
+		const char *id = config_setting_is_group(m) ? cfg_mem_str(m, "id") : NULL;
 		if (!id || !*id) {
-			report(&ld->rep->errors, "models[%d] (%s): needs a non-empty string id", i, where);
+			cfg_report(&ld->rep->errors, "models[%d] (%s): needs a non-empty string id", i, where);
 			continue;
 		}
 		if (config_find_model(cfg, id)) {
-			report(&ld->rep->errors, "models[%d] (%s): model \"%s\" is listed twice", i, where, id);
+			cfg_report(&ld->rep->errors, "models[%d] (%s): model \"%s\" is listed twice", i, where, id);
 			continue;
 		}
-		const char *owner = mem_str(m, "owned_by");
-		const char *backend = mem_str(m, "backend");
+		const char *owner = cfg_mem_str(m, "owned_by");
+		const char *backend = cfg_mem_str(m, "backend");
 		long long created = 0;
 		config_setting_lookup_int64(m, "created", &created);
 		if (!backend || strcmp(backend, "mock") == 0) {
 			mc->backend = BACKEND_MOCK;
 		} else if (strcmp(backend, "upstream") == 0) {
 			mc->backend = BACKEND_UPSTREAM;
-			if (load_model_upstream(ld, mc, m, i, id, where) != 0)
+			if (cfg_load_model_upstream(ld, mc, m, i, id, where) != 0)
 				continue;
 		} else {
-			report(&ld->rep->errors, "models[%d].backend (%s): unknown backend \"%s\" (known: mock, upstream)",
+			cfg_report(&ld->rep->errors, "models[%d].backend (%s): unknown backend \"%s\" (known: mock, upstream)",
 			       i, where, backend);
 			continue;
 		}
@@ -464,15 +156,15 @@ static void load_models(struct loader *ld, const char *file, const config_settin
 		mc->mock.delay_ms = 100;
 		const config_setting_t *mock = config_setting_get_member(m, "mock");
 		if (mock) {
-			const char *mode = mem_str(mock, "mode");
+			const char *mode = cfg_mem_str(mock, "mode");
 			int delay = 100;
 			if (mode && strcmp(mode, "echo") == 0)
 				mc->mock.mode = MOCK_ECHO;
 			else if (mode && strcmp(mode, "canned") != 0)
-				report(&ld->rep->errors, "models[%d].mock.mode (%s): must be \"canned\" or \"echo\"", i, where);
+				cfg_report(&ld->rep->errors, "models[%d].mock.mode (%s): must be \"canned\" or \"echo\"", i, where);
 			if (config_setting_lookup_int(mock, "delay_ms", &delay)) {
 				if (delay < 0 || delay > 60000)
-					report(&ld->rep->errors, "models[%d].mock.delay_ms (%s): must be from 0 to 60000", i, where);
+					cfg_report(&ld->rep->errors, "models[%d].mock.delay_ms (%s): must be from 0 to 60000", i, where);
 				mc->mock.delay_ms = delay;
 			}
 		}
@@ -488,23 +180,23 @@ static void load_keys(struct loader *ld, const char *file, const config_setting_
 	struct config *cfg = ld->cfg;
 	char where[320];
 	int n = config_setting_length(list);
-	file_origin(where, sizeof where, file, list);
+	cfg_file_origin(where, sizeof where, file, list);
 	if (!config_setting_is_list(list) && !config_setting_is_array(list)) {
-		report(&ld->rep->errors, "keys (%s): must be a list of groups ( { token = ...; }, ... )", where);
+		cfg_report(&ld->rep->errors, "keys (%s): must be a list of groups ( { token = ...; }, ... )", where);
 		return;
 	}
 	cfg->keys = xcalloc((size_t)n, sizeof *cfg->keys);
 	for (int i = 0; i < n; i++) {
 		const config_setting_t *k = config_setting_get_elem(list, (unsigned)i);
-		file_origin(where, sizeof where, file, k);
-		const char *tok = config_setting_is_group(k) ? mem_str(k, "token") : NULL;
+		cfg_file_origin(where, sizeof where, file, k);
+		const char *tok = config_setting_is_group(k) ? cfg_mem_str(k, "token") : NULL;
 		long long rpm = 0;
 		if (!tok || !*tok) {
-			report(&ld->rep->errors, "keys[%d] (%s): needs a non-empty string token", i, where);
+			cfg_report(&ld->rep->errors, "keys[%d] (%s): needs a non-empty string token", i, where);
 			continue;
 		}
 		if (config_setting_lookup_int64(k, "requests_per_minute", &rpm) && (rpm < 1 || rpm > 1000000)) {
-			report(&ld->rep->errors, "keys[%d].requests_per_minute (%s): must be from 1 to 1000000", i, where);
+			cfg_report(&ld->rep->errors, "keys[%d].requests_per_minute (%s): must be from 1 to 1000000", i, where);
 			continue;
 		}
 		cfg->keys[cfg->n_keys].token = xstrdup(tok);
@@ -536,9 +228,9 @@ static void load_file(struct loader *ld)
 	config_init(&lc);
 	if (config_read_file(&lc, file) != CONFIG_TRUE) {
 		if (config_error_type(&lc) == CONFIG_ERR_FILE_IO)
-			report(&ld->rep->errors, "config file %s: cannot be read", file);
+			cfg_report(&ld->rep->errors, "config file %s: cannot be read", file);
 		else
-			report(&ld->rep->errors, "config file %s:%d: %s", config_error_file(&lc) ? config_error_file(&lc) : file,
+			cfg_report(&ld->rep->errors, "config file %s:%d: %s", config_error_file(&lc) ? config_error_file(&lc) : file,
 			       config_error_line(&lc), config_error_text(&lc));
 		config_destroy(&lc);
 		return;
@@ -547,15 +239,15 @@ static void load_file(struct loader *ld)
 	/* upstreams first, so that models can name them wherever they stand */
 	const config_setting_t *ups = config_setting_get_member(root, "upstreams");
 	const config_setting_t *mods = config_setting_get_member(root, "models");
-	reserve_upstreams(ld, (size_t)(ups ? config_setting_length(ups) : 0) +
+	cfg_reserve_upstreams(ld, (size_t)(ups ? config_setting_length(ups) : 0) +
 			  (size_t)(mods ? config_setting_length(mods) : 0));
 	if (ups)
-		load_upstreams(ld, file, ups);
+		cfg_load_upstreams(ld, file, ups);
 	for (int i = 0; i < config_setting_length(root); i++) {
 		const config_setting_t *st = config_setting_get_elem(root, (unsigned)i);
 		const char *name = config_setting_name(st);
 		char where[320];
-		file_origin(where, sizeof where, file, st);
+		cfg_file_origin(where, sizeof where, file, st);
 		if (strcmp(name, "models") == 0) {
 			load_models(ld, file, st);
 			continue;
@@ -568,12 +260,12 @@ static void load_file(struct loader *ld)
 			continue;
 		const struct setting *s = settings_find(name);
 		if (!s) {
-			report(&ld->rep->errors, "%s (%s): unknown setting", name, where);
+			cfg_report(&ld->rep->errors, "%s (%s): unknown setting", name, where);
 			continue;
 		}
 		char *text = setting_text(st);
 		if (!text) {
-			report(&ld->rep->errors, "%s (%s): must be a string, a number or a list of strings", name, where);
+			cfg_report(&ld->rep->errors, "%s (%s): must be a string, a number or a list of strings", name, where);
 			continue;
 		}
 		set_raw(ld, s, text, where);
@@ -590,7 +282,7 @@ static void load_dotenv(struct loader *ld)
 	struct dotenv de;
 	char err[256];
 	if (dotenv_load(path, &de, err, sizeof err) != 0) {
-		report(&ld->rep->errors, "%s", err);
+		cfg_report(&ld->rep->errors, "%s", err);
 		return;
 	}
 	for (size_t i = 0; i < de.n; i++) {
@@ -717,11 +409,11 @@ static int convert(const struct setting *s, const char *text, struct config *cfg
 static void resolve_environment(struct loader *ld)
 {
 	const struct setting *s = settings_find("ENVIRONMENT");
-	struct raw_value *rv = &ld->raw[setting_index(s)];
+	struct raw_value *rv = &ld->raw[cfg_setting_index(s)];
 	char why[128];
 	ld->cfg->env = ENV_DEVELOPMENT;
 	if (rv->value && convert(s, rv->value, ld->cfg, why, sizeof why) != 0)
-		report(&ld->rep->warnings, "ENVIRONMENT (%s): unknown environment \"%.40s\"; using development",
+		cfg_report(&ld->rep->warnings, "ENVIRONMENT (%s): unknown environment \"%.40s\"; using development",
 		       rv->origin, rv->value);
 }
 
@@ -731,24 +423,24 @@ static void resolve_settings(struct loader *ld)
 	for (const struct setting *s = settings_table; s->name; s++) {
 		if (strcmp(s->name, "ENVIRONMENT") == 0)
 			continue;
-		struct raw_value *rv = &ld->raw[setting_index(s)];
+		struct raw_value *rv = &ld->raw[cfg_setting_index(s)];
 		char why[160];
 		if (!rv->value) {
 			/* Missing secrets (the tokens) are judged by resolve_tokens(),
 			 * which also counts the config file's keys. */
 			if (strict && (s->flags & SET_REQUIRED_STRICT) && !(s->flags & SET_SECRET)) {
-				report(&ld->rep->errors, "%s (not set): required in %s", s->name,
+				cfg_report(&ld->rep->errors, "%s (not set): required in %s", s->name,
 				       config_env_name(ld->cfg->env));
 				continue;
 			}
 			if (s->def && convert(s, s->def, ld->cfg, why, sizeof why) != 0)
-				report(&ld->rep->errors, "%s (default): %s", s->name, why);
+				cfg_report(&ld->rep->errors, "%s (default): %s", s->name, why);
 			continue;
 		}
 		if (convert(s, rv->value, ld->cfg, why, sizeof why) != 0) {
 			if (s->flags & SET_SECRET)
 				snprintf(why, sizeof why, "is invalid");
-			report(&ld->rep->errors, "%s (%s): %s%s", s->name, rv->origin, why,
+			cfg_report(&ld->rep->errors, "%s (%s): %s%s", s->name, rv->origin, why,
 			       strict ? "" : " (optional here: remove it to use the default)");
 		}
 	}
@@ -779,12 +471,12 @@ static int ensure_dir(const char *dir)
 static void resolve_state_dir(struct loader *ld)
 {
 	struct config *cfg = ld->cfg;
-	const struct raw_value *rv = &ld->raw[setting_index(settings_find("STATE_DIR"))];
+	const struct raw_value *rv = &ld->raw[cfg_setting_index(settings_find("STATE_DIR"))];
 	if (!cfg->state_dir)
 		return;
 	if (ensure_dir(cfg->state_dir) != 0) {
 		if (config_strict(cfg)) {
-			report(&ld->rep->errors, "STATE_DIR (%s): cannot create or write %s",
+			cfg_report(&ld->rep->errors, "STATE_DIR (%s): cannot create or write %s",
 			       rv->value ? rv->origin : "default", cfg->state_dir);
 			return;
 		}
@@ -792,12 +484,12 @@ static void resolve_state_dir(struct loader *ld)
 		const char *base = getenv("XDG_RUNTIME_DIR");
 		snprintf(fallback, sizeof fallback, "%s/openai-fcgi-%u", base && *base ? base : "/tmp",
 			 (unsigned)geteuid());
-		report(&ld->rep->warnings, "STATE_DIR (%s): cannot create or write %s; using %s instead",
+		cfg_report(&ld->rep->warnings, "STATE_DIR (%s): cannot create or write %s; using %s instead",
 		       rv->value ? rv->origin : "default", cfg->state_dir, fallback);
 		free(cfg->state_dir);
 		cfg->state_dir = xstrdup(fallback);
 		if (ensure_dir(cfg->state_dir) != 0) {
-			report(&ld->rep->errors, "STATE_DIR: cannot create or write %s either", fallback);
+			cfg_report(&ld->rep->errors, "STATE_DIR: cannot create or write %s either", fallback);
 			return;
 		}
 	}
@@ -864,7 +556,7 @@ static void add_token(struct config *cfg, const char *tok)
 static void resolve_tokens(struct loader *ld)
 {
 	struct config *cfg = ld->cfg;
-	const struct raw_value *rv = &ld->raw[setting_index(settings_find("API_AUTH_TOKENS"))];
+	const struct raw_value *rv = &ld->raw[cfg_setting_index(settings_find("API_AUTH_TOKENS"))];
 	const char *origin = rv->value ? rv->origin : "not set";
 	bool strict = config_strict(cfg);
 
@@ -873,25 +565,25 @@ static void resolve_tokens(struct loader *ld)
 
 	if (cfg->n_tokens == 0) {
 		if (strict) {
-			report(&ld->rep->errors, "API_AUTH_TOKENS (%s): required in %s: at least one token",
+			cfg_report(&ld->rep->errors, "API_AUTH_TOKENS (%s): required in %s: at least one token",
 			       origin, config_env_name(cfg->env));
 			return;
 		}
 		if (cfg->env == ENV_TEST) {
 			add_token(cfg, TEST_TOKEN);
-			report(&ld->rep->warnings, "API_AUTH_TOKENS (%s): no token given; test environment uses \"%s\"",
+			cfg_report(&ld->rep->warnings, "API_AUTH_TOKENS (%s): no token given; test environment uses \"%s\"",
 			       origin, TEST_TOKEN);
 			return;
 		}
 		bool created;
 		char *tok = cfg->state_dir ? dev_token(ld, &created) : NULL;
 		if (!tok) {
-			report(&ld->rep->errors, "API_AUTH_TOKENS (%s): no token given and no development key could be "
+			cfg_report(&ld->rep->errors, "API_AUTH_TOKENS (%s): no token given and no development key could be "
 			       "stored in STATE_DIR", origin);
 			return;
 		}
 		add_token(cfg, tok);
-		report(&ld->rep->warnings, "API_AUTH_TOKENS (%s): no token given; development key: %s "
+		cfg_report(&ld->rep->warnings, "API_AUTH_TOKENS (%s): no token given; development key: %s "
 		       "(kept in %s/dev-token; set API_AUTH_TOKENS before deploying)", origin, tok, cfg->state_dir);
 		free(tok);
 		return;
@@ -903,20 +595,20 @@ static void resolve_tokens(struct loader *ld)
 		if (auth_token_is_digest(t))
 			continue; /* its format is checked by auth_keyring_init() below */
 		if (!auth_token_wellformed(t)) {
-			report(strict ? &ld->rep->errors : &ld->rep->warnings,
+			cfg_report(strict ? &ld->rep->errors : &ld->rep->warnings,
 			       "API_AUTH_TOKENS (%s): token %zu has characters outside [A-Za-z0-9_.-] and can never be accepted",
 			       src, i + 1);
 			continue;
 		}
 		if (len < MIN_TOKEN_LEN)
-			report(strict ? &ld->rep->errors : &ld->rep->warnings,
+			cfg_report(strict ? &ld->rep->errors : &ld->rep->warnings,
 			       "API_AUTH_TOKENS (%s): token %zu is %zu characters; %s requires at least %d", src, i + 1, len,
 			       strict ? config_env_name(cfg->env) : "production", MIN_TOKEN_LEN);
 	}
 	struct auth_keyring kr;
 	char err[200];
 	if (auth_keyring_init(&kr, cfg->tokens, cfg->n_tokens, err, sizeof err) != 0)
-		report(&ld->rep->errors, "API_AUTH_TOKENS (%s): %s", origin, err);
+		cfg_report(&ld->rep->errors, "API_AUTH_TOKENS (%s): %s", origin, err);
 	else
 		auth_keyring_free(&kr);
 }
@@ -931,7 +623,7 @@ static void resolve_project(struct loader *ld)
 	char err[320];
 	strbuf *sink = config_strict(cfg) ? &ld->rep->errors : &ld->rep->warnings;
 	if (pyproject_load(path, &pp, err, sizeof err) != 0) {
-		report(sink, "PYPROJECT_PATH: %s", err);
+		cfg_report(sink, "PYPROJECT_PATH: %s", err);
 	} else {
 		if (pp.name && *pp.name && pp.version && *pp.version) {
 			cfg->project_name = xstrdup(pp.name);
@@ -941,7 +633,7 @@ static void resolve_project(struct loader *ld)
 				cfg->pyproject_path = xstrdup(path);
 			}
 		} else {
-			report(sink, "PYPROJECT_PATH: %s: [project] name and version must both be set and non-empty", path);
+			cfg_report(sink, "PYPROJECT_PATH: %s: [project] name and version must both be set and non-empty", path);
 		}
 		pyproject_free(&pp);
 	}
@@ -992,8 +684,8 @@ int config_load(const struct config_paths *paths, struct config *cfg, struct con
 		resolve_state_dir(&ld);
 	resolve_tokens(&ld);
 	resolve_project(&ld);
-	resolve_upstream_env(&ld);
-	resolve_upstream_keys(&ld);
+	cfg_resolve_upstream_env(&ld);
+	cfg_resolve_upstream_keys(&ld);
 	resolve_models(&ld);
 
 	for (size_t i = 0; i < sizeof ld.raw / sizeof ld.raw[0]; i++)

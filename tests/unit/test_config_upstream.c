@@ -1,4 +1,4 @@
-/* test_config_upstream.c: config.c for upstream models (config file and UPSTREAM_*), kept apart from test_config.c for length */
+/* test_config_upstream.c: config_upstream.c: upstream models in the config file and from UPSTREAM_*, and what refuses start-up */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,0 +1,301 @@
+/* config_upstream.c: upstream servers in the config: the upstreams list, models on them, UPSTREAM_* */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config_loader.h"
+#include "xalloc.h"
+
+#define UPSTREAM_CONNECT_MS 10000
+#define UPSTREAM_WAIT_MS    60000   /* first byte, and between streamed events */
+#define UPSTREAM_TTL_S      300
+
+int config_check_url(const char *url, char *why, size_t n)
+{
+	const char *host;
+	if (strncmp(url, "http://", 7) == 0)
+		host = url + 7;
+	else if (strncmp(url, "https://", 8) == 0)
+		host = url + 8;
+	else {
+		snprintf(why, n, "must start with http:// or https://, got \"%.80s\"", url);
+		return -1;
+	}
+	size_t hlen = strcspn(host, "/");
+	if (hlen == 0 || host[0] == ':') {
+		snprintf(why, n, "has no host: \"%.80s\"", url);
+		return -1;
+	}
+	for (const char *p = url; *p; p++) {
+		if ((unsigned char)*p <= ' ' || *p == 0x7f) {
+			snprintf(why, n, "must not contain spaces or control characters");
+			return -1;
+		}
+		if (*p == '?' || *p == '#') {
+			snprintf(why, n, "must not have a query or fragment: \"%.80s\"", url);
+			return -1;
+		}
+	}
+	if (memchr(host, '@', hlen)) {
+		snprintf(why, n, "must not carry credentials (use api_key_env)");
+		return -1;
+	}
+	const char *colon = memchr(host, ':', hlen);
+	if (colon && host[0] != '[') {
+		char *end;
+		long port = strtol(colon + 1, &end, 10);
+		if (end == colon + 1 || end != host + hlen || port < 1 || port > 65535) {
+			snprintf(why, n, "has a bad port: \"%.80s\"", url);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static const char *environ_get(char **env, const char *name)
+{
+	size_t n = strlen(name);
+	for (char **e = env; e && *e; e++)
+		if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
+			return *e + n + 1;
+	return NULL;
+}
+
+static struct upstream_cfg *new_upstream(struct loader *ld, const char *name)
+{
+	struct config *cfg = ld->cfg;
+	if (cfg->n_upstreams == ld->upstream_cap)
+		return NULL;  /* sized for every possible one: cannot happen */
+	struct upstream_cfg *up = &cfg->upstreams[cfg->n_upstreams++];
+	up->name = xstrdup(name);
+	up->connect_ms = UPSTREAM_CONNECT_MS;
+	up->first_byte_ms = UPSTREAM_WAIT_MS;
+	up->idle_ms = UPSTREAM_WAIT_MS;
+	up->discover_ttl_s = UPSTREAM_TTL_S;
+	return up;
+}
+
+void cfg_reserve_upstreams(struct loader *ld, size_t n)
+{
+	ld->upstream_cap = n + 1;  /* + the one from UPSTREAM_BASE_URL */
+	ld->cfg->upstreams = xcalloc(ld->upstream_cap, sizeof *ld->cfg->upstreams);
+}
+
+static void set_base_url(struct loader *ld, struct upstream_cfg *up, const char *url, const char *what,
+			 const char *where)
+{
+	char why[160];
+	if (!url || !*url) {
+		cfg_report(&ld->rep->errors, "%s.base_url (%s): required", what, where);
+		return;
+	}
+	if (config_check_url(url, why, sizeof why) != 0) {
+		cfg_report(&ld->rep->errors, "%s.base_url (%s): %s", what, where, why);
+		return;
+	}
+	size_t len = strlen(url);
+	while (len && url[len - 1] == '/')
+		len--;
+	up->base_url = xstrndup(url, len);
+}
+
+/* The key is read at start, from the variable the config file names: the
+ * file itself never holds it. Whether a missing one is fatal is judged by
+ * cfg_resolve_upstream_keys(), once the environment is known. */
+static void set_api_key(struct loader *ld, struct upstream_cfg *up, const char *var)
+{
+	if (!var)
+		return;
+	up->api_key_env = xstrdup(var);
+	const char *key = environ_get(ld->paths->environ, var);
+	if (key && *key)
+		up->api_key = xstrdup(key);
+}
+
+void cfg_resolve_upstream_keys(struct loader *ld)
+{
+	bool strict = config_strict(ld->cfg);
+	for (size_t i = 0; i < ld->cfg->n_upstreams; i++) {
+		const struct upstream_cfg *up = &ld->cfg->upstreams[i];
+		if (up->api_key_env && !up->api_key)
+			cfg_report(strict ? &ld->rep->errors : &ld->rep->warnings,
+			       "api_key_env (upstream \"%s\"): environment variable %s is not set%s", up->name,
+			       up->api_key_env, strict ? "" : "; no key is sent");
+	}
+}
+
+static void lookup_ms(struct loader *ld, const config_setting_t *g, const char *name, long *out,
+		      const char *what, const char *where)
+{
+	long long v;
+	if (!g || !config_setting_lookup_int64(g, name, &v))
+		return;
+	if (v < 0 || v > 86400000LL) {
+		cfg_report(&ld->rep->errors, "%s.timeouts.%s (%s): must be from 0 to 86400000", what, name, where);
+		return;
+	}
+	*out = (long)v;
+}
+
+static void load_headers(struct loader *ld, struct upstream_cfg *up, const config_setting_t *list,
+			 const char *what, const char *where)
+{
+	int n = config_setting_length(list);
+	up->headers = xcalloc((size_t)n + 1, sizeof *up->headers);
+	for (int i = 0; i < n; i++) {
+		const char *h = config_setting_get_string_elem(list, i);
+		const char *colon = h ? strchr(h, ':') : NULL;
+		if (!colon || colon == h || strpbrk(h, "\r\n")) {
+			cfg_report(&ld->rep->errors, "%s.headers[%d] (%s): must be a string \"Name: value\" on one line",
+			       what, i, where);
+			continue;
+		}
+		up->headers[up->n_headers++] = xstrdup(h);
+	}
+}
+
+/* Fills up from a group with base_url, api_key_env, timeouts, headers,
+ * discover: an upstreams entry, or a model that has its own. */
+static void load_upstream_group(struct loader *ld, struct upstream_cfg *up, const config_setting_t *g,
+				const char *what, const char *where)
+{
+	set_base_url(ld, up, cfg_mem_str(g, "base_url"), what, where);
+	set_api_key(ld, up, cfg_mem_str(g, "api_key_env"));
+	const config_setting_t *t = config_setting_get_member(g, "timeouts");
+	lookup_ms(ld, t, "connect_ms", &up->connect_ms, what, where);
+	lookup_ms(ld, t, "first_byte_ms", &up->first_byte_ms, what, where);
+	lookup_ms(ld, t, "idle_ms", &up->idle_ms, what, where);
+	lookup_ms(ld, t, "total_ms", &up->total_ms, what, where);
+	const config_setting_t *h = config_setting_get_member(g, "headers");
+	if (h)
+		load_headers(ld, up, h, what, where);
+	int discover = 0;
+	if (config_setting_lookup_bool(g, "discover", &discover))
+		up->discover = discover;
+	long long ttl;
+	if (config_setting_lookup_int64(g, "discover_ttl_s", &ttl)) {
+		if (ttl < 0 || ttl > 86400)
+			cfg_report(&ld->rep->errors, "%s.discover_ttl_s (%s): must be from 0 to 86400", what, where);
+		up->discover_ttl_s = (long)ttl;
+	}
+}
+
+static const struct upstream_cfg *find_upstream(const struct config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->n_upstreams; i++)
+		if (strcmp(cfg->upstreams[i].name, name) == 0)
+			return &cfg->upstreams[i];
+	return NULL;
+}
+
+void cfg_load_upstreams(struct loader *ld, const char *file, const config_setting_t *list)
+{
+	char where[320], what[64];
+	cfg_file_origin(where, sizeof where, file, list);
+	if (!config_setting_is_list(list) && !config_setting_is_array(list)) {
+		cfg_report(&ld->rep->errors, "upstreams (%s): must be a list of groups ( { name = ...; base_url = ...; }, ... )",
+		       where);
+		return;
+	}
+	for (int i = 0; i < config_setting_length(list); i++) {
+		const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
+		const char *name = config_setting_is_group(g) ? cfg_mem_str(g, "name") : NULL;
+		cfg_file_origin(where, sizeof where, file, g);
+		snprintf(what, sizeof what, "upstreams[%d]", i);
+		if (!name || !*name) {
+			cfg_report(&ld->rep->errors, "%s (%s): needs a non-empty string name", what, where);
+			continue;
+		}
+		if (find_upstream(ld->cfg, name)) {
+			cfg_report(&ld->rep->errors, "%s (%s): upstream \"%s\" is listed twice", what, where, name);
+			continue;
+		}
+		load_upstream_group(ld, new_upstream(ld, name), g, what, where);
+	}
+}
+
+/* backend = "upstream": upstream = "<name>" shares one from the upstreams
+ * list; a base_url of its own makes a private one. 0, or -1 (reported). */
+int cfg_load_model_upstream(struct loader *ld, struct model_cfg *mc, const config_setting_t *m, int i,
+			       const char *id, const char *where)
+{
+	char what[64];
+	const char *shared = cfg_mem_str(m, "upstream");
+	const char *remote = cfg_mem_str(m, "upstream_model");
+	snprintf(what, sizeof what, "models[%d]", i);
+	if (shared) {
+		mc->upstream.up = find_upstream(ld->cfg, shared);
+		if (!mc->upstream.up) {
+			cfg_report(&ld->rep->errors, "%s.upstream (%s): no upstream named \"%s\" in upstreams", what, where,
+			       shared);
+			return -1;
+		}
+	} else if (config_setting_get_member(m, "base_url")) {
+		struct upstream_cfg *up = new_upstream(ld, id);
+		load_upstream_group(ld, up, m, what, where);
+		mc->upstream.up = up;
+	} else {
+		cfg_report(&ld->rep->errors, "%s (%s): backend \"upstream\" needs upstream = \"<name>\" or a base_url",
+		       what, where);
+		return -1;
+	}
+	mc->upstream.model = xstrdup(remote && *remote ? remote : id);
+	return 0;
+}
+
+/* UPSTREAM_BASE_URL with UPSTREAM_MODELS: models on one upstream, for
+ * containers and the common case, without a config file. */
+void cfg_resolve_upstream_env(struct loader *ld)
+{
+	struct config *cfg = ld->cfg;
+	const char *url_origin = ld->raw[cfg_setting_index(settings_find("UPSTREAM_BASE_URL"))].origin;
+	const char *models_origin = ld->raw[cfg_setting_index(settings_find("UPSTREAM_MODELS"))].origin;
+	if (!cfg->upstream_base_url) {
+		if (cfg->n_upstream_models)
+			cfg_report(&ld->rep->errors, "UPSTREAM_MODELS (%s): needs UPSTREAM_BASE_URL", models_origin);
+		return;
+	}
+	if (!cfg->n_upstream_models) {
+		cfg_report(&ld->rep->errors, "UPSTREAM_BASE_URL (%s): needs UPSTREAM_MODELS (name or alias=upstream-name, ...)",
+		       url_origin);
+		return;
+	}
+	if (!cfg->upstreams)
+		cfg_reserve_upstreams(ld, 0);
+	struct upstream_cfg *up = new_upstream(ld, "env");
+	char why[160];
+	if (config_check_url(cfg->upstream_base_url, why, sizeof why) != 0) {
+		cfg_report(&ld->rep->errors, "UPSTREAM_BASE_URL (%s): %s", url_origin, why);
+		return;
+	}
+	set_base_url(ld, up, cfg->upstream_base_url, "UPSTREAM", url_origin);
+	if (cfg->upstream_api_key)
+		up->api_key = xstrdup(cfg->upstream_api_key);
+	else if (config_strict(cfg))
+		cfg_report(&ld->rep->errors, "UPSTREAM_API_KEY (not set): required in %s with UPSTREAM_BASE_URL",
+		       config_env_name(cfg->env));
+	if (cfg->upstream_timeout_s > 0)
+		up->first_byte_ms = up->idle_ms = cfg->upstream_timeout_s * 1000;
+	cfg->models = xrealloc(cfg->models, (cfg->n_models + cfg->n_upstream_models) * sizeof *cfg->models);
+	for (size_t i = 0; i < cfg->n_upstream_models; i++) {
+		const char *entry = cfg->upstream_models[i];
+		const char *eq = strchr(entry, '=');
+		char *id = eq ? xstrndup(entry, (size_t)(eq - entry)) : xstrdup(entry);
+		const char *remote = eq ? eq + 1 : entry;
+		if (!*id || !*remote || config_find_model(cfg, id)) {
+			cfg_report(&ld->rep->errors, "UPSTREAM_MODELS (%s): \"%s\" is %s", models_origin, entry,
+			       *id && *remote ? "already a model" : "not name or alias=upstream-name");
+			free(id);
+			continue;
+		}
+		struct model_cfg *mc = &cfg->models[cfg->n_models++];
+		memset(mc, 0, sizeof *mc);
+		mc->id = id;
+		mc->owned_by = xstrdup("openai-fcgi");
+		mc->created = 1700000000;
+		mc->backend = BACKEND_UPSTREAM;
+		mc->upstream.up = up;
+		mc->upstream.model = xstrdup(remote);
+	}
+}
+
