@@ -31,7 +31,12 @@ static void handle_free(void *h)
 
 static void init_once(void)
 {
+	/* under the once: curl_global_init is not thread-safe before 7.84 */
 	curl = curl_api();
+	if (curl && curl->global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		log_error("upstream: curl_global_init failed: no upstream can be asked");
+		curl = NULL;
+	}
 	pthread_key_create(&handle_key, handle_free);
 }
 

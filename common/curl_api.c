@@ -47,16 +47,8 @@ static char why[256];
 
 static void load_once(void)
 {
-	if (curl_api_load(CURL_API_SONAME, &loaded, why, sizeof why) != 0)
-		return;
-	/* Done here, under the once: curl_global_init is not thread-safe
-	 * before curl 7.84, and every user of the table needs it done. */
-	CURLcode cc = loaded.global_init(CURL_GLOBAL_DEFAULT);
-	if (cc != CURLE_OK) {
-		snprintf(why, sizeof why, "curl_global_init: %s", loaded.easy_strerror(cc));
-		return;
-	}
-	table = &loaded;
+	if (curl_api_load(CURL_API_SONAME, &loaded, why, sizeof why) == 0)
+		table = &loaded;
 }
 
 const struct curl_api *curl_api(void)

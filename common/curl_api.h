@@ -30,9 +30,10 @@ struct curl_api {
  * The library is never closed; api owns nothing. No curl_global_init. */
 int curl_api_load(const char *soname, struct curl_api *api, char *err, size_t errlen);
 
-/* The process's libcurl: loaded and initialised (curl_global_init) by the
- * first call, from whichever thread, once. NULL if it could not be, on
- * that call and every later one. The table lives until exit. */
+/* The process's libcurl: loaded by the first call, from whichever thread,
+ * once. NULL if it could not be, on that call and every later one. The
+ * table lives until exit. curl_global_init is the caller's: it starts
+ * OpenSSL (~10 ms), which a process should pay only when it first asks. */
 const struct curl_api *curl_api(void);
 
 /* Why curl_api() returned NULL; "" when it did not, or was never called. */
