@@ -22,6 +22,8 @@ RUN autoreconf -fi \
  && install -D -m 0644 lighttpd.conf.example /out/usr/local/share/openai-fcgi/lighttpd.conf.example
 
 FROM debian:bookworm-slim
+# libcurl4 by name: the app opens libcurl.so.4 with dlopen (only when a model
+# is upstream), so no linker or dpkg-shlibdeps would ask for it.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends lighttpd spawn-fcgi tini curl \
 	libfcgi0ldbl libjson-c5 libconfig9 libcurl4 ca-certificates \

