@@ -1,14 +1,13 @@
 /* chat_response.c: the two chat sinks, one building a chat.completion, one streaming chunks */
 #include "chat_response.h"
 
-#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
+#include "rand.h"
 #include "xalloc.h"
 
 /* Stable for a given build, so clients comparing fingerprints see one
@@ -23,37 +22,16 @@
 static const char alnum[] =
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
-static void random_bytes(unsigned char *p, size_t n)
-{
-	while (n) {
-		ssize_t got = getrandom(p, n, 0);
-		if (got < 0) {
-			if (errno == EINTR)
-				continue;
-			/* ids need to be unique, not secret: a weaker source will do */
-			static _Thread_local uint64_t x;
-			x ^= (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)p ^ 0x9e3779b97f4a7c15u;
-			for (; n; n--) {
-				x ^= x << 13; x ^= x >> 7; x ^= x << 17;
-				*p++ = (unsigned char)x;
-			}
-			return;
-		}
-		p += got;
-		n -= (size_t)got;
-	}
-}
-
 void chat_random_alnum(char *out, size_t n)
 {
-	unsigned char buf[64];
 	size_t done = 0;
 	while (done < n) {
-		random_bytes(buf, sizeof(buf));
-		for (size_t i = 0; i < sizeof(buf) && done < n; i++) {
+		uint64_t r = rand_u64();
+		for (int i = 0; i < 8 && done < n; i++, r >>= 8) {
+			unsigned char b = (unsigned char)r;
 			/* 248 = 4 * 62: rejecting the rest keeps every char equally likely */
-			if (buf[i] < 248)
-				out[done++] = alnum[buf[i] % 62];
+			if (b < 248)
+				out[done++] = alnum[b % 62];
 		}
 	}
 	out[n] = '\0';

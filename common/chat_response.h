@@ -21,7 +21,7 @@ struct chat_meta {
  * borrowed. The id comes from getrandom(2). */
 void chat_meta_init(struct chat_meta *m, const char *model, long now);
 
-/* Fills out[0..n) with random [A-Za-z0-9] from getrandom(2) and writes a
+/* Fills out[0..n) with random [A-Za-z0-9] (rand.h: unique, not secret) and writes a
  * NUL at out[n]; out must hold n + 1 bytes. For ids ("call_...") too. */
 void chat_random_alnum(char *out, size_t n);
 

@@ -6,11 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include "app.h"
 #include "log.h"
+#include "rand.h"
 #include "utf8.h"
 
 #define MAX_HEADER_VALUE 8192  /* longer header values get 431 from the router */
@@ -22,25 +22,12 @@ int64_t now_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* Per-thread xorshift generator for request ids: random enough to tell
- * requests apart, seeded from getrandom once per thread. */
-static uint64_t next_random(void)
-{
-	static _Thread_local uint64_t s;
-	while (s == 0 && getrandom(&s, sizeof s, 0) != (ssize_t)sizeof s)
-		;
-	s ^= s << 13;
-	s ^= s >> 7;
-	s ^= s << 17;
-	return s;
-}
-
 /* "req_" and 24 random hex digits, as snprintf("req_%016llx%08llx") would
  * write them, for a tenth of its instructions. */
 static void random_id(char out[29])
 {
 	static const char hex[] = "0123456789abcdef";
-	uint64_t a = next_random(), b = next_random() & 0xffffffffu;
+	uint64_t a = rand_u64(), b = rand_u64() & 0xffffffffu;
 	memcpy(out, "req_", 4);
 	for (int i = 0; i < 16; i++)
 		out[4 + i] = hex[(a >> (60 - 4 * i)) & 15];
