@@ -17,12 +17,6 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
-export const top = process.env.top_srcdir || path.resolve(new URL('../..', import.meta.url).pathname);
-export const build = process.env.top_builddir || path.join(top, 'build-test');
-export const app = path.join(build, 'fcgi', 'openai-fcgi');
-export const TOKEN = 'e2e-key-0123456789abcdef';
-export const TOKEN2 = 'e2e-other-key-0123456789';
-
 const AS_ROOT = process.getuid() === 0;
 const NOBODY = AS_ROOT ? { uid: idOf('-u'), gid: idOf('-g') } : null;
 const APACHE_MODULES = '/usr/lib/apache2/modules';
@@ -31,6 +25,33 @@ function idOf(flag) {
   const r = spawnSync('id', [flag, 'nobody'], { encoding: 'utf8' });
   return r.status === 0 ? Number(r.stdout) : 65534;
 }
+
+const srcTop = process.env.top_srcdir || path.resolve(new URL('../..', import.meta.url).pathname);
+const srcApp = path.join(process.env.top_builddir || path.join(srcTop, 'build-test'), 'fcgi', 'openai-fcgi');
+
+// Run as root, the servers and the app drop to nobody, who must reach the
+// binary and the files the fronts are started from. A checkout under a
+// private directory (a clone in a 0700 temp dir) is out of its reach: then
+// the suites use a world-readable copy of just those files, made once per
+// process and removed at exit.
+function staged() {
+  if (!AS_ROOT || spawnSync('test', ['-x', srcApp, '-a', '-r', path.join(srcTop, 'pyproject.toml')],
+    { uid: NOBODY.uid, gid: NOBODY.gid }).status === 0) return { top: srcTop, app: srcApp };
+  const stage = fs.mkdtempSync(path.join(os.tmpdir(), 'oaf-stage-'));
+  fs.chmodSync(stage, 0o755);
+  for (const f of ['conf', 'scripts', 'pyproject.toml', 'lighttpd.conf.example', 'Dockerfile']) {
+    fs.cpSync(path.join(srcTop, f), path.join(stage, f), { recursive: true });
+  }
+  fs.mkdirSync(path.join(stage, 'fcgi'));
+  fs.copyFileSync(srcApp, path.join(stage, 'fcgi', 'openai-fcgi'));
+  fs.chmodSync(path.join(stage, 'fcgi', 'openai-fcgi'), 0o755);
+  process.on('exit', () => fs.rmSync(stage, { recursive: true, force: true }));
+  return { top: stage, app: path.join(stage, 'fcgi', 'openai-fcgi') };
+}
+
+export const { top, app } = staged();
+export const TOKEN = 'e2e-key-0123456789abcdef';
+export const TOKEN2 = 'e2e-other-key-0123456789';
 
 function have(cmd) {
   return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
