@@ -5,12 +5,12 @@ import Ajv2020 from 'ajv/dist/2020.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { top } from '../e2e/harness.mjs';
+import { checkout } from '../e2e/harness.mjs';
 
 // CI clones the repository with shared/ beside it; a missing oracle is an
 // error, never a reason to pass.
 export const schemaPath = process.env.OPENAI_SCHEMAS ||
-  path.resolve(top, '..', 'shared', 'openai', 'schemas.json');
+  path.resolve(checkout, '..', 'shared', 'openai', 'schemas.json');
 if (!fs.existsSync(schemaPath)) {
   throw new Error(`OpenAI's schemas are missing: ${schemaPath} (clone shared/ beside the repository)`);
 }

@@ -50,6 +50,8 @@ function staged() {
 }
 
 export const { top, app } = staged();
+// The checkout itself (top may be the staged copy): for what lies beside it.
+export const checkout = srcTop;
 export const TOKEN = 'e2e-key-0123456789abcdef';
 export const TOKEN2 = 'e2e-other-key-0123456789';
 
