@@ -807,6 +807,7 @@ int config_load(const struct config_paths *paths, struct config *cfg, struct con
 	ld.paths = paths;
 	ld.cfg = cfg;
 	ld.rep = rep;
+	ld.raw = xcalloc(settings_count(), sizeof *ld.raw);
 
 	load_file(&ld);
 	load_dotenv(&ld);
@@ -821,8 +822,9 @@ int config_load(const struct config_paths *paths, struct config *cfg, struct con
 	cfg_resolve_upstream_keys(&ld);
 	resolve_models(&ld);
 
-	for (size_t i = 0; i < sizeof ld.raw / sizeof ld.raw[0]; i++)
+	for (size_t i = 0; i < settings_count(); i++)
 		free(ld.raw[i].value);
+	free(ld.raw);
 	if (rep->errors.len) {
 		config_free(cfg);
 		return -1;

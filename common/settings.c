@@ -56,6 +56,14 @@ const struct setting settings_table[] = {
 	{ NULL, 0, 0, 0, NULL, NULL, 0, 0, 0, NULL },
 };
 
+size_t settings_count(void)
+{
+	size_t n = 0;
+	while (settings_table[n].name)
+		n++;
+	return n;
+}
+
 const struct setting *settings_find(const char *name)
 {
 	for (const struct setting *s = settings_table; s->name; s++)

@@ -31,5 +31,7 @@ struct setting {
 extern const struct setting settings_table[];
 
 const struct setting *settings_find(const char *name);
+/* The number of rows of settings_table (the terminator aside). */
+size_t settings_count(void);
 
 #endif
