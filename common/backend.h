@@ -1,6 +1,7 @@
 /* backend.h: what answers a chat request (the mock model, an upstream server) */
 #ifndef OAF_BACKEND_H
 #define OAF_BACKEND_H
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "chat_request.h"
@@ -42,6 +43,11 @@ struct chat_sink {
 	 * Set by the handler; hctx is its own. */
 	void (*header)(void *hctx, const char *name, const char *value);
 	void *hctx;
+	/* Optional, NULL when unset: has the client gone away? Asked now and
+	 * then by a backend that may wait long with nothing to send (an
+	 * upstream that sends bytes but no event), so that a departed client
+	 * does not hold it. Takes hctx; cheap, never blocks. */
+	bool (*gone)(void *hctx);
 };
 
 /* A backend. chat() answers req through sink. It returns 0 when done, or -1:
