@@ -38,6 +38,10 @@ struct chat_sink {
 	 * as the answer or sends it as one event. Backends that build answers
 	 * from the calls above never use it; those that use it use only it. */
 	int (*relay)(void *ctx, struct json_object *obj);
+	/* NULL for a whole answer: sends the client a comment that carries
+	 * nothing (an SSE keep-alive), which is also how a stream finds out that
+	 * its client left while the backend has nothing else to send. */
+	int (*keepalive)(void *ctx);
 	/* Optional, NULL when unset: a header the client should get with the
 	 * error the backend is about to return (an upstream's retry-after).
 	 * Set by the handler; hctx is its own. */

@@ -16,6 +16,7 @@
 
 #define ERROR_BODY_BYTES (64L << 10)   /* of a non-2xx answer: enough for any error object */
 #define CLIENT_CHECK_MS  200           /* how often a waiting transfer asks if the client is still there */
+#define KEEPALIVE_MS     500           /* a stream's client hears from us at least this often */
 
 /* One easy handle per thread, reused, so that its connection cache keeps
  * upstream connections (and their TLS sessions and DNS answers) alive from
@@ -86,6 +87,7 @@ struct xfer {
 	enum up_limit limit;    /* which limit stopped the transfer */
 	struct up_clock clock;
 	int64_t client_checked_ms;
+	int64_t client_heard_ms;  /* the last event or keep-alive we sent the client */
 	unsigned long comments; /* keep-alive lines seen so far */
 	char retry_after[32];
 	char retry_after_ms[32];
@@ -194,6 +196,7 @@ static int on_event(void *ctx, const struct sse_msg *m)
 		return -1;
 	}
 	x->events++;
+	x->client_heard_ms = mono_ms();
 	return 0;
 }
 
@@ -241,10 +244,22 @@ static size_t on_body(char *p, size_t size, size_t n, void *ctx)
 	return len;
 }
 
+/* Is the client of this stream due a keep-alive? Only once the stream
+ * is ours to keep (the upstream answered 200 with events or keep-alives of
+ * its own: then our head may go out). Web servers take a client's FIN for
+ * a half-close and notice it only when a write fails, so writing is the
+ * one way to find out, through any front, that the client left. */
+static bool keepalive_due(const struct xfer *x, int64_t now)
+{
+	return x->stream && x->is_sse && x->status / 100 == 2 && (x->events || x->comments) &&
+	       x->sink->keepalive && now - x->client_heard_ms >= KEEPALIVE_MS;
+}
+
 /* curl calls this about once a second while waiting, and after reads: the
  * limits are checked here, and whether the client is still there, since
  * an upstream may keep sending for long without an event to relay (the
- * only other moment a gone client is seen). */
+ * only other moment a gone client is seen): asked of what carries the
+ * request, and by a keep-alive to a stream's client. */
 static int on_progress(void *ctx, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
 {
 	struct xfer *x = ctx;
@@ -253,14 +268,16 @@ static int on_progress(void *ctx, curl_off_t dt, curl_off_t dn, curl_off_t ut, c
 	x->limit = up_clock_expired(&x->clock, x->up, now);
 	if (x->limit != UP_LIMIT_NONE)
 		return 1;
-	if (x->sink && x->sink->gone && now - x->client_checked_ms >= CLIENT_CHECK_MS) {
-		x->client_checked_ms = now;
-		if (x->sink->gone(x->sink->hctx)) {
-			x->client_gone = true;
-			return 1;
-		}
+	if (!x->sink || now - x->client_checked_ms < CLIENT_CHECK_MS)
+		return 0;
+	x->client_checked_ms = now;
+	bool gone = x->sink->gone && x->sink->gone(x->sink->hctx);
+	if (!gone && keepalive_due(x, now)) {
+		gone = x->sink->keepalive(x->sink->ctx) < 0;
+		x->client_heard_ms = now;
 	}
-	return 0;
+	x->client_gone = gone;
+	return gone;
 }
 
 static struct curl_slist *request_headers(const struct upstream_cfg *up, bool stream)
