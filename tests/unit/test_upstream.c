@@ -393,6 +393,32 @@ static void test_stream_relays_events_and_no_second_usage(void **state)
 	sb_free(&mw.out);
 }
 
+/* A stream's keep-alive is a comment the client's parser skips; a whole
+ * answer has none to give. */
+static void test_keepalive_only_in_streams(void **state)
+{
+	(void)state;
+	struct chat_meta meta;
+	chat_meta_init(&meta, "fast", 1700000000);
+	struct mem_writer mw = { STRBUF_INIT, 0 };
+	body_writer w = { &mw, mem_write, mem_flush };
+	struct chat_stream st;
+	struct chat_sink sink;
+	chat_stream_init(&st, &meta, &w, false, false);
+	chat_stream_sink(&st, &sink);
+	assert_int_equal(sink.keepalive(sink.ctx), 0);
+	assert_string_equal(sb_str(&mw.out), ": keep-alive\n\n");
+	mw.fail = 1;
+	assert_int_equal(sink.keepalive(sink.ctx), -1);
+	chat_stream_free(&st);
+	sb_free(&mw.out);
+	struct chat_accum acc;
+	chat_accum_init(&acc, &meta, 1, false);
+	chat_accum_sink(&acc, &sink);
+	assert_null(sink.keepalive);
+	chat_accum_free(&acc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -411,6 +437,7 @@ int main(void)
 		cmocka_unit_test(test_clock_bytes_are_not_progress),
 		cmocka_unit_test(test_accum_relays_whole_answer_model_mapped),
 		cmocka_unit_test(test_stream_relays_events_and_no_second_usage),
+		cmocka_unit_test(test_keepalive_only_in_streams),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
