@@ -18,7 +18,7 @@ struct loader {
 	const struct config_paths *paths;
 	struct config *cfg;
 	struct config_report *rep;
-	struct raw_value raw[32];
+	struct raw_value raw[64];     /* one per row of settings_table, with room to grow */
 	size_t upstream_cap;  /* cfg->upstreams is allocated once: models point into it */
 };
 
