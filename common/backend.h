@@ -1,6 +1,7 @@
 /* backend.h: what answers a chat request (the mock model, an upstream server) */
 #ifndef OAF_BACKEND_H
 #define OAF_BACKEND_H
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "chat_request.h"
@@ -37,11 +38,20 @@ struct chat_sink {
 	 * as the answer or sends it as one event. Backends that build answers
 	 * from the calls above never use it; those that use it use only it. */
 	int (*relay)(void *ctx, struct json_object *obj);
+	/* NULL for a whole answer: sends the client a comment that carries
+	 * nothing (an SSE keep-alive), which is also how a stream finds out that
+	 * its client left while the backend has nothing else to send. */
+	int (*keepalive)(void *ctx);
 	/* Optional, NULL when unset: a header the client should get with the
 	 * error the backend is about to return (an upstream's retry-after).
 	 * Set by the handler; hctx is its own. */
 	void (*header)(void *hctx, const char *name, const char *value);
 	void *hctx;
+	/* Optional, NULL when unset: has the client gone away? Asked now and
+	 * then by a backend that may wait long with nothing to send (an
+	 * upstream that sends bytes but no event), so that a departed client
+	 * does not hold it. Takes hctx; cheap, never blocks. */
+	bool (*gone)(void *hctx);
 };
 
 /* A backend. chat() answers req through sink. It returns 0 when done, or -1:

@@ -14,7 +14,9 @@
 #include "upstream.h"
 #include "xalloc.h"
 
-#define MAX_ANSWER_BYTES (32L << 20)   /* a whole answer, or an error body */
+#define ERROR_BODY_BYTES (64L << 10)   /* of a non-2xx answer: enough for any error object */
+#define CLIENT_CHECK_MS  200           /* how often a waiting transfer asks if the client is still there */
+#define KEEPALIVE_MS     500           /* a stream's client hears from us at least this often */
 
 /* One easy handle per thread, reused, so that its connection cache keeps
  * upstream connections (and their TLS sessions and DNS answers) alive from
@@ -80,18 +82,34 @@ struct xfer {
 	bool finished;          /* a chunk with a finish_reason seen */
 	bool client_gone;
 	bool failed;            /* err was set while reading */
-	bool too_big;
+	bool too_big;           /* a whole 2xx answer past max_body_bytes */
+	bool error_cut;         /* a non-2xx body cut at ERROR_BODY_BYTES: its start is enough */
 	enum up_limit limit;    /* which limit stopped the transfer */
 	struct up_clock clock;
+	int64_t client_checked_ms;
+	int64_t client_heard_ms;  /* the last event or keep-alive we sent the client */
+	unsigned long comments; /* keep-alive lines seen so far */
 	char retry_after[32];
 	char retry_after_ms[32];
 };
+
+/* The bounds of up, or the built-in defaults for an upstream that was not
+ * made by config_load() (the settings table has the same). */
+static size_t max_event(const struct upstream_cfg *up)
+{
+	return up->max_event_bytes > 0 ? (size_t)up->max_event_bytes : 1u << 20;
+}
+
+static size_t max_body(const struct upstream_cfg *up)
+{
+	return up->max_body_bytes > 0 ? (size_t)up->max_body_bytes : 16u << 20;
+}
 
 static size_t on_header(char *p, size_t size, size_t n, void *ctx)
 {
 	struct xfer *x = ctx;
 	size_t len = size * n;
-	char ct[64];
+	char ct[256];
 	if (len > 5 && strncmp(p, "HTTP/", 5) == 0) {
 		/* a new status line (after a 100 Continue, say) starts over */
 		x->status = 0;
@@ -121,15 +139,26 @@ static bool has_finish_reason(json_object *obj)
 	return false;
 }
 
-static json_object *parse_json(const char *s, size_t len)
+/* Parses an upstream's JSON, invalid UTF-8 replaced by U+FFFD first (the
+ * client must get valid JSON; a broken byte in a model's text is not
+ * worth the answer). what names it in the warning. */
+static json_object *parse_json(const struct upstream_cfg *up, const char *what, const char *s, size_t len)
 {
+	strbuf fixed = STRBUF_INIT;
+	size_t bad = up_utf8_repair(s, len, &fixed);
+	if (bad) {
+		log_warn("upstream %s: %zu invalid UTF-8 bytes in %s replaced by U+FFFD", up->name, bad, what);
+		s = fixed.buf;
+		len = fixed.len;
+	}
 	json_tokener *tok = json_tokener_new();
-	json_object *obj = json_tokener_parse_ex(tok, s, (int)len);
+	json_object *obj = len <= INT32_MAX ? json_tokener_parse_ex(tok, s, (int)len) : NULL;
 	if (obj && json_tokener_get_parse_end(tok) != len) {
 		json_object_put(obj);  /* trailing garbage */
 		obj = NULL;
 	}
 	json_tokener_free(tok);
+	sb_free(&fixed);
 	return obj;
 }
 
@@ -143,7 +172,8 @@ static int on_event(void *ctx, const struct sse_msg *m)
 		x->done = true;
 		return 0;
 	}
-	json_object *obj = parse_json(m->data, m->data_len);
+	up_clock_progress(&x->clock, mono_ms());
+	json_object *obj = parse_json(x->up, "a stream event", m->data, m->data_len);
 	if (!obj || !json_object_is_type(obj, json_type_object)) {
 		log_warn("upstream %s: stream event is not a JSON object: %.120s", x->up->name, m->data);
 		json_object_put(obj);
@@ -166,19 +196,47 @@ static int on_event(void *ctx, const struct sse_msg *m)
 		return -1;
 	}
 	x->events++;
+	x->client_heard_ms = mono_ms();
 	return 0;
 }
 
+/* Bytes of a 200 stream, through the bounded parser. */
+static size_t feed_stream(struct xfer *x, const char *p, size_t len)
+{
+	if (sse_parser_feed(&x->sse, p, len) != 0) {
+		if (x->sse.failure == SSE_LINE_TOO_LONG || x->sse.failure == SSE_EVENT_TOO_BIG) {
+			log_warn("upstream %s: stream %s larger than %zu bytes after %zu events", x->up->name,
+				 x->sse.failure == SSE_LINE_TOO_LONG ? "line" : "event", max_event(x->up), x->events);
+			up_fail(x->err, UP_TOO_LARGE);
+			x->failed = true;
+		}
+		return 0;
+	}
+	if (x->sse.comments != x->comments) {
+		x->comments = x->sse.comments;
+		up_clock_progress(&x->clock, mono_ms());  /* a keep-alive */
+	}
+	return len;
+}
+
 /* Returning less than asked makes curl stop the transfer at once: that is
- * how a gone client or a bad event aborts the upstream request. */
+ * how a gone client, a bad event or a bound passed aborts the upstream
+ * request. */
 static size_t on_body(char *p, size_t size, size_t n, void *ctx)
 {
 	struct xfer *x = ctx;
 	size_t len = size * n;
 	up_clock_byte(&x->clock, mono_ms());
 	if (x->stream && x->status / 100 == 2 && x->is_sse)
-		return sse_parser_feed(&x->sse, p, len) == 0 ? len : 0;
-	if (x->body.len + len > MAX_ANSWER_BYTES) {
+		return feed_stream(x, p, len);
+	/* a whole answer has nothing smaller than a byte to call progress */
+	up_clock_progress(&x->clock, mono_ms());
+	if (x->status / 100 != 2 && x->body.len + len > ERROR_BODY_BYTES) {
+		sb_append(&x->body, p, ERROR_BODY_BYTES - x->body.len);
+		x->error_cut = true;
+		return 0;
+	}
+	if (x->body.len + len > max_body(x->up)) {
 		x->too_big = true;
 		return 0;
 	}
@@ -186,13 +244,40 @@ static size_t on_body(char *p, size_t size, size_t n, void *ctx)
 	return len;
 }
 
-/* curl calls this about once a second while waiting, and after reads. */
+/* Is the client of this stream due a keep-alive? Only once the stream
+ * is ours to keep (the upstream answered 200 with events or keep-alives of
+ * its own: then our head may go out). Web servers take a client's FIN for
+ * a half-close and notice it only when a write fails, so writing is the
+ * one way to find out, through any front, that the client left. */
+static bool keepalive_due(const struct xfer *x, int64_t now)
+{
+	return x->stream && x->is_sse && x->status / 100 == 2 && (x->events || x->comments) &&
+	       x->sink->keepalive && now - x->client_heard_ms >= KEEPALIVE_MS;
+}
+
+/* curl calls this about once a second while waiting, and after reads: the
+ * limits are checked here, and whether the client is still there, since
+ * an upstream may keep sending for long without an event to relay (the
+ * only other moment a gone client is seen): asked of what carries the
+ * request, and by a keep-alive to a stream's client. */
 static int on_progress(void *ctx, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
 {
 	struct xfer *x = ctx;
 	(void)dt; (void)dn; (void)ut; (void)un;
-	x->limit = up_clock_expired(&x->clock, x->up, mono_ms());
-	return x->limit != UP_LIMIT_NONE;
+	int64_t now = mono_ms();
+	x->limit = up_clock_expired(&x->clock, x->up, now);
+	if (x->limit != UP_LIMIT_NONE)
+		return 1;
+	if (!x->sink || now - x->client_checked_ms < CLIENT_CHECK_MS)
+		return 0;
+	x->client_checked_ms = now;
+	bool gone = x->sink->gone && x->sink->gone(x->sink->hctx);
+	if (!gone && keepalive_due(x, now)) {
+		gone = x->sink->keepalive(x->sink->ctx) < 0;
+		x->client_heard_ms = now;
+	}
+	x->client_gone = gone;
+	return gone;
 }
 
 static struct curl_slist *request_headers(const struct upstream_cfg *up, bool stream)
@@ -231,22 +316,31 @@ static void setup(CURL *c, struct xfer *x, const char *url)
 	curl->easy_setopt(c, CURLOPT_XFERINFODATA, x);
 }
 
-/* Hands the upstream's Retry-After on with its 429 (or 503). */
+/* Hands the upstream's wait on with its 429 (or 503): as headers we make
+ * from its values once they parse, never its bytes. */
 static void pass_retry(const struct xfer *x)
 {
+	long secs, ms;
+	char v[24];
 	if (!x->sink->header)
 		return;
-	if (x->retry_after[0])
-		x->sink->header(x->sink->hctx, "Retry-After", x->retry_after);
-	if (x->retry_after_ms[0])
-		x->sink->header(x->sink->hctx, "retry-after-ms", x->retry_after_ms);
+	if (!up_retry_headers(x->retry_after, x->retry_after_ms, time(NULL), &secs, &ms)) {
+		if (x->retry_after[0] || x->retry_after_ms[0] || x->status == 429)
+			log_warn("upstream %s: HTTP %ld without a usable Retry-After: none passed on", x->up->name,
+				 x->status);
+		return;
+	}
+	snprintf(v, sizeof v, "%ld", secs);
+	x->sink->header(x->sink->hctx, "Retry-After", v);
+	snprintf(v, sizeof v, "%ld", ms);
+	x->sink->header(x->sink->hctx, "retry-after-ms", v);
 }
 
 /* A whole JSON answer: a 200 of a non-streaming request, or a stream
  * request that the upstream answered without streaming. */
 static int finish_whole(struct xfer *x)
 {
-	json_object *obj = parse_json(x->body.buf ? x->body.buf : "", x->body.len);
+	json_object *obj = parse_json(x->up, "the answer", x->body.buf ? x->body.buf : "", x->body.len);
 	int rc = -1;
 	if (!obj || !json_object_is_type(obj, json_type_object)) {
 		log_warn("upstream %s: answer is not a JSON object: %.120s", x->up->name, sb_str(&x->body));
@@ -285,10 +379,10 @@ static int conclude(struct xfer *x, CURLcode cc)
 		return up_fail(x->err, UP_UNREACHABLE);
 	}
 	if (x->too_big) {
-		log_warn("upstream %s: answer larger than %ld bytes", x->up->name, MAX_ANSWER_BYTES);
-		return up_fail(x->err, UP_MALFORMED);
+		log_warn("upstream %s: answer larger than %zu bytes", x->up->name, max_body(x->up));
+		return up_fail(x->err, UP_TOO_LARGE);
 	}
-	if (cc != CURLE_OK && !(x->stream && x->done)) {
+	if (cc != CURLE_OK && !(x->stream && x->done) && !x->error_cut) {
 		log_warn("upstream %s: %s after %zu events", x->up->name, curl->easy_strerror(cc), x->events);
 		return up_fail(x->err, x->status ? UP_BROKEN : UP_UNREACHABLE);
 	}
@@ -321,6 +415,8 @@ static int upstream_chat(const struct model_cfg *model, const struct chat_reques
 	x.err = err;
 	x.stream = req->stream;
 	sse_parser_init(&x.sse, on_event, &x);
+	/* a line may be one whole event, with its "data: " */
+	sse_parser_limit(&x.sse, max_event(up) + 64, max_event(up));
 
 	strbuf url = STRBUF_INIT, body = STRBUF_INIT;
 	sb_printf(&url, "%s/chat/completions", up->base_url);
@@ -404,7 +500,7 @@ static int fetch_models(const struct config *cfg, const struct upstream_cfg *up,
 	CURLcode cc = curl->easy_perform(c);
 	json_object *list = NULL;
 	if (cc == CURLE_OK && x.status == 200)
-		list = parse_json(sb_str(&x.body), x.body.len);
+		list = parse_json(up, "its model list", sb_str(&x.body), x.body.len);
 	int rc = -1;
 	if (list) {
 		render_models(cfg, list, out);

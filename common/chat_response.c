@@ -383,10 +383,19 @@ static int stream_relay(void *ctx, struct json_object *obj)
 	return send_event(st);
 }
 
+static int stream_keepalive(void *ctx)
+{
+	struct chat_stream *st = ctx;
+	sb_reset(&st->ev);
+	sb_puts(&st->ev, ": keep-alive\n\n");
+	return send_event(st);
+}
+
 void chat_stream_sink(struct chat_stream *st, struct chat_sink *sink)
 {
 	memset(sink, 0, sizeof(*sink));
 	sink->relay = stream_relay;
+	sink->keepalive = stream_keepalive;
 	sink->ctx = st;
 	sink->delta = stream_delta;
 	sink->tool_call = stream_tool_call;

@@ -820,6 +820,7 @@ int config_load(const struct config_paths *paths, struct config *cfg, struct con
 	resolve_project(&ld);
 	cfg_resolve_upstream_env(&ld);
 	cfg_resolve_upstream_keys(&ld);
+	cfg_resolve_upstream_limits(&ld);
 	resolve_models(&ld);
 
 	for (size_t i = 0; i < settings_count(); i++)

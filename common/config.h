@@ -21,8 +21,10 @@ struct upstream_cfg {
 	char *api_key;             /* the key itself, read at start; NULL: none sent */
 	long connect_ms;           /* TCP (and TLS) connect */
 	long first_byte_ms;        /* from the request to the first answer byte */
-	long idle_ms;              /* between two reads of a streamed answer */
-	long total_ms;             /* the whole exchange; 0: no limit */
+	long idle_ms;              /* between two events of a stream (or reads of a whole answer) */
+	long total_ms;             /* the whole exchange: never unbounded (UPSTREAM_TOTAL_TIMEOUT_S) */
+	long max_event_bytes;      /* a stream's longest line or event (UPSTREAM_MAX_EVENT_BYTES) */
+	long max_body_bytes;       /* the largest whole answer (UPSTREAM_MAX_BODY_BYTES) */
 	char **headers;            /* "Name: value", sent with every request */
 	size_t n_headers;
 	bool discover;             /* GET /v1/models also lists its /models */
@@ -85,6 +87,9 @@ struct config {
 	char **upstream_models;          /* "name" or "alias=upstream-name" */
 	size_t n_upstream_models;
 	long upstream_timeout_s;         /* first byte and between events; -1: not set */
+	long upstream_total_timeout_s;   /* every upstream's total_ms unless its own is set */
+	long upstream_max_event_bytes;
+	long upstream_max_body_bytes;
 };
 
 /* Where config_load() looks. Any field may be NULL. */

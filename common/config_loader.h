@@ -58,5 +58,8 @@ int cfg_load_model_upstream(struct loader *ld, struct model_cfg *mc, const char 
 			    int i, const char *id, const char *where);
 void cfg_resolve_upstream_env(struct loader *ld);
 void cfg_resolve_upstream_keys(struct loader *ld);
+/* Gives every upstream the UPSTREAM_TOTAL_TIMEOUT_S its file did not
+ * override, and the UPSTREAM_MAX_*_BYTES bounds. */
+void cfg_resolve_upstream_limits(struct loader *ld);
 
 #endif

@@ -71,6 +71,7 @@ static struct upstream_cfg *new_upstream(struct loader *ld, const char *name)
 	up->connect_ms = UPSTREAM_CONNECT_MS;
 	up->first_byte_ms = UPSTREAM_WAIT_MS;
 	up->idle_ms = UPSTREAM_WAIT_MS;
+	up->total_ms = -1;  /* UPSTREAM_TOTAL_TIMEOUT_S, once the settings are known */
 	up->discover_ttl_s = UPSTREAM_TTL_S;
 	return up;
 }
@@ -124,14 +125,29 @@ void cfg_resolve_upstream_keys(struct loader *ld)
 	}
 }
 
-static void lookup_ms(struct loader *ld, const config_setting_t *g, const char *name, long *out,
+void cfg_resolve_upstream_limits(struct loader *ld)
+{
+	const struct config *cfg = ld->cfg;
+	for (size_t i = 0; i < cfg->n_upstreams; i++) {
+		struct upstream_cfg *up = &cfg->upstreams[i];
+		if (up->total_ms < 0)
+			up->total_ms = cfg->upstream_total_timeout_s * 1000;
+		up->max_event_bytes = cfg->upstream_max_event_bytes;
+		up->max_body_bytes = cfg->upstream_max_body_bytes;
+	}
+}
+
+/* least: 0 for the limits where 0 means none; 1 for total_ms, which
+ * bounds every other (an exchange without an end holds a worker for ever). */
+static void lookup_ms(struct loader *ld, const config_setting_t *g, const char *name, long *out, long least,
 		      const char *what, const char *where)
 {
 	long long v;
 	if (!g || !config_setting_lookup_int64(g, name, &v))
 		return;
-	if (v < 0 || v > 86400000LL) {
-		cfg_report(&ld->rep->errors, "%s.timeouts.%s (%s): must be from 0 to 86400000", what, name, where);
+	if (v < least || v > 86400000LL) {
+		cfg_report(&ld->rep->errors, "%s.timeouts.%s (%s): must be from %ld to 86400000", what, name, where,
+			   least);
 		return;
 	}
 	*out = (long)v;
@@ -176,10 +192,10 @@ static void load_upstream_group(struct loader *ld, struct upstream_cfg *up, cons
 	snprintf(tw, sizeof tw, "%s.timeouts", what);
 	if (t && cfg_check_members(ld, file, t, tw, timeout_members, NULL))
 		return;
-	lookup_ms(ld, t, "connect_ms", &up->connect_ms, what, where);
-	lookup_ms(ld, t, "first_byte_ms", &up->first_byte_ms, what, where);
-	lookup_ms(ld, t, "idle_ms", &up->idle_ms, what, where);
-	lookup_ms(ld, t, "total_ms", &up->total_ms, what, where);
+	lookup_ms(ld, t, "connect_ms", &up->connect_ms, 0, what, where);
+	lookup_ms(ld, t, "first_byte_ms", &up->first_byte_ms, 0, what, where);
+	lookup_ms(ld, t, "idle_ms", &up->idle_ms, 0, what, where);
+	lookup_ms(ld, t, "total_ms", &up->total_ms, 1, what, where);
 	const config_setting_t *h = config_setting_get_member(g, "headers");
 	if (h)
 		load_headers(ld, up, h, what, where);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "strbuf.h"
+#include "utf8.h"
 
 static enum log_level min_level = LOG_INFO;
 static bool json_lines;
@@ -76,10 +77,76 @@ void log_set_request_id(const char *id)
 	request_id[n] = '\0';
 }
 
+static const char hex[] = "0123456789abcdef";
+
+void log_escape_text(strbuf *out, const char *s, size_t n, bool field)
+{
+	size_t i = 0;
+	while (i < n) {
+		unsigned char c = (unsigned char)s[i];
+		size_t k = c < 0x80 ? 1 : utf8_seq_len(s + i, n - i);
+		if (k > 1) {
+			sb_append(out, s + i, k);
+			i += k;
+			continue;
+		}
+		i++;
+		if (c >= 0x20 && c < 0x7f && c != '\\' && !(field && (c == ' ' || c == '"'))) {
+			sb_putc(out, (char)c);
+		} else if (c == '\n') {
+			sb_append(out, "\\n", 2);
+		} else if (c == '\r') {
+			sb_append(out, "\\r", 2);
+		} else if (c == '\t') {
+			sb_append(out, "\\t", 2);
+		} else if (c == '\\') {
+			sb_append(out, "\\\\", 2);
+		} else {
+			char esc[4] = { '\\', 'x', hex[c >> 4], hex[c & 15] };
+			sb_append(out, esc, 4);
+		}
+	}
+}
+
+/* Is there a byte in line that would end it early or garble a terminal? */
+static bool needs_escape(const char *line, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)line[i];
+		if ((c < 0x20 && !(c == '\n' && i == len - 1)) || c == 0x7f)
+			return true;
+	}
+	return false;
+}
+
 void log_raw(const char *line, unsigned long len)
 {
+	strbuf safe = STRBUF_INIT;
+	if (needs_escape(line, len) || len == 0 || line[len - 1] != '\n') {
+		size_t body = len && line[len - 1] == '\n' ? len - 1 : len;
+		for (size_t i = 0; i < body; i++) {
+			unsigned char c = (unsigned char)line[i];
+			if (c >= 0x20 && c != 0x7f) {
+				sb_putc(&safe, (char)c);
+			} else if (c == '\n' || c == '\r' || c == '\t') {
+				char esc[2] = { '\\', c == '\n' ? 'n' : c == '\r' ? 'r' : 't' };
+				sb_append(&safe, esc, 2);
+			} else if (json_lines) {
+				/* a JSON line keeps JSON's escape, a text line a C one */
+				char esc[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+				sb_append(&safe, esc, 6);
+			} else {
+				char esc[4] = { '\\', 'x', hex[c >> 4], hex[c & 15] };
+				sb_append(&safe, esc, 4);
+			}
+		}
+		sb_putc(&safe, '\n');
+		line = safe.buf;
+		len = safe.len;
+	}
 	/* One write per line: O_APPEND-free pipes keep writes under PIPE_BUF whole. */
 	(void)!write(STDERR_FILENO, line, len);
+	sb_free(&safe);
 }
 
 static void timestamp(char *buf, size_t n)
@@ -121,7 +188,9 @@ void log_msg(enum log_level l, const char *file, int line, const char *fmt, ...)
 			sb_printf(&sb, " [%s]", request_id);
 		if (min_level == LOG_DEBUG)
 			sb_printf(&sb, " %s:%d", file, line);
-		sb_printf(&sb, ": %s\n", msg);
+		sb_puts(&sb, ": ");
+		log_escape_text(&sb, msg, strlen(msg), false);
+		sb_putc(&sb, '\n');
 	}
 	log_raw(sb.buf, sb.len);
 	sb_free(&sb);

@@ -53,6 +53,12 @@ const struct setting settings_table[] = {
 	  F(upstream_models), F(n_upstream_models), "comma-separated: name, or alias=upstream-name" },
 	{ "UPSTREAM_TIMEOUT_S", ST_INT, 1, 3600, NULL, NULL, SET_OPTIONAL,
 	  F(upstream_timeout_s), 0, "seconds allowed before the upstream's first byte and between its events (default 60)" },
+	{ "UPSTREAM_TOTAL_TIMEOUT_S", ST_INT, 1, 86400, NULL, "600", 0,
+	  F(upstream_total_timeout_s), 0, "seconds an upstream exchange may last, streams included, unless its timeouts.total_ms says" },
+	{ "UPSTREAM_MAX_EVENT_BYTES", ST_INT, 1024, 64L << 20, NULL, "1048576", 0,
+	  F(upstream_max_event_bytes), 0, "largest line or event of an upstream's stream (502, or an error event, above)" },
+	{ "UPSTREAM_MAX_BODY_BYTES", ST_INT, 4096, 1L << 30, NULL, "16777216", 0,
+	  F(upstream_max_body_bytes), 0, "largest whole answer from an upstream (502 above)" },
 	{ NULL, 0, 0, 0, NULL, NULL, 0, 0, 0, NULL },
 };
 

@@ -28,6 +28,12 @@ void sse_parser_init(struct sse_parser *p, sse_event_fn cb, void *ctx)
 	p->ctx = ctx;
 }
 
+void sse_parser_limit(struct sse_parser *p, size_t max_line, size_t max_event)
+{
+	p->max_line = max_line;
+	p->max_event = max_event;
+}
+
 void sse_parser_free(struct sse_parser *p)
 {
 	sb_free(&p->line);
@@ -57,10 +63,19 @@ static int dispatch(struct sse_parser *p)
 	return rc;
 }
 
-static void field(struct sse_parser *p, const char *name, size_t nlen,
-		  const char *value, size_t vlen)
+static int stop(struct sse_parser *p, enum sse_failure why)
+{
+	p->failure = why;
+	return -1;
+}
+
+static int field(struct sse_parser *p, const char *name, size_t nlen,
+		 const char *value, size_t vlen)
 {
 	if (nlen == 4 && memcmp(name, "data", 4) == 0) {
+		/* each line adds its "\n" too: lines of nothing still add up */
+		if (p->max_event && p->data.len + vlen > p->max_event)
+			return stop(p, SSE_EVENT_TOO_BIG);
 		sb_append(&p->data, value, vlen);
 		sb_putc(&p->data, '\n');
 		p->have_data = true;
@@ -74,19 +89,20 @@ static void field(struct sse_parser *p, const char *name, size_t nlen,
 			sb_append(&p->id, value, vlen);
 		}
 	}
+	return 0;
 }
 
 static int process_line(struct sse_parser *p, const char *s, size_t n)
 {
 	if (n == 0)
-		return dispatch(p);
-	if (s[0] == ':')
-		return 0;
-	const char *colon = memchr(s, ':', n);
-	if (!colon) {
-		field(p, s, n, "", 0);
+		return dispatch(p) == 0 ? 0 : stop(p, SSE_STOPPED);
+	if (s[0] == ':') {
+		p->comments++;
 		return 0;
 	}
+	const char *colon = memchr(s, ':', n);
+	if (!colon)
+		return field(p, s, n, "", 0);
 	size_t nlen = (size_t)(colon - s);
 	const char *v = colon + 1;
 	size_t vlen = n - nlen - 1;
@@ -94,13 +110,23 @@ static int process_line(struct sse_parser *p, const char *s, size_t n)
 		v++;
 		vlen--;
 	}
-	field(p, s, nlen, v, vlen);
+	return field(p, s, nlen, v, vlen);
+}
+
+/* Keeps the start of a line that has not ended yet, within max_line. */
+static int keep_partial(struct sse_parser *p, const char *s, size_t n)
+{
+	if (p->max_line && p->line.len + n > p->max_line)
+		return stop(p, SSE_LINE_TOO_LONG);
+	sb_append(&p->line, s, n);
 	return 0;
 }
 
 /* Ends the current line, which is partly in p->line and partly at s. */
 static int end_line(struct sse_parser *p, const char *s, size_t n)
 {
+	if (p->max_line && p->line.len + n > p->max_line)
+		return stop(p, SSE_LINE_TOO_LONG);
 	if (p->line.len == 0)
 		return process_line(p, s, n);
 	sb_append(&p->line, s, n);
@@ -118,10 +144,8 @@ int sse_parser_feed(struct sse_parser *p, const char *buf, size_t n)
 		size_t have = p->line.len;
 		while (i < n && have + i < 3 && buf[i] == bom[have + i])
 			i++;
-		if (have + i < 3 && i == n) {
-			sb_append(&p->line, buf, n);
-			return 0;
-		}
+		if (have + i < 3 && i == n)
+			return keep_partial(p, buf, n);
 		p->started = true;
 		if (have + i == 3) {
 			sb_reset(&p->line);
@@ -146,6 +170,5 @@ int sse_parser_feed(struct sse_parser *p, const char *buf, size_t n)
 			return -1;
 		start = i + 1;
 	}
-	sb_append(&p->line, buf + start, n - start);
-	return 0;
+	return keep_partial(p, buf + start, n - start);
 }

@@ -24,14 +24,27 @@ struct sse_msg {
 /* Called once per complete event; returns 0 to go on, -1 to stop. */
 typedef int (*sse_event_fn)(void *ctx, const struct sse_msg *msg);
 
+/* Why sse_parser_feed() stopped. */
+enum sse_failure {
+	SSE_OK,
+	SSE_STOPPED,         /* the callback returned -1 */
+	SSE_LINE_TOO_LONG,   /* a line (comments too) longer than max_line */
+	SSE_EVENT_TOO_BIG,   /* an event's data longer than max_event */
+};
+
 /* An incremental parser (WHATWG EventSource rules): feed it byte chunks
  * cut anywhere; it handles LF, CRLF and CR line ends (a CRLF split across
  * two chunks included), a leading BOM, comment lines (":..."), the fields
  * data, event and id (retry and unknown fields are ignored), and calls
- * back for every event ended by a blank line that had data. */
+ * back for every event ended by a blank line that had data. What it keeps
+ * is bounded: a line longer than max_line or an event whose data grows
+ * past max_event stops it, so a stream that never ends its line or its
+ * event cannot grow a worker without end. */
 struct sse_parser {
 	sse_event_fn cb;
 	void *ctx;
+	size_t max_line;   /* 0: unbounded (only for trusted input) */
+	size_t max_event;
 	strbuf line;       /* the incomplete current line */
 	strbuf data;
 	strbuf event;
@@ -39,12 +52,18 @@ struct sse_parser {
 	bool have_data;
 	bool after_cr;     /* last byte was CR: a following LF is the same break */
 	bool started;      /* past the BOM check */
+	unsigned long comments;       /* complete comment lines so far (keep-alives) */
+	enum sse_failure failure;     /* set when feed returned -1 */
 };
 
-/* Prepares p; cb and ctx are kept. Release with sse_parser_free(). */
+/* Prepares p, unbounded; cb and ctx are kept. Release with sse_parser_free(). */
 void sse_parser_init(struct sse_parser *p, sse_event_fn cb, void *ctx);
-/* Parses n bytes. Returns 0, or -1 as soon as the callback returned -1 (the
- * rest of buf is then not parsed). */
+/* Bounds what p keeps: a line of more than max_line bytes, or an event
+ * with more than max_event bytes of data, stops it (0: no bound). */
+void sse_parser_limit(struct sse_parser *p, size_t max_line, size_t max_event);
+/* Parses n bytes. Returns 0, or -1 with p->failure saying why as soon as
+ * the callback returned -1 or a bound was passed (the rest of buf is then
+ * not parsed, and the parser must not be fed again). */
 int sse_parser_feed(struct sse_parser *p, const char *buf, size_t n);
 /* Frees the parser's buffers; an event still missing its blank line is
  * dropped, as EventSource does at the end of a stream. */

@@ -2,8 +2,11 @@
 #include "upstream.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include "utf8.h"
 
 void up_request_body(const struct chat_request *req, const char *upstream_model, strbuf *out)
 {
@@ -30,6 +33,9 @@ int up_fail(oa_error *err, enum up_failure f)
 	case UP_BROKEN:
 		return oa_error_set(err, 502, OA_SERVER, "upstream_error", NULL,
 				    "The model's upstream server ended its answer before it was complete.");
+	case UP_TOO_LARGE:
+		return oa_error_set(err, 502, OA_SERVER, "upstream_error", NULL,
+				    "The model's upstream server sent an answer larger than this server accepts.");
 	case UP_MALFORMED:
 		break;
 	}
@@ -106,8 +112,86 @@ bool up_header_value(const char *line, size_t len, const char *name, char *out, 
 		v++;
 	while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
 		end--;
-	snprintf(out, n, "%.*s", (int)(end - v), v);
+	out[0] = '\0';
+	if ((size_t)(end - v) >= n)
+		return true;
+	for (const char *p = v; p < end; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return true;
+	memcpy(out, v, (size_t)(end - v));
+	out[end - v] = '\0';
 	return true;
+}
+
+/* Digits only, at least one; the value, saturated at max. */
+static bool parse_count(const char *s, long max, long *out)
+{
+	long v = 0;
+	if (!*s)
+		return false;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return false;
+		v = v > (max - (*s - '0')) / 10 ? max : v * 10 + (*s - '0');
+	}
+	*out = v;
+	return true;
+}
+
+/* An HTTP-date (RFC 9110 5.6.7) in seconds from now_s, 0 when past. */
+static bool parse_http_date(const char *s, time_t now_s, long *out)
+{
+	static const char *const formats[] = {
+		"%a, %d %b %Y %H:%M:%S GMT",   /* IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT */
+		"%A, %d-%b-%y %H:%M:%S GMT",   /* RFC 850 */
+		"%a %b %e %H:%M:%S %Y",        /* asctime */
+	};
+	for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++) {
+		struct tm tm;
+		memset(&tm, 0, sizeof tm);
+		const char *end = strptime(s, formats[i], &tm);
+		if (!end || *end)
+			continue;
+		time_t t = timegm(&tm);
+		if (t == (time_t)-1)
+			return false;
+		long long d = (long long)t - (long long)now_s;
+		*out = d <= 0 ? 0 : d > UP_RETRY_MAX_S ? UP_RETRY_MAX_S : (long)d;
+		return true;
+	}
+	return false;
+}
+
+bool up_retry_headers(const char *retry_after, const char *retry_after_ms, time_t now_s, long *secs, long *ms)
+{
+	long s = 0, m = 0;
+	bool have_s = retry_after && (parse_count(retry_after, UP_RETRY_MAX_S, &s) ||
+				      parse_http_date(retry_after, now_s, &s));
+	bool have_ms = retry_after_ms && parse_count(retry_after_ms, UP_RETRY_MAX_S * 1000, &m);
+	if (!have_s && !have_ms)
+		return false;
+	*secs = have_s ? s : (m + 999) / 1000;
+	*ms = have_ms ? m : s * 1000;
+	return true;
+}
+
+size_t up_utf8_repair(const char *s, size_t n, strbuf *out)
+{
+	if (utf8_valid(s, n))
+		return 0;
+	size_t bad = 0, i = 0;
+	while (i < n) {
+		size_t k = (unsigned char)s[i] < 0x80 ? 1 : utf8_seq_len(s + i, n - i);
+		if (k == 0) {
+			sb_append(out, "\xef\xbf\xbd", 3);
+			bad++;
+			i++;
+		} else {
+			sb_append(out, s + i, k);
+			i += k;
+		}
+	}
+	return bad;
 }
 
 void up_clock_start(struct up_clock *c, int64_t now_ms)
@@ -117,6 +201,13 @@ void up_clock_start(struct up_clock *c, int64_t now_ms)
 }
 
 void up_clock_byte(struct up_clock *c, int64_t now_ms)
+{
+	if (!c->got_byte)
+		c->last_ms = now_ms;
+	c->got_byte = true;
+}
+
+void up_clock_progress(struct up_clock *c, int64_t now_ms)
 {
 	c->last_ms = now_ms;
 	c->got_byte = true;

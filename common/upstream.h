@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <json-c/json.h>
 
@@ -24,6 +25,7 @@ enum up_failure {
 	UP_TIMEOUT,       /* connect, first byte, idle or total limit */
 	UP_BROKEN,        /* the connection ended in the middle of the answer */
 	UP_MALFORMED,     /* not the JSON (or SSE) an OpenAI server sends */
+	UP_TOO_LARGE,     /* an event or an answer past our bounds */
 };
 
 /* Fills err for f (502, or 504 for a timeout); detail goes to the log by the
@@ -44,21 +46,48 @@ int up_map_status(long status, const char *body, size_t len, oa_error *err);
 int up_error_object(json_object *obj, int status, oa_error *err);
 
 /* If the header line (len bytes, "Name: value\r\n") is name, copies its
- * trimmed value into out (n bytes) and returns true. Case-insensitive. */
+ * trimmed value into out (n bytes) and returns true. Case-insensitive. A
+ * value with a control byte inside (CR, LF, NUL...) or too long for out is
+ * given as "": nothing cut or injected is ever passed on. */
 bool up_header_value(const char *line, size_t len, const char *name, char *out, size_t n);
 
+/* The longest wait we pass on from an upstream's Retry-After. */
+#define UP_RETRY_MAX_S 86400L
+
+/* The retry headers the client gets with an upstream's 429 or 503, made by
+ * us from the upstream's values (either may be "" or NULL): Retry-After as
+ * delta-seconds or an HTTP-date (IMF-fixdate, RFC 850 or asctime, read
+ * against now_s), retry-after-ms as milliseconds. What is neither is
+ * dropped; each header is derived from the other when only one is valid.
+ * Fills secs and ms (integers, at most UP_RETRY_MAX_S s) and returns true,
+ * or returns false when the upstream gave nothing usable. */
+bool up_retry_headers(const char *retry_after, const char *retry_after_ms, time_t now_s, long *secs, long *ms);
+
+/* Invalid UTF-8 from an upstream is replaced, not relayed: when s (n
+ * bytes) holds any, appends s to out with each invalid byte turned into
+ * U+FFFD and returns how many there were; returns 0 (out untouched) when
+ * s is valid. */
+size_t up_utf8_repair(const char *s, size_t n, strbuf *out);
+
 /* The clock of one exchange; times in milliseconds of a monotonic clock,
- * passed in so that tests need no real time. */
+ * passed in so that tests need no real time. Idle is measured between
+ * progress: for a stream, complete events and keep-alive comment lines
+ * (a model may think for minutes behind keep-alives; the total limit
+ * bounds that), never bytes of an unfinished line; for a whole answer,
+ * which has nothing smaller, its bytes. */
 struct up_clock {
 	int64_t start_ms;
-	int64_t last_ms;       /* last byte received */
+	int64_t last_ms;       /* the first byte, then the last progress */
 	bool got_byte;
 };
 
 enum up_limit { UP_LIMIT_NONE, UP_LIMIT_FIRST_BYTE, UP_LIMIT_IDLE, UP_LIMIT_TOTAL };
 
 void up_clock_start(struct up_clock *c, int64_t now_ms);
+/* Any byte of the answer: ends the wait for the first one, nothing more. */
 void up_clock_byte(struct up_clock *c, int64_t now_ms);
+/* Progress (see above): starts the idle time anew. */
+void up_clock_progress(struct up_clock *c, int64_t now_ms);
 /* Which of up's limits (a 0 limit is none) has run out at now_ms. */
 enum up_limit up_clock_expired(const struct up_clock *c, const struct upstream_cfg *up, int64_t now_ms);
 const char *up_limit_name(enum up_limit l);

@@ -27,6 +27,11 @@ static void error_header(void *hctx, const char *name, const char *value)
 	resp_header(hctx, name, "%s", value);
 }
 
+static bool client_left(void *hctx)
+{
+	return resp_client_gone(hctx);
+}
+
 static int answer_whole(struct request *req, const struct backend_ops *be, const struct model_cfg *m,
 			const struct chat_request *cr, const struct chat_meta *meta)
 {
@@ -35,6 +40,7 @@ static int answer_whole(struct request *req, const struct backend_ops *be, const
 	chat_accum_init(&acc, meta, cr->n, cr->legacy_functions);
 	chat_accum_sink(&acc, &sink);
 	sink.header = error_header;
+	sink.gone = client_left;
 	sink.hctx = req;
 	int rc = be->chat(m, cr, &sink, &req->err);
 	if (rc == 0) {
@@ -43,7 +49,8 @@ static int answer_whole(struct request *req, const struct backend_ops *be, const
 		resp_json(req, 200, req->out.buf, req->out.len);
 	}
 	chat_accum_free(&acc);
-	return rc;
+	/* a client that left while the backend worked gets nothing more */
+	return rc != 0 && req->client_gone ? 0 : rc;
 }
 
 /* The stream's head goes out with its first event, not before: a backend
@@ -86,6 +93,7 @@ static int answer_stream(struct request *req, const struct backend_ops *be, cons
 	chat_stream_init(&st, meta, &lazy, cr->include_usage, cr->legacy_functions);
 	chat_stream_sink(&st, &sink);
 	sink.header = error_header;
+	sink.gone = client_left;
 	sink.hctx = req;
 	int rc = be->chat(m, cr, &sink, &req->err);
 	if (rc == 0)

@@ -1,6 +1,8 @@
 /* io_cgi.c: a request carried by plain CGI: the environment, stdin and stdout */
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "io.h"
 
@@ -31,6 +33,15 @@ static int cgi_flush(void *ctx)
 	return fflush(stdout) == 0 ? 0 : -1;
 }
 
+/* The server closes its end of our stdout (a pipe or a socket) when the
+ * client leaves: poll reports an error or a hang-up on the write end. */
+static bool cgi_gone(void *ctx)
+{
+	(void)ctx;
+	struct pollfd p = { .fd = STDOUT_FILENO, .events = POLLRDHUP };
+	return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
 void io_cgi_bind(struct req_io *io)
 {
 	io->ctx = NULL;
@@ -39,4 +50,5 @@ void io_cgi_bind(struct req_io *io)
 	io->out.ctx = NULL;
 	io->out.write = cgi_write;
 	io->out.flush = cgi_flush;
+	io->gone = cgi_gone;
 }

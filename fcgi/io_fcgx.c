@@ -1,5 +1,6 @@
 /* io_fcgx.c: a request carried by libfcgi's FCGX streams */
 #include <limits.h>
+#include <poll.h>
 
 #include <fcgiapp.h>
 
@@ -51,6 +52,16 @@ static int fcgx_flush(void *ctx)
 	return FCGX_FFlush(r->out) == 0 && !FCGX_GetError(r->out) ? 0 : -1;
 }
 
+/* The web servers close the FastCGI connection when their client leaves
+ * (we never ask them to keep it): a hang-up seen by poll. Readable data
+ * alone is not it (the end of stdin may still be unread). */
+static bool fcgx_gone(void *ctx)
+{
+	FCGX_Request *r = ctx;
+	struct pollfd p = { .fd = r->ipcFd, .events = POLLRDHUP };
+	return r->ipcFd >= 0 && poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
 void io_fcgx_bind(struct req_io *io, struct FCGX_Request *r)
 {
 	io->ctx = r;
@@ -59,4 +70,5 @@ void io_fcgx_bind(struct req_io *io, struct FCGX_Request *r)
 	io->out.ctx = r;
 	io->out.write = fcgx_write;
 	io->out.flush = fcgx_flush;
+	io->gone = fcgx_gone;
 }

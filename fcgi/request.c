@@ -224,9 +224,10 @@ void request_end(struct request *req)
 		sb_puts(line, " access ");
 		sb_puts(line, req->id);
 		sb_putc(line, ' ');
-		sb_puts(line, req->method);
+		/* The method and the path are the client's (a CGI server may pass
+		 * any REQUEST_METHOD): escaped, so a line stays one line. */
+		log_escape_text(line, req->method, strlen(req->method), true);
 		sb_putc(line, ' ');
-		/* The path is the client's: escape it so a line stays one line. */
 		sb_json_str(line, path, strlen(path));
 		sb_putc(line, ' ');
 		sb_put_int(line, req->status);

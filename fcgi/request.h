@@ -23,6 +23,9 @@ struct req_io {
 	/* Reads up to n body bytes: the count, 0 at the end, -1 on error. */
 	long (*read)(void *ctx, char *buf, size_t n);
 	body_writer out;
+	/* Has the web server closed our side of the request (its client left)?
+	 * Without writing and without blocking; NULL: cannot tell. */
+	bool (*gone)(void *ctx);
 };
 
 /* Everything about one request. Set up by request_begin(), released by

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "app.h"
+#include "log.h"
 
 /* Headers a browser client may read (CORS). */
 #define EXPOSE_HEADERS "x-request-id, openai-processing-ms, x-ratelimit-limit-requests, " \
@@ -14,12 +15,31 @@
 void resp_header(struct request *req, const char *name, const char *fmt, ...)
 {
 	va_list ap;
+	size_t start = req->head.len;
 	sb_puts(&req->head, name);
 	sb_puts(&req->head, ": ");
 	va_start(ap, fmt);
 	sb_vprintf(&req->head, fmt, ap);
 	va_end(ap);
+	/* The last defence for values that came from elsewhere (an upstream):
+	 * a CR, LF or other control byte would split or forge a header. */
+	for (size_t i = start; i < req->head.len; i++) {
+		unsigned char c = (unsigned char)req->head.buf[i];
+		if ((c < 0x20 && c != '\t') || c == 0x7f) {
+			log_warn("header %s dropped: its value holds control bytes", name);
+			req->head.len = start;
+			req->head.buf[start] = '\0';
+			return;
+		}
+	}
 	sb_puts(&req->head, "\r\n");
+}
+
+bool resp_client_gone(struct request *req)
+{
+	if (!req->client_gone && req->io->gone && req->io->gone(req->io->ctx))
+		req->client_gone = true;
+	return req->client_gone;
 }
 
 static int out_write(struct request *req, const char *p, size_t n)

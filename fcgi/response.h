@@ -1,6 +1,7 @@
 /* response.h: status line, headers every answer carries, JSON bodies, SSE streams */
 #ifndef OAF_RESPONSE_H
 #define OAF_RESPONSE_H
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "request.h"
@@ -19,6 +20,9 @@ int resp_json(struct request *req, int status, const char *json, size_t n);
 int resp_error(struct request *req, const oa_error *e);
 /* Sends 204 with no body (CORS preflight). */
 int resp_no_content(struct request *req);
+/* Has the client gone away? Known from a failed write, or asked of what
+ * carries the request without writing; once true, stays true. */
+bool resp_client_gone(struct request *req);
 /* Sends the head of an SSE answer and returns the writer for its events:
  * every event written through it should be flushed (chat_response.c does). */
 const body_writer *resp_stream_begin(struct request *req);

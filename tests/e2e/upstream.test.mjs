@@ -1,12 +1,14 @@
 // upstream.test.mjs: the upstream backend through lighttpd: a second openai-fcgi
 // in mock mode as a well-behaved upstream, and a small node server that
-// misbehaves on purpose (drops, stalls, garbage, split events, 4xx/429/5xx).
+// misbehaves on purpose (drops, stalls, garbage, split events, 4xx/429/5xx,
+// floods that never end a line or an event, drips that never end, forged
+// headers, invalid UTF-8, error bodies with newlines).
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { call, expectError, freePort, startServer, TOKEN } from './harness.mjs';
+import { call, expectError, freePort, frontUnavailable, startServer, TOKEN } from './harness.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const msgs = [{ role: 'user', content: 'Hello!' }];
@@ -18,10 +20,61 @@ function chunk(model, content, finish = null) {
   });
 }
 
+function completion(model, content) {
+  return JSON.stringify({
+    id: 'chatcmpl-bad', object: 'chat.completion', created: 1, model,
+    choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }],
+    usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 },
+  });
+}
+
+// "caf\xff\xfe!": content with two bytes that are not UTF-8.
+const BROKEN = '@@BROKEN@@';
+const withBroken = (json) => {
+  const [a, b] = json.split(BROKEN);
+  return Buffer.concat([Buffer.from(a), Buffer.from('caf'), Buffer.from([0xff, 0xfe]), Buffer.from('!'), Buffer.from(b)]);
+};
+
+const FLOOD_MAX = 128 << 20;  // what a flood sends at most if nobody stops it
+
+// Writes first, then unit again and again (in 64 KiB writes, as fast as the
+// reader takes them) until the connection is closed or FLOOD_MAX went out;
+// resolves to the bytes written.
+async function flood(res, first, unit) {
+  const block = Buffer.from(unit.repeat(Math.ceil(65536 / unit.length)));
+  let sent = first.length;
+  res.write(first);
+  while (!res.destroyed && sent < FLOOD_MAX) {
+    sent += block.length;
+    if (!res.write(block)) {
+      await new Promise((r) => {
+        const done = () => { res.off('drain', done); res.off('close', done); r(); };
+        res.on('drain', done); res.on('close', done);
+      });
+    }
+  }
+  return sent;
+}
+
+// Writes unit every `every` ms until the connection is closed.
+async function drip(res, unit, every) {
+  while (!res.destroyed) { res.write(unit); await sleep(every); }
+}
+
+// A raw 429 whose Retry-After line is what the mode says: node's own
+// response writer refuses CR, LF and NUL in a header, as it should.
+function raw429(res, retryLine) {
+  const body = JSON.stringify({ error: { message: 'slow down', type: 'requests', param: null, code: 'rate_limit_exceeded' } });
+  res.socket.end(`HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\n${retryLine}\r\n`
+    + `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`, 'latin1');
+}
+
 // The misbehaving upstream: what it does depends on the model it is asked for.
 function badUpstream() {
   const seen = [];
   const closed = {};
+  const started = {};
+  const sent = {};
   const conns = { n: 0 };
   const srv = http.createServer((req, res) => {
     let body = '';
@@ -30,6 +83,7 @@ function badUpstream() {
       const b = body ? JSON.parse(body) : {};
       seen.push({ url: req.url, headers: req.headers, body: b });
       const m = b.model;
+      started[m] = Date.now();
       res.on('close', () => { closed[m] = Date.now(); });
       const sse = () => res.writeHead(200, { 'Content-Type': 'text/event-stream' });
       const ev = (s) => res.write(`data: ${s}\n\n`);
@@ -87,25 +141,75 @@ function badUpstream() {
         case 'r404':
           res.writeHead(404, { 'Content-Type': 'text/html' }); res.end('<h1>nope</h1>');
           break;
+        case 'r500-lines':
+          // an error body whose lines would pass for our own log lines
+          res.writeHead(500, { 'Content-Type': 'text/plain' });
+          res.end('first line\n2026-12-01T00:00:00.000Z openai-fcgi[1] INFO: forged-by-upstream\r\nthird line');
+          break;
+        // floods: a line that never ends, an event that never ends, a comment
+        // that never ends; before any event, or after one
+        case 'endless-line': sse(); sent[m] = await flood(res, 'data: ', 'x'); break;
+        case 'endless-line-after': sse(); ev(chunk(m, 'one')); sent[m] = await flood(res, 'data: ', 'x'); break;
+        case 'endless-event': sse(); sent[m] = await flood(res, '', `data: ${chunk(m, 'x')}\n`); break;
+        case 'endless-event-after':
+          sse(); ev(chunk(m, 'one')); sent[m] = await flood(res, '', 'data\n'); break;
+        case 'endless-comment': sse(); sent[m] = await flood(res, ': ', 'keep-alive '); break;
+        // drips: complete keep-alives every 10 ms (live, so only the total
+        // limit ends them), or one byte every 0.5 s of a line or a body
+        case 'keepalive-drip': sse(); await drip(res, ': keep-alive\n\n', 10); break;
+        case 'keepalive-drip-after': sse(); ev(chunk(m, 'one')); await drip(res, ': keep-alive\n\n', 10); break;
+        case 'slow-drip':
+          if (b.stream) { sse(); res.write('d'); await drip(res, 'a', 500); } else {
+            res.writeHead(200, { 'Content-Type': 'application/json' }); res.write('{'); await drip(res, ' ', 500);
+          }
+          break;
+        // forged or broken Retry-After lines
+        case 'inject-cr': raw429(res, 'Retry-After: 5\rX-Injected: yes'); break;
+        case 'inject-lf': raw429(res, 'Retry-After: 5\nX-Injected: yes'); break;
+        case 'inject-nul': raw429(res, 'Retry-After: 5\0X-Injected: yes'); break;
+        case 'inject-long': raw429(res, `Retry-After: ${'9'.repeat(8000)}`); break;
+        case 'inject-ms': raw429(res, 'Retry-After: soon\r\nretry-after-ms: 1500\rX-Injected: yes'); break;
+        case 'retry-date': raw429(res, `Retry-After: ${new Date(Date.now() + 30000).toUTCString()}`); break;
+        case 'retry-junk': raw429(res, 'Retry-After: 5, 6\r\nretry-after-ms: -1'); break;
+        // bytes that are not UTF-8 inside the model's text
+        case 'utf8':
+          if (b.stream) {
+            sse();
+            res.write(Buffer.concat([Buffer.from('data: '), withBroken(chunk(m, BROKEN)), Buffer.from('\n\n')]));
+            ev(chunk(m, null, 'stop')); res.end('data: [DONE]\n\n');
+          } else {
+            res.writeHead(200, { 'Content-Type': 'application/json' }); res.end(withBroken(completion(m, BROKEN)));
+          }
+          break;
         default:
           res.writeHead(500); res.end();
       }
     });
   });
   srv.on('connection', () => { conns.n++; });
-  return { srv, seen, closed, conns };
+  return { srv, seen, closed, started, sent, conns };
 }
 
 const badModels = ['drop', 'stall-first', 'stall-between', 'garbage', 'split', 'pace', 'forever',
-  'r429', 'r500', 'r400', 'r404'];
+  'r429', 'r500', 'r400', 'r404', 'r500-lines', 'endless-line', 'endless-line-after', 'endless-event',
+  'endless-event-after', 'endless-comment', 'keepalive-drip', 'keepalive-drip-after', 'slow-drip',
+  'inject-cr', 'inject-lf', 'inject-nul', 'inject-long', 'inject-ms', 'retry-date', 'retry-junk', 'utf8'];
+
+// The upstream "short" is the same server with a total limit of SHORT_TOTAL_MS.
+const SHORT_TOTAL_MS = 3000;
 
 function proxyConfig(dir, upUrl, badUrl) {
   const models = badModels.map((m) => `{ id = "bad-${m}"; backend = "upstream"; upstream = "bad"; upstream_model = "${m}"; }`);
+  for (const m of ['keepalive-drip', 'keepalive-drip-after', 'slow-drip']) {
+    models.push(`{ id = "short-${m}"; backend = "upstream"; upstream = "short"; upstream_model = "${m}"; }`);
+  }
   models.push('{ id = "unreachable"; backend = "upstream"; base_url = "http://127.0.0.1:1/v1"; }');
   const conf = `upstreams = (
   { name = "mock"; base_url = "${upUrl}/v1"; api_key_env = "MOCK_UP_KEY"; discover = true; discover_ttl_s = 60; },
   { name = "bad"; base_url = "${badUrl}/v1"; api_key_env = "BAD_UP_KEY"; headers = ( "X-Team: blue" );
-    timeouts = { connect_ms = 1000; first_byte_ms = 1000; idle_ms = 1000; total_ms = 20000; }; }
+    timeouts = { connect_ms = 1000; first_byte_ms = 1000; idle_ms = 1000; total_ms = 20000; }; },
+  { name = "short"; base_url = "${badUrl}/v1";
+    timeouts = { connect_ms = 1000; first_byte_ms = 1000; idle_ms = 1000; total_ms = ${SHORT_TOTAL_MS}; }; }
 );
 models = (
   ${models.join(',\n  ')},
@@ -139,6 +243,7 @@ async function streamEvents(url, body, { abortAfter } = {}) {
       let i;
       while ((i = buf.indexOf('\n\n')) >= 0) {
         const ev = buf.slice(0, i); buf = buf.slice(i + 2);
+        if (!ev.split('\n').some((l) => l.startsWith('data: '))) continue;  // a keep-alive comment
         const data = ev.split('\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n');
         events.push({ at: Date.now() - t0, data, json: data === '[DONE]' ? null : JSON.parse(data) });
         if (abortAfter && events.length >= abortAfter) { abortedAt = Date.now(); ctl.abort(); break; }
@@ -152,29 +257,63 @@ async function streamEvents(url, body, { abortAfter } = {}) {
 const content = (events) => events.filter((e) => e.json && e.json.choices)
   .map((e) => (e.json.choices[0] && e.json.choices[0].delta.content) || '').join('');
 
+async function waitFor(cond, ms = 5000) {
+  for (let t = 0; t < ms && !cond(); t += 20) await sleep(20);
+  return cond();
+}
+
+// The app's own processes behind the front (not the front itself).
+function appPids(srv) {
+  return srv.pids.filter((pid) => {
+    try { return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('openai-fcgi'); } catch { return false; }
+  });
+}
+
+// The highest resident set any of them has reached so far (VmHWM), in KiB.
+function peakRssKiB(srv) {
+  const pids = appPids(srv);
+  assert.ok(pids.length > 0, 'no app process found');
+  return Math.max(...pids.map((pid) => Number(/VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1])));
+}
+
+// Starts a request and walks away from it after ms; resolves to when.
+async function abandon(url, body, ms) {
+  const ctl = new AbortController();
+  const p = fetch(url, {
+    method: 'POST', signal: ctl.signal,
+    headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify(body),
+  }).then((r) => r.arrayBuffer()).catch(() => {});
+  await sleep(ms);
+  const at = Date.now();
+  ctl.abort();
+  await p;
+  return at;
+}
+
 describe('upstream backend through lighttpd', () => {
-  let up; let px; let bad; let badUrl;
+  let up; let px; let bad; let badUrl; let pxEnv; let dir;
   before(async () => {
     up = await startServer({ env: { MOCK_STREAM_DELAY_MS: '20' } });
     bad = badUpstream();
     const port = await freePort();
     await new Promise((r) => bad.srv.listen(port, '127.0.0.1', r));
     badUrl = `http://127.0.0.1:${port}`;
-    const dir = fs.mkdtempSync('/tmp/oaf-proxy-conf-');
-    px = await startServer({
-      threads: 2,
-      env: {
-        OPENAI_FCGI_CONFIG: proxyConfig(dir, up.url, badUrl),
-        MOCK_UP_KEY: TOKEN, BAD_UP_KEY: 'sk-bad-upstream-key',
-        UPSTREAM_BASE_URL: `${up.url}/v1`, UPSTREAM_API_KEY: TOKEN,
-        UPSTREAM_MODELS: 'fast=blueprint-standard,echo=blueprint-experimental', UPSTREAM_TIMEOUT_S: '5',
-      },
-    });
+    dir = fs.mkdtempSync('/tmp/oaf-proxy-conf-');
+    fs.chmodSync(dir, 0o755);  // the nginx front's app runs as nobody
+    pxEnv = {
+      OPENAI_FCGI_CONFIG: proxyConfig(dir, up.url, badUrl),
+      MOCK_UP_KEY: TOKEN, BAD_UP_KEY: 'sk-bad-upstream-key',
+      UPSTREAM_BASE_URL: `${up.url}/v1`, UPSTREAM_API_KEY: TOKEN,
+      UPSTREAM_MODELS: 'fast=blueprint-standard,echo=blueprint-experimental', UPSTREAM_TIMEOUT_S: '5',
+    };
+    px = await startServer({ threads: 2, env: pxEnv });
   });
   after(async () => {
     bad.srv.closeAllConnections(); bad.srv.close();
     if (px) await px.stop();
     if (up) await up.stop();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
   test('non-streaming: same answer as the upstream, model mapped back, usage kept, our request id', async () => {
@@ -317,6 +456,181 @@ describe('upstream backend through lighttpd', () => {
       assert.ok(ids.includes(id), `${id} missing from ${ids}`);
     assert.equal(new Set(ids).size, ids.length);
     for (const m of r.json.data) assert.equal(m.object, 'model');
+  });
+
+  // A normal request still gets its answer (no worker left stuck or dead).
+  async function normalWorks() {
+    const r = await call(px, 'POST', '/v1/chat/completions', { body: { model: 'fast', messages: msgs } });
+    assert.equal(r.status, 200, r.text);
+  }
+
+  test('floods that never end a line, an event or a comment: 502, or an error event after one; memory bounded, the upstream cut off', async () => {
+    const url = `${px.url}/v1/chat/completions`;
+    const before = peakRssKiB(px);
+    const cutOff = async (m, most) => {
+      assert.ok(await waitFor(() => bad.sent[m] !== undefined), `${m}: the upstream is still sending`);
+      assert.ok(bad.sent[m] < most, `${m}: the upstream wrote ${bad.sent[m]} bytes before we closed`);
+    };
+    for (const m of ['endless-line', 'endless-event', 'endless-comment']) {
+      delete bad.sent[m];
+      const s = await streamEvents(url, { model: `bad-${m}`, messages: msgs });
+      assert.equal(s.status, 502, `${m}: ${s.text}`);
+      assert.equal(JSON.parse(s.text).error.code, 'upstream_error', m);
+      await cutOff(m, 16 << 20);
+    }
+    for (const m of ['endless-line-after', 'endless-event-after']) {
+      delete bad.sent[m];
+      const s = await streamEvents(url, { model: `bad-${m}`, messages: msgs });
+      assert.equal(s.status, 200, m);
+      assert.equal(content(s.events), 'one', m);
+      assert.equal(s.events.at(-1).json.error.code, 'upstream_error', m);
+      assert.ok(!s.events.some((e) => e.data === '[DONE]'), m);
+      await cutOff(m, 16 << 20);
+    }
+    // a whole answer that never ends: cut at UPSTREAM_MAX_BODY_BYTES (16 MiB)
+    delete bad.sent['endless-line'];
+    const r = await call(px, 'POST', '/v1/chat/completions', { body: { model: 'bad-endless-line', messages: msgs } });
+    expectError(assert, r, 502, 'upstream_error');
+    await cutOff('endless-line', 32 << 20);
+    const grown = peakRssKiB(px) - before;
+    assert.ok(grown < 64 * 1024, `the app's peak RSS grew by ${grown} KiB`);
+    await normalWorks();
+  });
+
+  test('drips: keep-alives end at the total limit, bytes that end nothing at the idle limit; 504, or an error event', async () => {
+    const url = `${px.url}/v1/chat/completions`;
+    const closedWithin = async (m, bound) => {
+      assert.ok(await waitFor(() => bad.closed[m] >= bad.started[m]), `${m}: the upstream request is still open`);
+      const took = bad.closed[m] - bad.started[m];
+      assert.ok(took < bound + 2000, `${m}: closed after ${took} ms (bound ${bound} ms)`);
+    };
+    // keep-alives every 10 ms: alive, so only the total limit ends them
+    // (our head goes out with the first keep-alive we pass on)
+    delete bad.closed['keepalive-drip'];
+    let s = await streamEvents(url, { model: 'short-keepalive-drip', messages: msgs });
+    assert.equal(s.status, 200, s.text);
+    assert.equal(s.events.length, 1);
+    assert.equal(s.events[0].json.error.code, 'upstream_timeout');
+    await closedWithin('keepalive-drip', SHORT_TOTAL_MS);
+    delete bad.closed['keepalive-drip-after'];
+    s = await streamEvents(url, { model: 'short-keepalive-drip-after', messages: msgs });
+    assert.equal(s.status, 200);
+    assert.equal(content(s.events), 'one');
+    assert.equal(s.events.at(-1).json.error.code, 'upstream_timeout');
+    await closedWithin('keepalive-drip-after', SHORT_TOTAL_MS);
+    // a stream's line, one byte every 0.5 s: no progress, the idle limit (1 s)
+    delete bad.closed['slow-drip'];
+    s = await streamEvents(url, { model: 'bad-slow-drip', messages: msgs });
+    assert.equal(s.status, 504, s.text);
+    await closedWithin('slow-drip', 1000);
+    // a whole answer, one byte every 0.5 s: first byte and total limits
+    delete bad.closed['slow-drip'];
+    const r = await call(px, 'POST', '/v1/chat/completions', { body: { model: 'short-slow-drip', messages: msgs } });
+    expectError(assert, r, 504, 'upstream_timeout');
+    await closedWithin('slow-drip', SHORT_TOTAL_MS);
+    await normalWorks();
+  });
+
+  // The upstream "bad" allows 20 s in all: a client that left must not
+  // hold the exchange that long.
+  const leftWithin = async (cases) => {
+    for (const [m, leftAt] of cases) {
+      assert.ok(await waitFor(() => bad.closed[m] >= leftAt, 5000), `${m}: upstream request still open 5 s after the client left`);
+      assert.ok(bad.closed[m] - leftAt < 2500, `${m}: closed ${bad.closed[m] - leftAt} ms after the client left`);
+    }
+  };
+
+  test('a client that leaves a stream is noticed while the upstream sends nothing to relay', async () => {
+    const url = `${px.url}/v1/chat/completions`;
+    // after an event, then keep-alives only; keep-alives from the start
+    delete bad.closed['keepalive-drip-after'];
+    const s = await streamEvents(url, { model: 'bad-keepalive-drip-after', messages: msgs }, { abortAfter: 1 });
+    assert.equal(s.events.length, 1);
+    delete bad.closed['keepalive-drip'];
+    const at = await abandon(url, { model: 'bad-keepalive-drip', messages: msgs, stream: true }, 600);
+    await leftWithin([['keepalive-drip-after', s.abortedAt], ['keepalive-drip', at]]);
+    await normalWorks();
+  });
+
+  test('behind nginx, which closes the FastCGI connection when its client leaves: seen with nothing written', async (t) => {
+    const why = frontUnavailable('nginx-tcp');
+    if (why) { t.skip(why); return; }
+    const ng = await startServer({ front: 'nginx-tcp', threads: 2, env: pxEnv });
+    try {
+      const url = `${ng.url}/v1/chat/completions`;
+      const cases = [];
+      // a whole answer that drips, a stream's line that drips: nothing to
+      // relay, so nothing written; only the hang-up tells
+      for (const [m, stream] of [['slow-drip', false], ['slow-drip', true]]) {
+        delete bad.closed[m];
+        cases.push([m, await abandon(url, { model: `bad-${m}`, messages: msgs, stream }, 400)]);
+        await leftWithin(cases.slice(-1));
+      }
+      const r = await call(ng, 'POST', '/v1/chat/completions', { body: { model: 'fast', messages: msgs } });
+      assert.equal(r.status, 200, r.text);
+    } finally {
+      await ng.stop();
+    }
+  });
+
+  test('forged or broken Retry-After values are never passed on; what parses is remade by us', async () => {
+    const want = {
+      'inject-cr': null, 'inject-lf': '5', 'inject-nul': null, 'inject-long': null, 'inject-ms': null, 'retry-junk': null,
+    };
+    for (const [m, ra] of Object.entries(want)) {
+      for (const stream of [false, true]) {
+        const r = await call(px, 'POST', '/v1/chat/completions', { body: { model: `bad-${m}`, messages: msgs, stream } });
+        assert.equal(r.headers.get('x-injected'), null, m);
+        for (const [k, v] of r.headers) assert.doesNotMatch(v, /[\x00-\x1f\x7f]/, `${m}: ${k}`);
+        if (m === 'inject-nul' && r.status === 502) {  // libcurl may refuse the whole answer
+          expectError(assert, r, 502);
+          continue;
+        }
+        expectError(assert, r, 429, 'rate_limit_exceeded');
+        assert.equal(r.json.error.message, 'slow down', m);
+        assert.equal(r.headers.get('retry-after'), ra, m);
+        assert.equal(r.headers.get('retry-after-ms'), ra === null ? null : String(Number(ra) * 1000), m);
+      }
+    }
+    const r = await call(px, 'POST', '/v1/chat/completions', { body: { model: 'bad-retry-date', messages: msgs } });
+    expectError(assert, r, 429, 'rate_limit_exceeded');
+    const secs = Number(r.headers.get('retry-after'));
+    assert.ok(Number.isInteger(secs) && secs >= 25 && secs <= 31, `an HTTP-date 30 s ahead became ${r.headers.get('retry-after')}`);
+    assert.equal(r.headers.get('retry-after-ms'), String(secs * 1000));
+    await normalWorks();
+  });
+
+  test('invalid UTF-8 from the upstream is replaced by U+FFFD, in a whole answer and in a stream', async () => {
+    const strict = new TextDecoder('utf-8', { fatal: true });
+    const post = (stream) => fetch(`${px.url}/v1/chat/completions`, {
+      method: 'POST', headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ model: 'bad-utf8', messages: msgs, stream }),
+    });
+    let r = await post(false);
+    assert.equal(r.status, 200);
+    const whole = JSON.parse(strict.decode(await r.arrayBuffer()));  // throws on invalid UTF-8
+    assert.equal(whole.choices[0].message.content, 'caf\uFFFD\uFFFD!');
+    assert.equal(whole.model, 'bad-utf8');
+    r = await post(true);
+    assert.equal(r.status, 200);
+    const text = strict.decode(await r.arrayBuffer());
+    const events = text.split('\n\n').filter((e) => e.startsWith('data: ')).map((e) => e.slice(6));
+    assert.equal(events.at(-1), '[DONE]');
+    assert.equal(JSON.parse(events[0]).choices[0].delta.content, 'caf\uFFFD\uFFFD!');
+    assert.match(px.log(), /invalid UTF-8 bytes in the answer replaced/);
+    assert.match(px.log(), /invalid UTF-8 bytes in a stream event replaced/);
+  });
+
+  test("an upstream's error body with line breaks stays inside one log line", async () => {
+    const r = await call(px, 'POST', '/v1/chat/completions', { body: { model: 'bad-r500-lines', messages: msgs } });
+    expectError(assert, r, 502, 'upstream_error');
+    assert.ok(!r.text.includes('forged'));
+    await waitFor(() => px.log().includes('forged-by-upstream'));
+    const lines = px.log().split('\n');
+    const hits = lines.filter((l) => l.includes('forged-by-upstream'));
+    assert.equal(hits.length, 1, hits.join('\n'));
+    assert.match(hits[0], / WARNING .*HTTP 500: first line\\n2026-12-01T00:00:00\.000Z .*\\r\\nthird line/);
+    assert.ok(!lines.some((l) => l.startsWith('2026-12-01T00:00:00.000Z')), 'a forged line in the log');
   });
 
   test('no worker is stuck after all of that', async () => {

@@ -176,6 +176,15 @@ static void test_refusals(void **state)
 		       "upstreams[0].headers[0]");
 	expect_refusal("upstreams = ( { name = \"u\"; base_url = \"http://h/v1\"; timeouts = { idle_ms = -1; }; } );",
 		       NULL, "timeouts.idle_ms");
+	/* no exchange without an end: total_ms = 0 (once "none") is refused */
+	expect_refusal("upstreams = ( { name = \"u\"; base_url = \"http://h/v1\"; timeouts = { total_ms = 0; }; } );",
+		       NULL, "upstreams[0].timeouts.total_ms (");
+	static const char *const no_total[] = { "UPSTREAM_TOTAL_TIMEOUT_S=0", NULL };
+	expect_refusal(NULL, no_total, "UPSTREAM_TOTAL_TIMEOUT_S (environment)");
+	static const char *const tiny_event[] = { "UPSTREAM_MAX_EVENT_BYTES=10", NULL };
+	expect_refusal(NULL, tiny_event, "UPSTREAM_MAX_EVENT_BYTES (environment)");
+	static const char *const huge_body[] = { "UPSTREAM_MAX_BODY_BYTES=99999999999", NULL };
+	expect_refusal(NULL, huge_body, "UPSTREAM_MAX_BODY_BYTES (environment)");
 	static const char *const bad_url[] = { "UPSTREAM_BASE_URL=htp://x", "UPSTREAM_MODELS=a", NULL };
 	expect_refusal(NULL, bad_url, "UPSTREAM_BASE_URL (environment): must start with http");
 	static const char *const no_models[] = { "UPSTREAM_BASE_URL=http://x/v1", NULL };
@@ -218,6 +227,41 @@ static void test_env_only(void **state)
 	expect_refusal("models = ( { id = \"m\"; } );", dup, "\"m\" is already a model");
 }
 
+/* Every upstream has a total timeout and size bounds: the defaults, the
+ * settings for all, a file's own total_ms for one. */
+static void test_limits_default_and_override(void **state)
+{
+	(void)state;
+	static const char conf[] =
+		"upstreams = ( { name = \"a\"; base_url = \"http://h/v1\"; },\n"
+		"  { name = \"b\"; base_url = \"http://h/v1\"; timeouts = { total_ms = 4500; }; } );\n"
+		"models = ( { id = \"own\"; backend = \"upstream\"; base_url = \"http://h/v1\"; } );\n";
+	struct config cfg;
+	struct config_report rep;
+	assert_int_equal(load(conf, NULL, &cfg, &rep), 0);
+	assert_int_equal(cfg.n_upstreams, 3);
+	for (size_t i = 0; i < cfg.n_upstreams; i++) {
+		const struct upstream_cfg *up = &cfg.upstreams[i];
+		assert_int_equal(up->total_ms, strcmp(up->name, "b") == 0 ? 4500 : 600000);
+		assert_int_equal(up->max_event_bytes, 1 << 20);
+		assert_int_equal(up->max_body_bytes, 16 << 20);
+	}
+	config_free(&cfg);
+	config_report_free(&rep);
+	static const char *const env[] = { "UPSTREAM_TOTAL_TIMEOUT_S=30", "UPSTREAM_MAX_EVENT_BYTES=65536",
+		"UPSTREAM_MAX_BODY_BYTES=1048576", "UPSTREAM_BASE_URL=http://x/v1", "UPSTREAM_MODELS=e", NULL };
+	assert_int_equal(load(conf, env, &cfg, &rep), 0);
+	assert_int_equal(cfg.n_upstreams, 4);
+	for (size_t i = 0; i < cfg.n_upstreams; i++) {
+		const struct upstream_cfg *up = &cfg.upstreams[i];
+		assert_int_equal(up->total_ms, strcmp(up->name, "b") == 0 ? 4500 : 30000);
+		assert_int_equal(up->max_event_bytes, 65536);
+		assert_int_equal(up->max_body_bytes, 1048576);
+	}
+	config_free(&cfg);
+	config_report_free(&rep);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -226,6 +270,7 @@ int main(void)
 		cmocka_unit_test(test_missing_key_variable),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_env_only),
+		cmocka_unit_test(test_limits_default_and_override),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -158,7 +158,7 @@ static void parse_answer(const char *raw, struct answer *a)
  * catching the access-log line that request_end writes to stderr. */
 static void run_on(const struct app *app, struct fake *f, struct answer *a)
 {
-	struct req_io io = { f, fake_param, fake_read, { f, fake_write, fake_flush } };
+	struct req_io io = { f, fake_param, fake_read, { f, fake_write, fake_flush }, NULL };
 	struct request req;
 	char logpath[] = "/tmp/test_routes_log.XXXXXX";
 	int logfd = mkstemp(logpath);
@@ -998,7 +998,7 @@ static void test_chat_stream_client_gone(void **state)
 	/* the writer failing on the very first write: a whole answer */
 	fake_init(&f, "GET", "/health");
 	f.writes_allowed = 0;
-	struct req_io io = { &f, fake_param, fake_read, { &f, fake_write, fake_flush } };
+	struct req_io io = { &f, fake_param, fake_read, { &f, fake_write, fake_flush }, NULL };
 	struct request req;
 	memset(&req, 0, sizeof req);
 	request_begin(&req, &W->app, &io);

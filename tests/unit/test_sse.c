@@ -169,6 +169,105 @@ static void test_parser_stop(void **state)
 	assert_int_equal(s.n, 1);
 }
 
+/* ---- the parser's bounds: what an upstream that never ends a line or
+ * an event can make it keep ---- */
+
+/* Feeds prefix once, then chunk until the parser stops (or 64 MiB went
+ * in); returns how many bytes it took and checks what it kept. */
+static size_t feed_until_stop(struct sse_parser *p, const char *prefix, const char *chunk)
+{
+	size_t fed = strlen(prefix);
+	if (sse_parser_feed(p, prefix, fed) != 0)
+		return fed;
+	size_t n = strlen(chunk);
+	while (fed < (64u << 20) && sse_parser_feed(p, chunk, n) == 0) {
+		fed += n;
+		assert_true(p->line.len <= p->max_line);
+		assert_true(p->data.len <= p->max_event + 1);
+	}
+	return fed;
+}
+
+static void test_parser_bounds_stop_endless_input(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *prefix, *chunk;
+		enum sse_failure want;
+	} cases[] = {
+		{ "data: ", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", SSE_LINE_TOO_LONG },   /* no newline ever */
+		{ ": ping", "................................", SSE_LINE_TOO_LONG },      /* an endless comment */
+		{ "", "event: e", SSE_LINE_TOO_LONG },                                   /* a field without end */
+		{ "", "data: {\"choices\":[]}\n", SSE_EVENT_TOO_BIG },                  /* no blank line ever */
+		{ "", "data\r\n", SSE_EVENT_TOO_BIG },                                    /* empty data lines add up */
+		{ "\xef\xbb\xbf", "data:y\rdata:z\r", SSE_EVENT_TOO_BIG },               /* CR line ends, after a BOM */
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct seen s = { 0 };
+		struct sse_parser p;
+		sse_parser_init(&p, record, &s);
+		sse_parser_limit(&p, 4096, 16384);
+		size_t fed = feed_until_stop(&p, cases[i].prefix, cases[i].chunk);
+		assert_true(fed < (64u << 20));
+		assert_int_equal(p.failure, cases[i].want);
+		/* what went in before it stopped: no more than one event's worth */
+		assert_true(fed <= strlen(cases[i].prefix) + (16384 + 1) * strlen(cases[i].chunk) + 4096);
+		assert_int_equal(s.n, 0);
+		sse_parser_free(&p);
+	}
+}
+
+static void test_parser_bounds_are_inclusive(void **state)
+{
+	(void)state;
+	/* a line of exactly max_line bytes and an event of exactly max_event
+	 * bytes of data pass, split anywhere; one byte more does not */
+	char big[64];
+	memset(big, 'a', sizeof big);
+	memcpy(big, "data: ", 6);
+	big[sizeof big - 1] = '\n';   /* 63 bytes of line, 57 of data */
+	for (size_t cut = 0; cut < sizeof big; cut++) {
+		struct seen s = { 0 };
+		struct sse_parser p;
+		sse_parser_init(&p, record, &s);
+		sse_parser_limit(&p, 63, 57);
+		assert_int_equal(sse_parser_feed(&p, big, cut), 0);
+		assert_int_equal(sse_parser_feed(&p, big + cut, sizeof big - cut), 0);
+		assert_int_equal(sse_parser_feed(&p, "\n", 1), 0);
+		assert_int_equal(s.n, 1);
+		sse_parser_free(&p);
+	}
+	struct seen s = { 0 };
+	struct sse_parser p;
+	sse_parser_init(&p, record, &s);
+	sse_parser_limit(&p, 62, 1000);
+	assert_int_equal(sse_parser_feed(&p, big, sizeof big), -1);
+	assert_int_equal(p.failure, SSE_LINE_TOO_LONG);
+	sse_parser_free(&p);
+	sse_parser_init(&p, record, &s);
+	sse_parser_limit(&p, 1000, 56);
+	assert_int_equal(sse_parser_feed(&p, big, sizeof big), -1);
+	assert_int_equal(p.failure, SSE_EVENT_TOO_BIG);
+	sse_parser_free(&p);
+	assert_int_equal(s.n, 0);
+}
+
+static void test_parser_counts_comments_and_says_stopped(void **state)
+{
+	(void)state;
+	struct seen s = { .stop_after = 1 };
+	struct sse_parser p;
+	sse_parser_init(&p, record, &s);
+	sse_parser_limit(&p, 100, 100);
+	static const char comments[] = ": keep-alive\n\n:\r\n: x";
+	assert_int_equal(sse_parser_feed(&p, comments, strlen(comments)), 0);
+	assert_int_equal(p.comments, 2);   /* the third has not ended yet */
+	assert_int_equal(sse_parser_feed(&p, "\ndata: 1\n\n", 10), -1);
+	assert_int_equal(p.comments, 3);
+	assert_int_equal(p.failure, SSE_STOPPED);
+	sse_parser_free(&p);
+}
+
 static void test_round_trip(void **state)
 {
 	(void)state;
@@ -193,6 +292,9 @@ int main(void)
 		cmocka_unit_test(test_parser_crlf_split),
 		cmocka_unit_test(test_parser_not_a_bom),
 		cmocka_unit_test(test_parser_stop),
+		cmocka_unit_test(test_parser_bounds_stop_endless_input),
+		cmocka_unit_test(test_parser_bounds_are_inclusive),
+		cmocka_unit_test(test_parser_counts_comments_and_says_stopped),
 		cmocka_unit_test(test_round_trip),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

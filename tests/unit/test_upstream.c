@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 #include <json-c/json.h>
@@ -159,6 +160,103 @@ static void test_header_value(void **state)
 	assert_string_equal(v, "1500");
 }
 
+/* Header values with bytes that would split or forge a header are never
+ * given out, whole or cut; nor are values too long to hold. */
+static void test_header_value_refuses_control_bytes_and_overlong(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *line;
+		size_t len;   /* 0: strlen */
+	} bad[] = {
+		{ "Retry-After: 5\rX-Injected: yes\r\n", 0 },   /* CR inside */
+		{ "Retry-After: 5\nX-Injected: yes\r\n", 0 },   /* LF inside */
+		{ "Retry-After: 5\0X-Injected: yes\r\n", 32 },  /* NUL inside */
+		{ "Retry-After: 5\x1b[31m\r\n", 0 },             /* any control byte */
+		{ "Retry-After: 5\x7f\r\n", 0 },
+		{ "Retry-After: 1234567890123456789012345678901234567890\r\n", 0 },  /* does not fit */
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		char v[32] = "unchanged";
+		size_t len = bad[i].len ? bad[i].len : strlen(bad[i].line);
+		assert_true(up_header_value(bad[i].line, len, "retry-after", v, sizeof v));
+		assert_string_equal(v, "");
+	}
+	char v[32];
+	static const char fits[] = "Retry-After: 1234567890123456789012345678901\r\n";   /* 31: fits */
+	assert_true(up_header_value(fits, strlen(fits), "retry-after", v, sizeof v));
+	assert_string_equal(v, "1234567890123456789012345678901");
+	static const char tab[] = "retry-after:\t9\t\r\n";   /* surrounding blanks are not the value */
+	assert_true(up_header_value(tab, strlen(tab), "retry-after", v, sizeof v));
+	assert_string_equal(v, "9");
+}
+
+/* Retry-After and retry-after-ms as we send them: made from what parses. */
+static void test_retry_headers(void **state)
+{
+	(void)state;
+	const time_t now = 784111777;   /* Sun, 06 Nov 1994 08:49:37 GMT */
+	static const struct {
+		const char *ra, *ms;
+		bool ok;
+		long secs, msecs;
+	} cases[] = {
+		{ "3", "2500", true, 3, 2500 },                          /* both valid: each kept */
+		{ "7", NULL, true, 7, 7000 },                            /* ms derived */
+		{ "", "1500", true, 2, 1500 },                           /* seconds derived, rounded up */
+		{ "0", "", true, 0, 0 },
+		{ "Sun, 06 Nov 1994 08:50:07 GMT", "", true, 30, 30000 },   /* IMF-fixdate */
+		{ "Sunday, 06-Nov-94 08:49:47 GMT", "", true, 10, 10000 },  /* RFC 850 */
+		{ "Sun Nov  6 08:49:42 1994", "", true, 5, 5000 },          /* asctime */
+		{ "Sat, 05 Nov 1994 08:49:37 GMT", "", true, 0, 0 },        /* in the past: now */
+		{ "99999999999999999999999", "", true, UP_RETRY_MAX_S, UP_RETRY_MAX_S * 1000 },  /* saturated */
+		{ "", "99999999999999999999999", true, UP_RETRY_MAX_S, UP_RETRY_MAX_S * 1000 },
+		{ "5 ", "", false, 0, 0 },                               /* not delta-seconds */
+		{ "-5", "-1", false, 0, 0 },
+		{ "5s", "2.5e3", false, 0, 0 },
+		{ "soon", NULL, false, 0, 0 },
+		{ "Sun, 06 Nov 1994 08:50:07 GMT; x=1", "", false, 0, 0 },
+		{ "", "", false, 0, 0 },
+		{ NULL, NULL, false, 0, 0 },
+		{ "oops", "250", true, 1, 250 },                         /* the valid one wins */
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		long secs = -1, ms = -1;
+		bool ok = up_retry_headers(cases[i].ra, cases[i].ms, now, &secs, &ms);
+		if (ok != cases[i].ok)
+			fail_msg("case %zu (%s | %s): %d", i, cases[i].ra, cases[i].ms, ok);
+		if (ok && (secs != cases[i].secs || ms != cases[i].msecs))
+			fail_msg("case %zu: %ld s %ld ms", i, secs, ms);
+	}
+}
+
+/* Invalid UTF-8 becomes U+FFFD, byte by byte; valid text is left alone. */
+static void test_utf8_repair(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *in, *want;
+		size_t bad;
+	} cases[] = {
+		{ "{\"a\":\"caf\xc3\xa9 \xf0\x9f\x99\x82\"}", NULL, 0 },         /* valid: untouched */
+		{ "\xff", "\xef\xbf\xbd", 1 },
+		{ "a\xc3(b", "a\xef\xbf\xbd(b", 1 },                           /* a cut sequence */
+		{ "\xc0\xaf", "\xef\xbf\xbd\xef\xbf\xbd", 2 },                 /* overlong */
+		{ "\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd", 3 },  /* a surrogate */
+		{ "\xf4\x90\x80\x80!", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd!", 4 },  /* > U+10FFFF */
+		{ "ok\xe2\x82", "ok\xef\xbf\xbd\xef\xbf\xbd", 2 },             /* cut at the end */
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		strbuf out = STRBUF_INIT;
+		assert_int_equal(up_utf8_repair(cases[i].in, strlen(cases[i].in), &out), cases[i].bad);
+		if (cases[i].want)
+			assert_string_equal(sb_str(&out), cases[i].want);
+		else
+			assert_int_equal(out.len, 0);
+		sb_free(&out);
+	}
+}
+
 /* ---- timers, with a clock passed in ---- */
 
 static void test_clock_limits(void **state)
@@ -181,6 +279,34 @@ static void test_clock_limits(void **state)
 	up.total_ms = 0;   /* 0: no limit */
 	up.idle_ms = 0;
 	assert_int_equal(up_clock_expired(&c, &up, 99999), UP_LIMIT_NONE);
+}
+
+/* Idle is time without progress: bytes that end nothing (a line dripped
+ * byte by byte) do not hold it off; events and keep-alives do, up to the
+ * total limit. */
+static void test_clock_bytes_are_not_progress(void **state)
+{
+	(void)state;
+	struct upstream_cfg up;
+	memset(&up, 0, sizeof up);
+	up.first_byte_ms = 1000;
+	up.idle_ms = 500;
+	up.total_ms = 3000;
+	struct up_clock c;
+	up_clock_start(&c, 0);
+	up_clock_byte(&c, 100);          /* the first byte: idle counts from here */
+	int64_t t = 100;
+	for (; t < 600; t += 50)          /* one byte every 50 ms, no line ended */
+		up_clock_byte(&c, t);
+	assert_int_equal(up_clock_expired(&c, &up, 599), UP_LIMIT_NONE);
+	assert_int_equal(up_clock_expired(&c, &up, 600), UP_LIMIT_IDLE);
+	/* events (or keep-alives) every 400 ms: never idle, but the total ends it */
+	up_clock_start(&c, 0);
+	for (t = 0; t <= 2600; t += 400) {
+		up_clock_progress(&c, t);
+		assert_int_equal(up_clock_expired(&c, &up, t + 399), UP_LIMIT_NONE);
+	}
+	assert_int_equal(up_clock_expired(&c, &up, 3000), UP_LIMIT_TOTAL);
 }
 
 /* ---- relayed objects in both sinks ---- */
@@ -267,6 +393,32 @@ static void test_stream_relays_events_and_no_second_usage(void **state)
 	sb_free(&mw.out);
 }
 
+/* A stream's keep-alive is a comment the client's parser skips; a whole
+ * answer has none to give. */
+static void test_keepalive_only_in_streams(void **state)
+{
+	(void)state;
+	struct chat_meta meta;
+	chat_meta_init(&meta, "fast", 1700000000);
+	struct mem_writer mw = { STRBUF_INIT, 0 };
+	body_writer w = { &mw, mem_write, mem_flush };
+	struct chat_stream st;
+	struct chat_sink sink;
+	chat_stream_init(&st, &meta, &w, false, false);
+	chat_stream_sink(&st, &sink);
+	assert_int_equal(sink.keepalive(sink.ctx), 0);
+	assert_string_equal(sb_str(&mw.out), ": keep-alive\n\n");
+	mw.fail = 1;
+	assert_int_equal(sink.keepalive(sink.ctx), -1);
+	chat_stream_free(&st);
+	sb_free(&mw.out);
+	struct chat_accum acc;
+	chat_accum_init(&acc, &meta, 1, false);
+	chat_accum_sink(&acc, &sink);
+	assert_null(sink.keepalive);
+	chat_accum_free(&acc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -278,9 +430,14 @@ int main(void)
 		cmocka_unit_test(test_transport_failures),
 		cmocka_unit_test(test_error_object_numeric_code_and_absent),
 		cmocka_unit_test(test_header_value),
+		cmocka_unit_test(test_header_value_refuses_control_bytes_and_overlong),
+		cmocka_unit_test(test_retry_headers),
+		cmocka_unit_test(test_utf8_repair),
 		cmocka_unit_test(test_clock_limits),
+		cmocka_unit_test(test_clock_bytes_are_not_progress),
 		cmocka_unit_test(test_accum_relays_whole_answer_model_mapped),
 		cmocka_unit_test(test_stream_relays_events_and_no_second_usage),
+		cmocka_unit_test(test_keepalive_only_in_streams),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
