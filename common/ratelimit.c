@@ -5,6 +5,7 @@
 #include "ratelimit.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -472,8 +473,21 @@ struct rl_store {
 	pthread_mutex_t repair_lock;  /* one repair or move at a time; guards below */
 	dev_t dev;                 /* the file mapped */
 	ino_t ino;
-	int64_t refused_until_ms;  /* a move was refused: not retried nor logged before */
+	int64_t refused_until_ms;  /* a move was refused: not retried before */
+	bool refusal_logged;       /* ... and said so, once until a move succeeds */
+	uint64_t seed;             /* atomic; header seed[0] of the table we last built or saw */
 };
+
+/* The table's seed as the file holds it now, read without the mapping;
+ * a rebuild draws a new one, which is how a process learns that another
+ * one rebuilt the file. */
+static uint64_t file_seed(int fd)
+{
+	uint64_t seed = 0;
+	if (pread(fd, &seed, sizeof seed, offsetof(struct rl_header, seed)) != (ssize_t)sizeof seed)
+		return 0;
+	return seed;
+}
 
 static int map_file(int fd, void **map, const char *path, char *err, size_t errlen)
 {
@@ -510,6 +524,7 @@ int rl_open(const char *path, rl_store **out, char *errbuf, size_t errlen)
 		s->dev = st.st_dev;
 		s->ino = st.st_ino;
 	}
+	s->seed = file_seed(fd);
 	pthread_mutex_init(&s->repair_lock, NULL);
 	*out = s;
 	return 0;
@@ -558,11 +573,15 @@ static int store_move(rl_store *s, int64_t now_ms)
 		fd = -1;
 	}
 	if (fd < 0) {
-		/* Keep counting in the old file; say so once a second at most. */
+		/* Keep counting in the old file; retry once a second, say so once. */
 		s->refused_until_ms = now_ms + RL_STAT_INTERVAL_MS;
-		log_error("%s; still counting in the file that was there", err);
+		if (!s->refusal_logged)
+			log_error("%s; still counting in the file that was there", err);
+		s->refusal_logged = true;
 		return -1;
 	}
+	s->refusal_logged = false;
+	__atomic_store_n(&s->seed, file_seed(fd), __ATOMIC_RELAXED);
 	if (dup2(fd, s->fd) < 0) {
 		/* Cannot happen with a valid s->fd; the mapping is the new file's
 		 * anyway, so only later size checks would look at the old one. */
@@ -602,8 +621,10 @@ static int store_sync(rl_store *s, int64_t now_ms, bool force)
 						    now_ms + RL_STAT_INTERVAL_MS, false,
 						    __ATOMIC_RELAXED, __ATOMIC_RELAXED)))
 		return 0;
-	if (fstat(s->fd, &fd_st) < 0)
+	if (fstat(s->fd, &fd_st) < 0) {
+		log_error("rate limit file %s: fstat: %s", s->path, strerror(errno));
 		return -1;
+	}
 	int path_rc = lstat(s->path, &path_st);
 	if (!force && store_intact(s, &fd_st, &path_st, path_rc))
 		return 0;
@@ -624,6 +645,8 @@ static int store_sync(rl_store *s, int64_t now_ms, bool force)
 			rc = file_prepare(s->fd, s->path, false, err, sizeof err);
 			if (rc < 0)
 				log_error("%s", err);
+			else
+				__atomic_store_n(&s->seed, file_seed(s->fd), __ATOMIC_RELAXED);
 		}
 	}
 	pthread_mutex_unlock(&s->repair_lock);
@@ -679,18 +702,26 @@ static int check_once(struct rl_slot *win[], uint64_t tag, long n,
 	return slot_insert(win, victim, victim_old, new);
 }
 
-/* The part of a check that touches the mapping, run under the SIGBUS guard.
- * Returns 1 when the request was counted into *r, 0 when the header is not
- * ours (the caller repairs it). */
-static int check_mapped(rl_store *s, const char *key, size_t keylen, long per_minute,
-			int64_t now_ms, struct rl_result *r)
+enum mapped_outcome { MAPPED_COUNTED, MAPPED_DAMAGED, MAPPED_REBUILT };
+
+/* The part of a check that touches the mapping, run under the SIGBUS guard:
+ * nothing here may lock, allocate or log. MAPPED_COUNTED: *r is filled;
+ * MAPPED_DAMAGED: the header is not ours (the caller repairs it);
+ * MAPPED_REBUILT: another process rebuilt the file, a new seed in *seed. */
+static enum mapped_outcome check_mapped(rl_store *s, const char *key, size_t keylen,
+					long per_minute, int64_t now_ms, struct rl_result *r,
+					uint64_t *seed)
 {
 	struct rl_slot *win[RL_WINDOW];
 
 	if (__atomic_load_n(&s->hdr->magic, __ATOMIC_ACQUIRE) != RL_MAGIC || !header_ok(s->hdr))
-		return 0;
+		return MAPPED_DAMAGED;
 	/* per_minute is part of the hash key: each limit has its own slot */
 	uint64_t k0 = __atomic_load_n(&s->hdr->seed[0], __ATOMIC_RELAXED);
+	if (k0 != __atomic_load_n(&s->seed, __ATOMIC_RELAXED)) {
+		*seed = k0;
+		return MAPPED_REBUILT;
+	}
 	uint64_t k1 = __atomic_load_n(&s->hdr->seed[1], __ATOMIC_RELAXED);
 	uint64_t h = siphash(k0, k1 ^ (uint64_t)per_minute, (const unsigned char *)key, keylen);
 	uint64_t tag = (h & ~(uint64_t)((1u << RL_NBITS) - 1)) | (uint64_t)per_minute;
@@ -698,7 +729,28 @@ static int check_mapped(rl_store *s, const char *key, size_t keylen, long per_mi
 		win[i] = &s->slots[(h + (uint64_t)i) & (RL_CAPACITY - 1)];
 	while (!check_once(win, tag, per_minute, now_ms, r))
 		;
-	return 1;
+	return MAPPED_COUNTED;
+}
+
+/* Every process says once that its counts were lost, not only the one
+ * that happened to rebuild: the first thread to see the new seed. */
+static void note_rebuilt_elsewhere(rl_store *s, uint64_t seed)
+{
+	uint64_t old = __atomic_load_n(&s->seed, __ATOMIC_RELAXED);
+	if (old != seed && __atomic_compare_exchange_n(&s->seed, &old, seed, false,
+						       __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		log_warn("rate limit file %s: rebuilt by another process while in use "
+			 "(its counts are lost)", s->path);
+}
+
+/* Someone keeps damaging the file faster than one check can repair it. */
+static bool give_up(rl_store *s, int repairs)
+{
+	if (repairs <= RL_MAX_REPAIRS)
+		return false;
+	log_error("rate limit file %s: still damaged after %d repairs; this request is not counted",
+		  s->path, RL_MAX_REPAIRS);
+	return true;
 }
 
 int rl_check(rl_store *s, const char *key, size_t keylen, long per_minute,
@@ -707,7 +759,8 @@ int rl_check(rl_store *s, const char *key, size_t keylen, long per_minute,
 	struct rl_guard guard = { .lo = s->map };
 	struct rl_result res;
 	volatile int repairs = 0;  /* kept across the jump back */
-	int counted;
+	enum mapped_outcome got;
+	uint64_t seed = 0;
 
 	if (per_minute < 1 || per_minute > RL_MAX_PER_MINUTE ||
 	    now_ms < 0 || now_ms > RL_MAX_NOW_MS)
@@ -716,18 +769,22 @@ int rl_check(rl_store *s, const char *key, size_t keylen, long per_minute,
 		return -1;
 	if (sigsetjmp(guard.env, 0) != 0) {
 		/* A load hit a page the file no longer has. */
-		if (++repairs > RL_MAX_REPAIRS || store_sync(s, now_ms, true) < 0)
+		if (give_up(s, ++repairs) || store_sync(s, now_ms, true) < 0)
 			return -1;
 	}
 	for (;;) {
 		rl_active_guard = &guard;
 		__atomic_signal_fence(__ATOMIC_SEQ_CST);
-		counted = check_mapped(s, key, keylen, per_minute, now_ms, &res);
+		got = check_mapped(s, key, keylen, per_minute, now_ms, &res, &seed);
 		__atomic_signal_fence(__ATOMIC_SEQ_CST);
 		rl_active_guard = NULL;
-		if (counted)
+		if (got == MAPPED_COUNTED)
 			break;
-		if (++repairs > RL_MAX_REPAIRS || store_sync(s, now_ms, true) < 0)
+		if (give_up(s, ++repairs))
+			return -1;
+		if (got == MAPPED_REBUILT)
+			note_rebuilt_elsewhere(s, seed);
+		else if (store_sync(s, now_ms, true) < 0)
 			return -1;
 	}
 	*r = res;

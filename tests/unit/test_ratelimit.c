@@ -545,6 +545,23 @@ static void test_file_truncated_between_checks(void **state)
 	}
 }
 
+/* Two stores on one file, as two processes have: one repairs a truncation,
+ * the other notices the rebuild (new seed) and both count in that file. */
+static void test_file_truncated_two_stores_one_file(void **state)
+{
+	(void)state;
+	rl_store *a = open_ok(), *b = open_ok();
+	assert_true(hit(a, "k", 1, T0));
+	assert_false(hit(b, "k", 1, T0));
+	assert_int_equal(truncate(path, 0), 0);
+	assert_true(hit(a, "k", 1, T0));     /* a faults and rebuilds: counts lost */
+	assert_false(hit(b, "k", 1, T0));    /* b sees a's rebuild, same table */
+	assert_true(hit(b, "k2", 1, T0));
+	assert_false(hit(a, "k2", 1, T0));
+	rl_close(a);
+	rl_close(b);
+}
+
 static void *check_forever(void *arg)
 {
 	rl_store *s = arg;
@@ -776,6 +793,7 @@ int main(void)
 		STORE_TEST(test_file_mode_tightened),
 		STORE_TEST(test_file_damaged_while_open),
 		STORE_TEST(test_file_truncated_between_checks),
+		STORE_TEST(test_file_truncated_two_stores_one_file),
 		STORE_TEST(test_file_truncated_under_load),
 		STORE_TEST(test_foreign_sigbus_still_kills),
 		STORE_TEST(test_file_deleted_or_replaced_while_open),
