@@ -686,6 +686,57 @@ static void add_token(struct config *cfg, const char *tok)
 	cfg->tokens[cfg->n_tokens++] = xstrdup(tok);
 }
 
+/* A key listed in API_AUTH_TOKENS and in the config file's keys would match
+ * its API_AUTH_TOKENS entry first and get the global limit. What an
+ * operator means by a keys entry is that key's own settings, so that entry
+ * wins: the API_AUTH_TOKENS copy is dropped with a warning naming the key's
+ * fingerprint. The same key twice in keys has no such answer (which limit?)
+ * and is refused. Compared by digest, so "sha256:<hex>" and its plain token
+ * are the same key. Afterwards each key is in cfg->tokens once and the
+ * keys stay the last n_keys entries, in order, which app_key_limit()
+ * relies on. kr is the keyring of cfg->tokens as they were. */
+static void drop_listed_twice(struct loader *ld, const struct auth_keyring *kr, const char *origin)
+{
+	struct config *cfg = ld->cfg;
+	size_t first_key = cfg->n_tokens - cfg->n_keys, kept = 0;
+	bool *drop = xcalloc(cfg->n_tokens ? cfg->n_tokens : 1, sizeof *drop);
+	char fp[AUTH_FP_LEN + 1];
+
+	for (size_t j = first_key; j < cfg->n_tokens; j++) {
+		bool warned = false;
+		for (size_t i = 0; i < j; i++) {
+			if (memcmp(kr->digest[i], kr->digest[j], sizeof kr->digest[j]) != 0)
+				continue;
+			auth_fingerprint_key(kr, j, fp);
+			if (i >= first_key) {
+				cfg_report(&ld->rep->errors, "keys[%zu] and keys[%zu] (config file keys): the same key "
+				       "(%s) twice; keep one entry", i - first_key, j - first_key, fp);
+			} else if (!drop[i]) {
+				drop[i] = true;
+				if (warned)
+					continue;
+				warned = true;
+				long rpm = cfg->keys[j - first_key].requests_per_minute;
+				if (rpm > 0)
+					cfg_report(&ld->rep->warnings, "API_AUTH_TOKENS (%s): key %s is also in the config "
+					       "file's keys[%zu]; that entry applies (%ld requests per minute)",
+					       origin, fp, j - first_key, rpm);
+				else
+					cfg_report(&ld->rep->warnings, "API_AUTH_TOKENS (%s): key %s is also in the config "
+					       "file's keys[%zu]; that entry applies", origin, fp, j - first_key);
+			}
+		}
+	}
+	for (size_t i = 0; i < cfg->n_tokens; i++) {
+		if (drop[i])
+			free(cfg->tokens[i]);
+		else
+			cfg->tokens[kept++] = cfg->tokens[i];
+	}
+	cfg->n_tokens = kept;
+	free(drop);
+}
+
 static void resolve_tokens(struct loader *ld)
 {
 	struct config *cfg = ld->cfg;
@@ -740,10 +791,12 @@ static void resolve_tokens(struct loader *ld)
 	}
 	struct auth_keyring kr;
 	char err[200];
-	if (auth_keyring_init(&kr, cfg->tokens, cfg->n_tokens, err, sizeof err) != 0)
+	if (auth_keyring_init(&kr, cfg->tokens, cfg->n_tokens, err, sizeof err) != 0) {
 		cfg_report(&ld->rep->errors, "API_AUTH_TOKENS (%s): %s", origin, err);
-	else
-		auth_keyring_free(&kr);
+		return;
+	}
+	drop_listed_twice(ld, &kr, origin);
+	auth_keyring_free(&kr);
 }
 
 static void resolve_project(struct loader *ld)

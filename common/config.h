@@ -63,7 +63,7 @@ struct config {
 	enum log_level log_level;
 	int log_format;                /* LOG_FORMAT: 0 text, 1 json */
 	char *log_file;                /* LOG_FILE, or NULL for stderr */
-	char **tokens;                 /* API_AUTH_TOKENS, then keys[].token */
+	char **tokens;                 /* API_AUTH_TOKENS, then keys[].token; a key in both only once, as the last */
 	size_t n_tokens;
 	char **cors_origins;           /* empty list: "*" */
 	size_t n_cors_origins;

@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -150,11 +151,16 @@ static int scan_string(struct scan *s, strbuf *key)
 	}
 }
 
+/* bytes is sb_str() of the key buffer, never NULL: empty keys append
+ * nothing, so a buffer holding only empty keys was never allocated, and
+ * NULL + 0 or memcmp(NULL, NULL, 0) is undefined. */
 static int cmp_keys(const void *a, const void *b, void *bytes)
 {
 	const struct key_span *x = a, *y = b;
 	if (x->len != y->len)
 		return x->len < y->len ? -1 : 1;
+	if (x->len == 0)
+		return 0;
 	return memcmp((const char *)bytes + x->off, (const char *)bytes + y->off, x->len);
 }
 
@@ -166,13 +172,14 @@ static int check_duplicates(struct scan *s, size_t base)
 	struct key_span *v = s->keys + base;
 	size_t first_off = k ? v[0].off : s->keybytes.len;
 	if (k > 1) {
-		qsort_r(v, k, sizeof *v, cmp_keys, s->keybytes.buf);
+		const char *bytes = sb_str(&s->keybytes);
+		qsort_r(v, k, sizeof *v, cmp_keys, (void *)bytes);
 		for (size_t j = 1; j < k; j++) {
-			if (cmp_keys(&v[j - 1], &v[j], s->keybytes.buf) == 0)
+			if (cmp_keys(&v[j - 1], &v[j], (void *)bytes) == 0)
 				return oa_invalid(s->err, "invalid_value", NULL,
 						  "Invalid body: duplicate key '%.*s' in one object.",
 						  (int)(v[j].len > 64 ? 64 : v[j].len),
-						  s->keybytes.buf + v[j].off);
+						  bytes + v[j].off);
 		}
 	}
 	s->nkeys = base;
@@ -267,10 +274,75 @@ static bool accept(struct scan *s, char c)
 	return false;
 }
 
+/* Where the value being scanned sits, as OpenAI writes a param
+ * ("logit_bias.50256", "messages[2].content"), into buf (NUL-terminated,
+ * truncated to fit n >= 1). An open object's current key is the last one
+ * it pushed: the one before the next frame's first, or the top of keys[]. */
+static void value_path(const struct scan *s, char *buf, size_t n)
+{
+	const char *bytes = sb_str(&s->keybytes);
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (int d = 0; d < s->depth && len < n - 1; d++) {
+		const struct frame *f = &s->stack[d];
+		size_t end = d + 1 < s->depth ? s->stack[d + 1].keys_base : s->nkeys;
+		int w;
+		if (f->kind == '[') {
+			w = snprintf(buf + len, n - len, "[%zu]", f->count);
+		} else {
+			if (end == f->keys_base)
+				break;
+			const struct key_span *k = &s->keys[end - 1];
+			w = snprintf(buf + len, n - len, "%s%.*s", len ? "." : "",
+				     (int)k->len, bytes + k->off);
+		}
+		if (w < 0)
+			break;
+		len += (size_t)w < n - len ? (size_t)w : n - 1 - len;
+	}
+}
+
+/* Whether the integer literal [p, p + len) (an optional '-', then digits
+ * without leading zeros) lies within int64. */
+static bool int64_literal_fits(const char *p, size_t len)
+{
+	bool neg = len && p[0] == '-';
+	const char *bound = neg ? "9223372036854775808" : "9223372036854775807";
+	size_t digits = len - neg;
+
+	if (digits != 19)
+		return digits < 19;
+	return memcmp(p + neg, bound, 19) <= 0;
+}
+
+/* json-c keeps an integer beyond int64 by clamping it (to INT64_MIN, or
+ * to INT64_MAX through uint64), so "seed": 9223372036854775808 would be
+ * read as another number. Refused here, where the digits still are, with
+ * the error OpenAI gives for an integer out of its range. */
+static int integer_out_of_range(struct scan *s, size_t start)
+{
+	char param[sizeof s->err->param];
+	const char *p = s->p + start;
+	size_t len = s->i - start;
+	bool neg = p[0] == '-';
+
+	value_path(s, param, sizeof param);
+	return oa_invalid(s->err, neg ? "integer_below_min_value" : "integer_above_max_value",
+			  param[0] ? param : NULL,
+			  "Invalid '%s': integer %s value. Expected a value %s %s, but got %.*s instead.",
+			  param, neg ? "below minimum" : "above maximum", neg ? ">=" : "<=",
+			  neg ? "-9223372036854775808" : "9223372036854775807",
+			  (int)(len > 40 ? 40 : len), p);
+}
+
 /* RFC 8259 numbers only: json-c alone lets "[NaN]", "[+1]" and the like
  * through even in strict mode. */
 static int scan_number(struct scan *s)
 {
+	size_t start = s->i;
+	bool integer = true;
+
 	accept(s, '-');
 	if (!is_digit(s))
 		return not_json(s);
@@ -280,6 +352,7 @@ static int scan_number(struct scan *s)
 		if (!is_digit(s))
 			return not_json(s);
 		skip_digits(s);
+		integer = false;
 	}
 	if (accept(s, 'e') || accept(s, 'E')) {
 		if (!accept(s, '+'))
@@ -287,7 +360,10 @@ static int scan_number(struct scan *s)
 		if (!is_digit(s))
 			return not_json(s);
 		skip_digits(s);
+		integer = false;
 	}
+	if (integer && !int64_literal_fits(s->p + start, s->i - start))
+		return integer_out_of_range(s, start);
 	return 0;
 }
 

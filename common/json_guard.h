@@ -19,7 +19,10 @@ extern const char json_guard_not_json[];
  * from \u escapes), nesting deeper than JSON_GUARD_MAX_DEPTH, duplicate
  * keys in one object (json-c would silently keep the last), arrays longer
  * than JSON_GUARD_MAX_ARRAY, keys longer than JSON_GUARD_MAX_KEY or holding
- * \u0000. It does not check the grammar fully: json_guard_parse() does.
+ * \u0000, integer literals beyond int64 (json-c would clamp them; refused
+ * as OpenAI does, integer_above_max_value / integer_below_min_value with
+ * the value's path as param). It does not check the grammar fully:
+ * json_guard_parse() does.
  * Returns 0, or -1 with a 400 in err. */
 int json_guard_check(const char *p, size_t n, oa_error *err);
 

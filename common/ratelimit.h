@@ -43,7 +43,10 @@ struct rl_result {
  * is exact); 0 is a fresh key. It is meaningful only with the per_minute that
  * wrote it. Requires 1 <= per_minute <= RL_MAX_PER_MINUTE and
  * 0 <= now_ms <= RL_MAX_NOW_MS. Fills *r; advances *tat only when the request
- * is admitted. Returns r->allowed. */
+ * is admitted, except that any *tat no admission could have left (negative,
+ * or more than a minute's burst ahead: a damaged file, a clock that stepped
+ * back) is first saturated into range, so no value overflows and no key
+ * waits more than a minute. Returns r->allowed. */
 bool rl_gcra(int64_t *tat, int64_t now_ms, long per_minute, struct rl_result *r);
 
 typedef struct rl_store rl_store;

@@ -1,6 +1,10 @@
 /* app.c: what every worker thread shares: the per-key limits read from it */
 #include "app.h"
 
+/* The config keys are the last n_keys tokens, in order, and no key is in
+ * cfg.tokens twice: config_load() drops the API_AUTH_TOKENS copy of a key
+ * that keys[] lists too, which would otherwise match first and get the
+ * global limit. */
 long app_key_limit(const struct app *a, size_t key_index)
 {
 	size_t first_key = a->cfg.n_tokens - a->cfg.n_keys;

@@ -224,6 +224,22 @@ static void test_defaults_and_nulls(void **state)
 	chat_request_free(&r);
 }
 
+/* The ends of int64 are integers like any other: kept exactly. */
+static void test_int64_bounds_kept(void **state)
+{
+	(void)state;
+	struct chat_request r;
+	oa_error err;
+	assert_int_equal(parse("{" BASE ",'seed':9223372036854775807}", &r, &err), 0);
+	assert_true(r.seed == INT64_MAX);
+	chat_request_free(&r);
+	assert_int_equal(parse("{" BASE ",'seed':-9223372036854775808,'max_tokens':9223372036854775807}",
+			       &r, &err), 0);
+	assert_true(r.seed == INT64_MIN);
+	assert_true(r.max_tokens == INT64_MAX);
+	chat_request_free(&r);
+}
+
 /* One refused body per rule: the code and param OpenAI would send. */
 struct bad_case {
 	const char *body;
@@ -306,6 +322,26 @@ static const struct bad_case bad[] = {
 	  NULL },
 	{ "{" BASE ",'logprobs':true,'top_logprobs':-1}", "integer_below_min_value", "top_logprobs",
 	  NULL },
+	/* integers beyond int64, which json-c would clamp: every integer param */
+	{ "{" BASE ",'seed':9223372036854775808}", "integer_above_max_value", "seed",
+	  "Invalid 'seed': integer above maximum value. Expected a value <= 9223372036854775807, "
+	  "but got 9223372036854775808 instead." },
+	{ "{" BASE ",'seed':-9223372036854775809}", "integer_below_min_value", "seed",
+	  "Invalid 'seed': integer below minimum value. Expected a value >= -9223372036854775808, "
+	  "but got -9223372036854775809 instead." },
+	{ "{" BASE ",'seed':18446744073709551616}", "integer_above_max_value", "seed", NULL },
+	{ "{" BASE ",'seed':99999999999999999999999999999999}", "integer_above_max_value", "seed", NULL },
+	{ "{" BASE ",'max_tokens':9223372036854775808}", "integer_above_max_value", "max_tokens", NULL },
+	{ "{" BASE ",'max_completion_tokens':10000000000000000000}", "integer_above_max_value",
+	  "max_completion_tokens", NULL },
+	{ "{" BASE ",'n':9300000000000000000}", "integer_above_max_value", "n", NULL },
+	{ "{" BASE ",'logprobs':true,'top_logprobs':-99999999999999999999}", "integer_below_min_value",
+	  "top_logprobs", NULL },
+	{ "{" BASE ",'logit_bias':{'50256':9223372036854775808}}", "integer_above_max_value",
+	  "logit_bias.50256", NULL },
+	{ "{'model':'m','messages':[{'role':'user','content':'hi'}],'tools':[{'type':'function',"
+	  "'function':{'name':'f','parameters':{'type':'object','maxProperties':9223372036854775808}}}]}",
+	  "integer_above_max_value", "tools[0].function.parameters.maxProperties", NULL },
 	{ "{" BASE ",'logit_bias':{'50256':101}}", "integer_above_max_value", "logit_bias.50256",
 	  "Invalid 'logit_bias.50256': integer above maximum value. Expected a value <= 100, but "
 	  "got 101 instead." },
@@ -515,6 +551,7 @@ int main(void)
 		cmocka_unit_test(test_rich),
 		cmocka_unit_test(test_legacy_functions),
 		cmocka_unit_test(test_defaults_and_nulls),
+		cmocka_unit_test(test_int64_bounds_kept),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_answer_message_sent_back),
 		cmocka_unit_test(test_role_names),

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "config.h"
 #include "xalloc.h"
 
@@ -607,6 +608,54 @@ static void test_keys_from_file(void **state)
 	assert_string_equal(w->cfg.tokens[2], SHA_OF_ABC);
 }
 
+/* A key in API_AUTH_TOKENS and in keys: the keys entry wins (its own limit),
+ * one warning names its fingerprint and never the key, and the key is in
+ * the token list once, among the keys, so auth finds it there. A "sha256:"
+ * entry and its plain token are the same key. The same key twice in keys
+ * is refused. */
+static void test_key_listed_twice(void **state)
+{
+	struct world *w = *state;
+	char fp[AUTH_FP_LEN + 1];
+	auth_fingerprint("file-key-abcdefghijkl", strlen("file-key-abcdefghijkl"), fp);
+
+	write_file(w->conf, "keys = (\n  { token = \"file-key-abcdefghijkl\"; requests_per_minute = 3; },\n"
+		   "  { token = \"" SHA_OF_ABC "\"; requests_per_minute = 5; }\n);\n");
+	env_set(w, "API_AUTH_TOKENS", "env-key-abcdefghijklm,file-key-abcdefghijkl,other-key-abcdefghij,"
+		"file-key-abcdefghijkl,abc");
+	assert_loads(w);
+	assert_int_equal(w->cfg.n_tokens, 4);
+	assert_string_equal(w->cfg.tokens[0], "env-key-abcdefghijklm");
+	assert_string_equal(w->cfg.tokens[1], "other-key-abcdefghij");
+	assert_string_equal(w->cfg.tokens[2], "file-key-abcdefghijkl");
+	assert_string_equal(w->cfg.tokens[3], SHA_OF_ABC);
+	const char *warn = sb_str(&w->rep.warnings);
+	char want[200];
+	snprintf(want, sizeof want, "key %s is also in the config file's keys[0]; that entry applies "
+		 "(3 requests per minute)", fp);
+	assert_contains(warn, want);
+	assert_null(strstr(strstr(warn, want) + 1, want));  /* once, though listed twice */
+	assert_contains(warn, "is also in the config file's keys[1]; that entry applies (5 requests");
+	assert_null(strstr(warn, "file-key-abcdefghijkl"));
+
+	/* auth now finds the keys entry, whose limit is the key's own */
+	struct auth_keyring kr;
+	char err[200];
+	size_t idx = 99;
+	oa_error e = { 0 };
+	assert_int_equal(auth_keyring_init(&kr, w->cfg.tokens, w->cfg.n_tokens, err, sizeof err), 0);
+	assert_int_equal(auth_check(&kr, "Bearer file-key-abcdefghijkl", false, &idx, &e), 0);
+	assert_int_equal(idx, w->cfg.n_tokens - w->cfg.n_keys);
+	assert_int_equal(auth_check(&kr, "Bearer abc", false, &idx, &e), 0);
+	assert_int_equal(idx, w->cfg.n_tokens - w->cfg.n_keys + 1);
+	auth_keyring_free(&kr);
+
+	write_file(w->conf, "keys = (\n  { token = \"file-key-abcdefghijkl\"; requests_per_minute = 3; },\n"
+		   "  { token = \"file-key-abcdefghijkl\"; requests_per_minute = 4; }\n);\n");
+	assert_refused(w, "keys[0] and keys[1] (config file keys): the same key");
+	assert_contains(sb_str(&w->rep.errors), fp);
+}
+
 static void test_keys_alone_satisfy_production(void **state)
 {
 	struct world *w = *state;
@@ -773,6 +822,7 @@ int main(void)
 		T(test_model_errors),
 		T(test_unknown_members_refused),
 		T(test_keys_from_file),
+		T(test_key_listed_twice),
 		T(test_keys_alone_satisfy_production),
 		T(test_key_errors),
 		T(test_sha256_tokens),

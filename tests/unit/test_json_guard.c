@@ -70,6 +70,50 @@ static void test_duplicate_keys(void **state)
 	assert_int_equal(check("{\"x\":{\"y\":1},\"x\":2}"), -1);
 }
 
+/* Empty keys never append to the key buffer, so it may still be NULL when
+ * they are compared: {"":1,"":2} made memcmp(NULL, NULL, 0) and NULL + 0
+ * (UBSan aborts this driver without the fix). Every shape of the class:
+ * only empty keys, empty keys among others, nested, escaped to nothing. */
+static void test_empty_keys(void **state)
+{
+	(void)state;
+	static const char *dups[] = {
+		"{\"\":1,\"\":2}",
+		"{\"\":1,\"\":2,\"\":3}",
+		"[{\"\":{\"\":1,\"\":2}}]",
+		"{\"a\":{\"\":1},\"\":{\"\":[],\"\":{}}}",
+		"{\"\":1,\"a\":2,\"\":3}",
+	};
+	static const char *ok[] = {
+		"{\"\":1}",
+		"{\"\":{\"\":1}}",
+		"[{\"\":1},{\"\":2}]",
+		"{\"\":1,\"a\":2}",
+		"{\"a\":1,\"\":2,\"b\":3}",
+	};
+	for (size_t i = 0; i < sizeof dups / sizeof dups[0]; i++) {
+		oa_error err = { 0 };
+		assert_int_equal(json_guard_check(dups[i], strlen(dups[i]), &err), -1);
+		assert_int_equal(err.status, 400);
+		assert_non_null(strstr(err.message, "duplicate key ''"));
+	}
+	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+		assert_int_equal(check(ok[i]), 0);
+}
+
+/* An empty body arrives as (NULL, 0): the request's buffer was never
+ * allocated. The scan finds nothing wrong, the parse refuses it as not
+ * JSON, with no NULL arithmetic on the way. */
+static void test_null_empty_input(void **state)
+{
+	(void)state;
+	oa_error err = { 0 };
+	assert_int_equal(json_guard_check(NULL, 0, &err), 0);  /* nothing to scan */
+	oa_error err2 = { 0 };
+	assert_int_equal(parse(NULL, 0, &err2), -1);
+	assert_int_equal(err2.status, 400);
+}
+
 static void test_many_keys_stay_distinct(void **state)
 {
 	(void)state;
@@ -197,6 +241,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_valid_bodies_pass),
 		cmocka_unit_test(test_duplicate_keys),
+		cmocka_unit_test(test_empty_keys),
+		cmocka_unit_test(test_null_empty_input),
 		cmocka_unit_test(test_many_keys_stay_distinct),
 		cmocka_unit_test(test_depth),
 		cmocka_unit_test(test_invalid_utf8),

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -104,6 +106,41 @@ static void test_gcra_partial_refill(void **state)
 	assert_true(rl_gcra(&tat, T0 + 18000, 10, &r));  /* 3 intervals back, 1 used */
 	assert_int_equal(r.remaining, 2);
 	assert_int_equal(r.reset_ms, 60000 - 18000 + 6000);
+}
+
+/* A tat may hold anything a damaged file gives it. None of these may
+ * overflow (UBSan aborts this driver if one does); one beyond what our own
+ * writes produce reads as a full key, a negative one as a fresh key. */
+static void test_gcra_extreme_tat(void **state)
+{
+	(void)state;
+	static const int64_t tats[] = { INT64_MAX, INT64_MAX - 1, INT64_MAX - 59999,
+		INT64_MAX / 2, INT64_MIN, INT64_MIN + 1, -1, -60000 };
+	static const int64_t nows[] = { 0, 1, T0, RL_MAX_NOW_MS };
+	static const long ns[] = { 1, 7, 600, RL_MAX_PER_MINUTE };
+	struct rl_result r;
+
+	for (size_t i = 0; i < sizeof tats / sizeof tats[0]; i++)
+		for (size_t j = 0; j < sizeof nows / sizeof nows[0]; j++)
+			for (size_t k = 0; k < sizeof ns / sizeof ns[0]; k++) {
+				int64_t tat = tats[i];
+				long n = ns[k];
+				bool ok = rl_gcra(&tat, nows[j], n, &r);
+				assert_int_equal(r.limit, n);
+				assert_true(r.reset_ms >= 0 && r.reset_ms <= 60000 + 1);
+				assert_true(r.remaining >= 0 && r.remaining < n);
+				if (tats[i] < 0) {
+					/* fresh: admitted with the whole burst left */
+					assert_true(ok);
+					assert_int_equal(r.remaining, n - 1);
+				} else if (tats[i] > nows[j] * n + 60000 * (int64_t)n) {
+					/* full: denied for one interval at most */
+					assert_false(ok);
+					assert_int_equal(tat, nows[j] * n + 60000 * (int64_t)n);
+					assert_true(r.retry_after_ms >= 1 &&
+						    r.retry_after_ms <= ceil_div(60000, n));
+				}
+			}
 }
 
 /* ---- duration format ---- */
@@ -275,6 +312,79 @@ static void test_store_expired_slots_are_free(void **state)
 	rl_close(s);
 }
 
+/* ---- values a damaged file can hold in its slots ---- */
+
+static void write_tats(int64_t tat)
+{
+	/* every slot of the table: a live tag under each limit and the tat */
+	static struct { uint64_t tag; int64_t tat; } slots[RL_CAPACITY];
+	for (int i = 0; i < RL_CAPACITY; i++) {
+		slots[i].tag = ((uint64_t)(i + 1) << 20) | (uint64_t)(i % 3 == 0 ? 1 : i % 3 == 1 ? 7 : 1000000);
+		slots[i].tat = tat;
+	}
+	int fd = open(path, O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, slots, sizeof slots, RL_HEADER_SIZE), (ssize_t)sizeof slots);
+	close(fd);
+}
+
+/* Returns the offset of the one slot a check of key wrote (the file was
+ * empty), so a test can put an extreme tat in the key's own slot. */
+static off_t slot_of(rl_store *s, const char *key, long n)
+{
+	static int64_t before[RL_CAPACITY * 2], after[RL_CAPACITY * 2];
+	int fd = open(path, O_RDONLY);
+	assert_int_equal(pread(fd, before, sizeof before, RL_HEADER_SIZE), (ssize_t)sizeof before);
+	hit(s, key, n, T0);
+	assert_int_equal(pread(fd, after, sizeof after, RL_HEADER_SIZE), (ssize_t)sizeof after);
+	close(fd);
+	for (int i = 0; i < RL_CAPACITY; i++)
+		if (memcmp(&before[2 * i], &after[2 * i], 16))
+			return RL_HEADER_SIZE + (off_t)i * 16;
+	fail_msg("no slot changed");
+	return -1;
+}
+
+static void test_store_extreme_slots(void **state)
+{
+	(void)state;
+	static const int64_t tats[] = { INT64_MAX, INT64_MAX - 1, INT64_MIN, -1, INT64_MIN / 3 };
+	rl_store *s = open_ok();
+	char key[32];
+
+	/* other keys' slots: looked at by every probe and eviction */
+	for (size_t i = 0; i < sizeof tats / sizeof tats[0]; i++) {
+		write_tats(tats[i]);
+		for (int k = 0; k < 200; k++) {
+			snprintf(key, sizeof key, "k:%zu:%d", i, k);
+			struct rl_result r;
+			assert_int_equal(rl_check(s, key, strlen(key), 5, T0, &r), 0);
+			assert_true(r.allowed);
+			assert_int_equal(r.remaining, 4);
+		}
+	}
+	rl_close(s);
+
+	/* the key's own slot */
+	for (size_t i = 0; i < sizeof tats / sizeof tats[0]; i++) {
+		unlink(path);
+		s = open_ok();
+		off_t off = slot_of(s, "k:mine", 7);
+		int fd = open(path, O_WRONLY);
+		assert_int_equal(pwrite(fd, &tats[i], 8, off + 8), 8);
+		close(fd);
+		struct rl_result r;
+		assert_int_equal(rl_check(s, "k:mine", 6, 7, T0 + 1, &r), 0);
+		assert_int_equal(r.allowed, tats[i] < 0);
+		assert_true(r.reset_ms <= 60000);
+		assert_true(r.retry_after_ms <= ceil_div(60000, 7));
+		/* a full key is whole again a minute later, never locked out for good */
+		assert_int_equal(rl_check(s, "k:mine", 6, 7, T0 + 1 + 60000, &r), 0);
+		assert_true(r.allowed);
+		rl_close(s);
+	}
+}
+
 /* ---- damaged files ---- */
 
 static void write_file(const void *p, size_t n)
@@ -407,6 +517,180 @@ static void test_file_damaged_while_open(void **state)
 	rl_close(s);
 }
 
+/* Truncated between the per-second look and the next load (the same `now`,
+ * so no fstat is due): the load faults, the check repairs and counts. */
+static void test_file_truncated_between_checks(void **state)
+{
+	(void)state;
+	static const off_t sizes[] = { 0, 100, RL_HEADER_SIZE, RL_HEADER_SIZE + 4096, RL_FILE_SIZE - 1 };
+	char key[32];
+
+	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+		rl_store *s = open_ok();
+		assert_true(hit(s, "k", 1, T0));
+		assert_int_equal(truncate(path, sizes[i]), 0);
+		/* many keys, so that some land on the lost pages */
+		for (int k = 0; k < 300; k++) {
+			snprintf(key, sizeof key, "k:%d", k);
+			assert_true(hit(s, key, 1, T0));
+		}
+		/* The last size loses no whole page, so no load faults: the
+		 * look at the size a second later finds it. */
+		if (sizes[i] > RL_FILE_SIZE - 4096)
+			assert_true(hit(s, "k:late", 1, T0 + 1000));
+		assert_int_equal(file_size(), RL_FILE_SIZE);
+		assert_rebuilt();
+		rl_close(s);
+		unlink(path);
+	}
+}
+
+/* Two stores on one file, as two processes have: one repairs a truncation,
+ * the other notices the rebuild (new seed) and both count in that file. */
+static void test_file_truncated_two_stores_one_file(void **state)
+{
+	(void)state;
+	rl_store *a = open_ok(), *b = open_ok();
+	assert_true(hit(a, "k", 1, T0));
+	assert_false(hit(b, "k", 1, T0));
+	assert_int_equal(truncate(path, 0), 0);
+	assert_true(hit(a, "k", 1, T0));     /* a faults and rebuilds: counts lost */
+	assert_false(hit(b, "k", 1, T0));    /* b sees a's rebuild, same table */
+	assert_true(hit(b, "k2", 1, T0));
+	assert_false(hit(a, "k2", 1, T0));
+	rl_close(a);
+	rl_close(b);
+}
+
+static void *check_forever(void *arg)
+{
+	rl_store *s = arg;
+	struct rl_result r;
+	long n = 0;
+	char key[32];
+
+	for (long i = 0; i < 200000; i++) {
+		snprintf(key, sizeof key, "k:%ld", i % 500);
+		if (rl_check(s, key, strlen(key), 100, T0 + i / 1000, &r) == 0)
+			n++;
+	}
+	return (void *)n;
+}
+
+/* Truncated again and again while threads check: nobody dies, every check
+ * answers, and the file ends whole. */
+static void test_file_truncated_under_load(void **state)
+{
+	(void)state;
+	rl_store *s = open_ok();
+	pthread_t th[3];
+	for (int i = 0; i < 3; i++)
+		pthread_create(&th[i], NULL, check_forever, s);
+	for (int i = 0; i < 200; i++) {
+		assert_int_equal(truncate(path, (i % 4) * 70000), 0);
+		usleep(500);
+	}
+	long answered = 0;
+	for (int i = 0; i < 3; i++) {
+		void *n;
+		pthread_join(th[i], &n);
+		answered += (long)n;
+	}
+	assert_int_equal(answered, 3 * 200000);
+	assert_true(hit(s, "k:after", 1, T0 + 1000));
+	assert_int_equal(file_size(), RL_FILE_SIZE);
+	assert_rebuilt();
+	rl_close(s);
+}
+
+/* A SIGBUS that is not from a load of the table still kills the process:
+ * the guard catches its own faults only. */
+static void test_foreign_sigbus_still_kills(void **state)
+{
+	(void)state;
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* cmocka's own handler would carry on with the tests in the child */
+		signal(SIGBUS, SIG_DFL);
+		rl_store *s = open_ok();
+		char other[160];
+		snprintf(other, sizeof other, "%s/other", dir);
+		int fd = open(other, O_RDWR | O_CREAT, 0600);
+		if (fd < 0 || ftruncate(fd, 8192) < 0)
+			_exit(2);
+		volatile char *m = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (m == MAP_FAILED || ftruncate(fd, 0) < 0)
+			_exit(3);
+		hit(s, "k", 1, T0);
+		(void)m[4096];
+		_exit(4);
+	}
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFSIGNALED(st));
+	assert_int_equal(WTERMSIG(st), SIGBUS);
+}
+
+/* Deleted, or replaced by rename, while open: once its look at the path is
+ * due, the store moves to the file that new processes use, so both count
+ * in one file and a key never gets its limit twice. */
+static void test_file_deleted_or_replaced_while_open(void **state)
+{
+	(void)state;
+	for (int kind = 0; kind < 3; kind++) {
+		rl_store *old = open_ok();
+		assert_true(hit(old, "k", 1, T0));
+		if (kind == 0) {
+			assert_int_equal(unlink(path), 0);
+		} else {
+			char other[sizeof path];
+			snprintf(other, sizeof other, "%s/other", dir);
+			int fd = open(other, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+			assert_true(fd >= 0);
+			/* kind 1: garbage; kind 2: a whole valid table of another run */
+			if (kind == 1)
+				assert_int_equal(write(fd, "junk", 4), 4);
+			close(fd);
+			if (kind == 2) {
+				char p2[sizeof path];
+				snprintf(p2, sizeof p2, "%s", path);
+				snprintf(path, sizeof path, "%s", other);
+				rl_store *t = open_ok();
+				rl_close(t);
+				snprintf(path, sizeof path, "%s", p2);
+			}
+			assert_int_equal(rename(other, path), 0);
+		}
+		/* a new process (a CGI run) opens what the path names now */
+		rl_store *fresh = open_ok();
+		assert_true(hit(fresh, "k", 1, T0 + 10));
+		/* the old store's look at the path is due a second later */
+		assert_false(hit(old, "k", 1, T0 + 1010));
+		assert_false(hit(fresh, "k", 1, T0 + 1010));
+		assert_true(hit(old, "k2", 1, T0 + 1010));
+		assert_false(hit(fresh, "k2", 1, T0 + 1011));
+		rl_close(old);
+		rl_close(fresh);
+		unlink(path);
+	}
+}
+
+/* Deleted with nobody else to recreate it: the store creates it itself. */
+static void test_file_deleted_and_recreated_by_us(void **state)
+{
+	(void)state;
+	rl_store *s = open_ok();
+	assert_true(hit(s, "k", 1, T0));
+	assert_int_equal(unlink(path), 0);
+	assert_true(hit(s, "k", 1, T0 + 2000));   /* moved: a fresh file */
+	assert_rebuilt();
+	rl_store *other = open_ok();
+	assert_false(hit(other, "k", 1, T0 + 2001));
+	rl_close(other);
+	rl_close(s);
+}
+
 /* ---- exactness across processes and threads ---- */
 
 enum { PROCS = 4, THREADS = 4, TRIES = 250, LIMIT = 1000 };
@@ -494,18 +778,26 @@ int main(void)
 		cmocka_unit_test(test_gcra_n1000000),
 		cmocka_unit_test(test_gcra_seven_per_minute_is_exact),
 		cmocka_unit_test(test_gcra_partial_refill),
+		cmocka_unit_test(test_gcra_extreme_tat),
 		cmocka_unit_test(test_format_duration),
 		STORE_TEST(test_store_keys_independent),
 		STORE_TEST(test_store_bad_arguments),
 		STORE_TEST(test_store_persists),
 		STORE_TEST(test_store_eviction),
 		STORE_TEST(test_store_expired_slots_are_free),
+		STORE_TEST(test_store_extreme_slots),
 		STORE_TEST(test_file_bad_magic),
 		STORE_TEST(test_file_truncated_and_empty),
 		STORE_TEST(test_file_wrong_version),
 		STORE_TEST(test_file_refused),
 		STORE_TEST(test_file_mode_tightened),
 		STORE_TEST(test_file_damaged_while_open),
+		STORE_TEST(test_file_truncated_between_checks),
+		STORE_TEST(test_file_truncated_two_stores_one_file),
+		STORE_TEST(test_file_truncated_under_load),
+		STORE_TEST(test_foreign_sigbus_still_kills),
+		STORE_TEST(test_file_deleted_or_replaced_while_open),
+		STORE_TEST(test_file_deleted_and_recreated_by_us),
 		STORE_TEST(test_exact_across_processes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
