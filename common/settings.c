@@ -53,6 +53,8 @@ const struct setting settings_table[] = {
 	  F(upstream_models), F(n_upstream_models), "comma-separated: name, or alias=upstream-name" },
 	{ "UPSTREAM_TIMEOUT_S", ST_INT, 1, 3600, NULL, NULL, SET_OPTIONAL,
 	  F(upstream_timeout_s), 0, "seconds allowed before the upstream's first byte and between its events (default 60)" },
+	{ "CA_BUNDLE", ST_STRING, 0, 0, NULL, NULL, SET_OPTIONAL,
+	  F(ca_bundle), 0, "PEM file of the CAs HTTPS upstreams are checked against; default: libcurl's own (static build: the host's usual bundle)" },
 	{ NULL, 0, 0, 0, NULL, NULL, 0, 0, 0, NULL },
 };
 
