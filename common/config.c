@@ -648,6 +648,13 @@ static void resolve_project(struct loader *ld)
 {
 	struct config *cfg = ld->cfg;
 	const char *path = cfg->pyproject_path;
+	if (!path && ld->paths->program_path) {
+		/* one uploaded file: the name and version configure took from
+		 * pyproject.toml are compiled in, and no file is needed beside it */
+		cfg->project_name = xstrdup(PACKAGE_NAME);
+		cfg->project_version = xstrdup(PACKAGE_VERSION);
+		return;
+	}
 	if (!path)
 		path = access(PKGDATADIR "/pyproject.toml", R_OK) == 0 ? PKGDATADIR "/pyproject.toml" : "pyproject.toml";
 	struct pyproject pp;

@@ -729,6 +729,17 @@ static void test_relocatable_defaults(void **state)
 	config_free(&w->cfg);
 	config_report_free(&w->rep);
 
+	/* production needs no pyproject.toml beside the one file: the compiled-in name and version */
+	production(w, "production");
+	env_set(w, "PYPROJECT_PATH", NULL);
+	assert_int_equal(config_load(&p, &w->cfg, &w->rep), 0);
+	assert_string_equal(w->cfg.project_name, PACKAGE_NAME);
+	assert_string_equal(w->cfg.project_version, PACKAGE_VERSION);
+	assert_int_equal(w->rep.warnings.len, 0);
+	config_free(&w->cfg);
+	config_report_free(&w->rep);
+	env_set(w, "PYPROJECT_PATH", w->pyproject);
+
 	/* not relocatable (no program_path): neither file beside it is read */
 	env_set(w, "OPENAI_FCGI_CONFIG", NULL);
 	p.program_path = NULL;
