@@ -486,7 +486,7 @@ int upstream_preload(const struct config *cfg, char *err, size_t errlen)
 	ca_file = ca_bundle_pick(cfg->ca_bundle, ca_bundle_system_paths, ca_bundle_readable);
 	if (!ca_file)
 		log_warn("upstream: no CA certificates in any usual place (%s, ...): HTTPS upstreams "
-			    "will be refused; set CA_BUNDLE", ca_bundle_system_paths[0]);
+			 "will be refused; set CA_BUNDLE", ca_bundle_system_paths[0]);
 #else
 	ca_file = cfg->ca_bundle;
 #endif

@@ -44,7 +44,7 @@ function makeCerts(dir) {
       '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
   }
   ossl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', `/CN=${UPSTREAM_HOST}`);
-  fs.writeFileSync(path.join(dir, 'server.ext'), `subjectAltName=DNS:${UPSTREAM_HOST}\nbasicConstraints=CA:FALSE\n` +
+  fs.writeFileSync(path.join(dir, 'server.ext'), `subjectAltName=DNS:${UPSTREAM_HOST},IP:127.0.0.1\nbasicConstraints=CA:FALSE\n` +
     'keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n');
   ossl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial',
     '-out', 'server.pem', '-days', '2', '-extfile', 'server.ext');
@@ -271,6 +271,26 @@ describe('static executable in an empty root', { skip: why || false, timeout: 30
       const statuses = [1, 2, 3].map(() => cgi(root, { method: 'GET', pathInfo: '/v1/models', key: LIMITED }).status);
       assert.deepEqual(statuses, [200, 200, 429]);
     });
+  });
+
+  // CA_BUNDLE is the dynamic build's too (its libcurl otherwise uses its own default).
+  describe('the dynamic build with CA_BUNDLE', () => {
+    for (const [ca, want] of [['ca.pem', 200], ['wrong-ca.pem', 502]]) {
+      test(`${ca}: ${want}`, async () => {
+        const gw = await startServer({
+          front: 'lighttpd',
+          env: { UPSTREAM_BASE_URL: `https://127.0.0.1:${tls.port}/v1`, UPSTREAM_API_KEY: TOKEN,
+            UPSTREAM_MODELS: 'relayed=blueprint-standard', CA_BUNDLE: path.join(dir, ca) },
+        });
+        try {
+          const r = await call(gw, 'POST', '/v1/chat/completions', { body: chat('relayed') });
+          if (want === 200) assertCompletion(r, 'relayed');
+          else expectError(assert, r, 502, 'upstream_unreachable');
+        } finally {
+          await gw.stop();
+        }
+      });
+    }
   });
 
   describe('as a FastCGI server listening from inside the root', () => {
