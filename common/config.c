@@ -211,9 +211,14 @@ static void load_keys(struct loader *ld, const char *file, const config_setting_
 static const char *relocated_home(const struct config_paths *p, char *buf, size_t n)
 {
 	const char *docroot = NULL;
+	char real[PATH_MAX];
 	for (char **e = p->environ; e && *e; e++)
 		if (strncmp(*e, "DOCUMENT_ROOT=", 14) == 0)
 			docroot = *e + 14;
+	/* program_path has its links resolved (/proc/self/exe); a web root
+	 * named through a link (/home -> /home2) must be too, to compare */
+	if (docroot && *docroot && realpath(docroot, real))
+		docroot = real;
 	if (!p->program_path || reloc_home(p->program_path, docroot, buf, n) != 0)
 		return NULL;
 	return buf;

@@ -705,6 +705,17 @@ static void test_relocatable_defaults(void **state)
 	p.program_path = exe;
 	env_set(w, "DOCUMENT_ROOT", docroot);
 
+	/* a web root named through a link: compared by where it leads */
+	char link[160];
+	snprintf(link, sizeof link, "%s/www-link", w->dir);
+	assert_int_equal(symlink(docroot, link), 0);
+	env_set(w, "DOCUMENT_ROOT", link);
+	assert_int_equal(config_load(&p, &w->cfg, &w->rep), 0);
+	assert_string_equal(w->cfg.state_dir, want);
+	config_free(&w->cfg);
+	config_report_free(&w->rep);
+	env_set(w, "DOCUMENT_ROOT", docroot);
+
 	/* a config file beside the binary */
 	write_file(beside, "PORT = 1111;\n");
 	assert_int_equal(config_load(&p, &w->cfg, &w->rep), 0);
