@@ -484,7 +484,10 @@ int upstream_preload(const struct config *cfg, char *err, size_t errlen)
 	/* our libcurl knows no CA path: take the host's, wherever its
 	 * distribution keeps it (HTTP-only upstreams need none) */
 	ca_file = ca_bundle_pick(cfg->ca_bundle, ca_bundle_system_paths, ca_bundle_readable);
-	if (!ca_file)
+	bool https = false;
+	for (size_t i = 0; i < cfg->n_upstreams; i++)
+		https |= cfg->upstreams[i].base_url && strncmp(cfg->upstreams[i].base_url, "https:", 6) == 0;
+	if (!ca_file && https)
 		log_warn("upstream: no CA certificates in any usual place (%s, ...): HTTPS upstreams "
 			 "will be refused; set CA_BUNDLE", ca_bundle_system_paths[0]);
 #else

@@ -5,7 +5,8 @@
 // FastCGI server listening on a loopback port from inside the chroot, behind
 // a lighttpd outside; it answers from the mock and relays from an upstream
 // over HTTPS: nginx with TLS (a CA made here with openssl) in front of a
-// second openai-fcgi behind lighttpd. tests/static/run.sh sets STATIC_APP.
+// second openai-fcgi behind lighttpd, named by the root's /etc/hosts or by a
+// dnsmasq its resolv.conf points at. tests/static/run.sh sets STATIC_APP.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -25,6 +26,9 @@ const why = !STATIC_APP ? 'STATIC_APP is not set (tests/static/run.sh sets it)'
 const KEY = 'static-gateway-key-0123456789abcdef';
 const LIMITED = 'static-limited-key-0123456789abcdef';
 const UPSTREAM_HOST = 'oaf-upstream.test';
+// A name only the DNS server started here knows: resolving it proves musl
+// asks the nameserver of the root's /etc/resolv.conf itself, with no NSS.
+const DNS_HOST = 'oaf-dns.test';
 const EXE = '/cgi-bin/openai-fcgi-static';
 const MOCK_TEXT = /THIS IS THE MOCKED CHAT RESPONSE/;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -44,7 +48,7 @@ function makeCerts(dir) {
       '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
   }
   ossl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', `/CN=${UPSTREAM_HOST}`);
-  fs.writeFileSync(path.join(dir, 'server.ext'), `subjectAltName=DNS:${UPSTREAM_HOST},IP:127.0.0.1\nbasicConstraints=CA:FALSE\n` +
+  fs.writeFileSync(path.join(dir, 'server.ext'), `subjectAltName=DNS:${UPSTREAM_HOST},DNS:${DNS_HOST},IP:127.0.0.1\nbasicConstraints=CA:FALSE\n` +
     'keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n');
   ossl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial',
     '-out', 'server.pem', '-days', '2', '-extfile', 'server.ext');
@@ -89,14 +93,27 @@ http {
   return { port, pid: p.pid };
 }
 
+// dnsmasq answering DNS_HOST (A 127.0.0.1; AAAA empty, not REFUSED: --local)
+// on port 53 of a loopback address of its own (resolv.conf cannot name a port).
+async function startDns(dir) {
+  const addr = `127.${2 + Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}.53`;
+  fs.writeFileSync(`${dir}/dnsmasq.log`, '');
+  sh('chown', ['nobody:nogroup', `${dir}/dnsmasq.log`]);  // it writes its log as nobody
+  const p = spawn('dnsmasq', ['--keep-in-foreground', '--no-resolv', '--no-hosts', '--no-poll', `--listen-address=${addr}`,
+    '--bind-interfaces', '--port=53', `--local=/${DNS_HOST}/`, `--host-record=${DNS_HOST},127.0.0.1`, '--user=nobody', '--group=nogroup',
+    `--pid-file=${dir}/dnsmasq.pid`, `--log-facility=${dir}/dnsmasq.log`, '--log-queries'],
+  { stdio: 'ignore', detached: true });
+  for (let i = 0; i < 100 && !fs.existsSync(`${dir}/dnsmasq.pid`); i++) await sleep(50);
+  return { addr, pid: p.pid };
+}
+
 // The empty root: what `ls -R` shows is all there is.
-function makeRoot(dir, certs, upstreamPort) {
+function makeRoot(dir, certs, upstreamPort, dnsAddr) {
   const root = path.join(dir, 'root');
   for (const d of ['cgi-bin', 'etc', 'etc/pki/tls/certs', 'openai-fcgi-state']) fs.mkdirSync(path.join(root, d), { recursive: true });
   fs.copyFileSync(STATIC_APP, path.join(root, EXE));
   fs.chmodSync(path.join(root, EXE), 0o755);
-  // A nameserver nobody answers at: the one name asked for is in /etc/hosts.
-  fs.writeFileSync(path.join(root, 'etc/resolv.conf'), 'nameserver 127.0.0.1\noptions timeout:1 attempts:1\n');
+  fs.writeFileSync(path.join(root, 'etc/resolv.conf'), `nameserver ${dnsAddr}\noptions timeout:2 attempts:2\n`);
   fs.writeFileSync(path.join(root, 'etc/hosts'), `127.0.0.1 localhost\n127.0.0.1 ${UPSTREAM_HOST}\n`);
   // The CA where RHEL/CloudLinux keep theirs (found with no setting), and
   // two more for CA_BUNDLE: the right one and one that signed nothing here.
@@ -175,7 +192,7 @@ function assertStream(text, model) {
 const chat = (model, extra = {}) => ({ model, messages: [{ role: 'user', content: 'Hello!' }], ...extra });
 
 describe('static executable in an empty root', { skip: why || false, timeout: 300000 }, () => {
-  let dir, root, upstream, tls;
+  let dir, root, upstream, tls, dns;
   const pids = [];
   before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'oaf-static-'));
@@ -186,7 +203,9 @@ describe('static executable in an empty root', { skip: why || false, timeout: 30
     upstream = await startServer({ front: 'lighttpd' });
     tls = await startTlsProxy(dir, Number(new URL(upstream.base).port));
     pids.push(tls.pid);
-    root = makeRoot(dir, dir, tls.port);
+    dns = await startDns(dir);
+    pids.push(dns.pid);
+    root = makeRoot(dir, dir, tls.port, dns.addr);
   });
   after(async () => {
     for (const pid of pids) { try { process.kill(-pid, 'SIGTERM'); } catch { /* gone */ } }
@@ -245,6 +264,12 @@ describe('static executable in an empty root', { skip: why || false, timeout: 30
       const s = cgi(root, { pathInfo: '/v1/chat/completions', body: chat('relayed', { stream: true }), env: { CA_BUNDLE: '/ca.pem' } });
       assert.equal(s.status, 200, s.text + s.stderr);
       assertStream(s.text, 'relayed');
+    });
+
+    test('relayed from an upstream named in DNS, asked of resolv.conf\'s nameserver', () => {
+      const url = `https://${DNS_HOST}:${tls.port}/v1`;
+      assertCompletion(cgi(root, { pathInfo: '/v1/chat/completions', body: chat('relayed'), env: { UPSTREAM_BASE_URL: url } }), 'relayed');
+      assert.match(fs.readFileSync(path.join(dir, 'dnsmasq.log'), 'utf8'), new RegExp(`query\\[A\\] ${DNS_HOST}`));
     });
 
     test('relayed with the CA found where RHEL keeps it, no setting', () => {
