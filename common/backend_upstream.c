@@ -7,6 +7,7 @@
 
 #include "backend.h"
 #include "backend_upstream.h"
+#include "ca_bundle.h"
 #include "config.h"
 #include "curl_api.h"
 #include "log.h"
@@ -25,6 +26,7 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 static pthread_key_t handle_key;
 static _Thread_local CURL *handle;
 static const struct curl_api *curl;  /* NULL: libcurl could not be loaded */
+static const char *ca_file;          /* CURLOPT_CAINFO, set by upstream_preload; NULL: libcurl's own */
 
 static void handle_free(void *h)
 {
@@ -314,6 +316,8 @@ static void setup(CURL *c, struct xfer *x, const char *url)
 	curl->easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
 	curl->easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
 	curl->easy_setopt(c, CURLOPT_XFERINFODATA, x);
+	if (ca_file)
+		curl->easy_setopt(c, CURLOPT_CAINFO, ca_file);
 }
 
 /* Hands the upstream's wait on with its 429 (or 503): as headers we make
@@ -566,7 +570,26 @@ bool upstream_in_use(const struct config *cfg)
 
 int upstream_preload(const struct config *cfg, char *err, size_t errlen)
 {
-	if (!upstream_in_use(cfg) || curl_api())
+	if (!upstream_in_use(cfg))
+		return 0;
+	if (cfg->ca_bundle && !ca_bundle_readable(cfg->ca_bundle)) {
+		snprintf(err, errlen, "CA_BUNDLE: %s is not a file this process can read", cfg->ca_bundle);
+		return -1;
+	}
+#ifdef OAF_CURL_LINKED
+	/* our libcurl knows no CA path: take the host's, wherever its
+	 * distribution keeps it (HTTP-only upstreams need none) */
+	ca_file = ca_bundle_pick(cfg->ca_bundle, ca_bundle_system_paths, ca_bundle_readable);
+	bool https = false;
+	for (size_t i = 0; i < cfg->n_upstreams; i++)
+		https |= cfg->upstreams[i].base_url && strncmp(cfg->upstreams[i].base_url, "https:", 6) == 0;
+	if (!ca_file && https)
+		log_warn("upstream: no CA certificates in any usual place (%s, ...): HTTPS upstreams "
+			 "will be refused; set CA_BUNDLE", ca_bundle_system_paths[0]);
+#else
+	ca_file = cfg->ca_bundle;
+#endif
+	if (curl_api())
 		return 0;
 	snprintf(err, errlen, "%s cannot be loaded (%s): install the Debian package libcurl4",
 		 CURL_API_SONAME, curl_api_error());

@@ -22,6 +22,7 @@
 #include "config_loader.h"
 #include "dotenv.h"
 #include "pyproject.h"
+#include "relocate.h"
 #include "settings.h"
 #include "xalloc.h"
 
@@ -332,7 +333,27 @@ static void load_keys(struct loader *ld, const char *file, const config_setting_
 	}
 }
 
-static const char *default_config_file(const struct config_paths *p, bool *explicit)
+/* A relocatable build's home (common/relocate.h) into buf, or NULL when
+ * the build is not relocatable (no program_path). */
+static const char *relocated_home(const struct config_paths *p, char *buf, size_t n)
+{
+	const char *docroot = NULL;
+	char real[PATH_MAX];
+	for (char **e = p->environ; e && *e; e++)
+		if (strncmp(*e, "DOCUMENT_ROOT=", 14) == 0)
+			docroot = *e + 14;
+	/* program_path has its links resolved (/proc/self/exe); a web root
+	 * named through a link (/home -> /home2) must be too, to compare */
+	if (docroot && *docroot && realpath(docroot, real))
+		docroot = real;
+	if (!p->program_path || reloc_home(p->program_path, docroot, buf, n) != 0)
+		return NULL;
+	return buf;
+}
+
+/* The relocatable rule: home/openai-fcgi.conf (outside the web root), else
+ * openai-fcgi.conf beside the binary; never the host's SYSCONFDIR. */
+static const char *default_config_file(const struct config_paths *p, bool *explicit, char *buf, size_t n)
 {
 	*explicit = true;
 	if (p->config_file)
@@ -341,13 +362,22 @@ static const char *default_config_file(const struct config_paths *p, bool *expli
 		if (strncmp(*e, "OPENAI_FCGI_CONFIG=", 19) == 0 && (*e)[19])
 			return *e + 19;
 	*explicit = false;
-	return SYSCONFDIR "/openai-fcgi/openai-fcgi.conf";
+	char home[PATH_MAX], beside[PATH_MAX];
+	if (!relocated_home(p, home, sizeof home))
+		return SYSCONFDIR "/openai-fcgi/openai-fcgi.conf";
+	if (reloc_join(home, "openai-fcgi.conf", buf, n) == 0 && access(buf, F_OK) == 0)
+		return buf;
+	if (reloc_exe_dir(p->program_path, beside, sizeof beside) == 0 &&
+	    reloc_join(beside, "openai-fcgi.conf", buf, n) == 0 && access(buf, F_OK) == 0)
+		return buf;
+	return "";  /* neither: the compiled defaults */
 }
 
 static void load_file(struct loader *ld)
 {
 	bool explicit;
-	const char *file = default_config_file(ld->paths, &explicit);
+	char buf[300];  /* a relocatable build's config path; fits the 320 of an origin "file:line" */
+	const char *file = default_config_file(ld->paths, &explicit, buf, sizeof buf);
 	if (access(file, F_OK) != 0 && !explicit)
 		return; /* no installed config: compiled defaults */
 
@@ -605,6 +635,12 @@ static void resolve_state_dir(struct loader *ld)
 {
 	struct config *cfg = ld->cfg;
 	const struct raw_value *rv = &ld->raw[cfg_setting_index(settings_find("STATE_DIR"))];
+	char home[PATH_MAX], dir[PATH_MAX];
+	if (!rv->value && relocated_home(ld->paths, home, sizeof home) &&
+	    reloc_join(home, "openai-fcgi-state", dir, sizeof dir) == 0) {
+		free(cfg->state_dir);  /* the table's LOCALSTATEDIR default */
+		cfg->state_dir = xstrdup(dir);
+	}
 	if (!cfg->state_dir)
 		return;
 	if (ensure_dir(cfg->state_dir) != 0) {
@@ -803,6 +839,13 @@ static void resolve_project(struct loader *ld)
 {
 	struct config *cfg = ld->cfg;
 	const char *path = cfg->pyproject_path;
+	if (!path && ld->paths->program_path) {
+		/* one uploaded file: the name and version configure took from
+		 * pyproject.toml are compiled in, and no file is needed beside it */
+		cfg->project_name = xstrdup(PACKAGE_NAME);
+		cfg->project_version = xstrdup(PACKAGE_VERSION);
+		return;
+	}
 	if (!path)
 		path = access(PKGDATADIR "/pyproject.toml", R_OK) == 0 ? PKGDATADIR "/pyproject.toml" : "pyproject.toml";
 	struct pyproject pp;
@@ -927,6 +970,7 @@ void config_free(struct config *cfg)
 	free(cfg->upstreams);
 	free(cfg->upstream_base_url);
 	free(cfg->upstream_api_key);
+	free(cfg->ca_bundle);
 	free_list(cfg->upstream_models, cfg->n_upstream_models);
 	for (size_t i = 0; i < cfg->n_keys; i++)
 		free(cfg->keys[i].token);

@@ -90,13 +90,18 @@ struct config {
 	long upstream_total_timeout_s;   /* every upstream's total_ms unless its own is set */
 	long upstream_max_event_bytes;
 	long upstream_max_body_bytes;
+	char *ca_bundle;                 /* CA_BUNDLE, or NULL: libcurl's default (static: looked up) */
 };
 
 /* Where config_load() looks. Any field may be NULL. */
 struct config_paths {
-	const char *config_file;   /* --config; else OPENAI_FCGI_CONFIG; else the installed default */
+	const char *config_file;   /* --config; else OPENAI_FCGI_CONFIG; else the installed default (or one beside the binary) */
 	const char *dotenv_file;   /* default "./.env" */
 	char **environ;            /* the process environment (tests pass their own) */
+	/* The binary's absolute path in a relocatable build (common/relocate.h):
+	 * the config file and STATE_DIR default to places beside it, not under
+	 * SYSCONFDIR and LOCALSTATEDIR. NULL: the installed defaults. */
+	const char *program_path;
 };
 
 /* What config_load() found: one line per problem ("PORT (environment):

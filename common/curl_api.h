@@ -23,12 +23,17 @@ struct curl_api {
 	__typeof__(curl_slist_free_all) *slist_free_all;
 };
 
-/* Returns 0 or -1 (the loader); the process's table is a pointer or NULL. */
+/* Returns 0 or -1 (the loader); the process's table is a pointer or NULL.
+ * Two implementations, chosen by configure --with-curl: curl_api.c
+ * (dlopen, the default) and curl_api_linked.c (libcurl linked in, for the
+ * static build; it has no loader). */
 
+#ifndef OAF_CURL_LINKED
 /* Opens soname and looks up every function of the table into api: 0, or
  * -1 with the reason (dlerror's, naming the file or the symbol) in err.
  * The library is never closed; api owns nothing. No curl_global_init. */
 int curl_api_load(const char *soname, struct curl_api *api, char *err, size_t errlen);
+#endif
 
 /* The process's libcurl: loaded by the first call, from whichever thread,
  * once. NULL if it could not be, on that call and every later one. The

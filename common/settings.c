@@ -59,6 +59,8 @@ const struct setting settings_table[] = {
 	  F(upstream_max_event_bytes), 0, "largest line or event of an upstream's stream (502, or an error event, above)" },
 	{ "UPSTREAM_MAX_BODY_BYTES", ST_INT, 4096, 1L << 30, NULL, "16777216", 0,
 	  F(upstream_max_body_bytes), 0, "largest whole answer from an upstream (502 above)" },
+	{ "CA_BUNDLE", ST_STRING, 0, 0, NULL, NULL, SET_OPTIONAL,
+	  F(ca_bundle), 0, "PEM file of the CAs HTTPS upstreams are checked against; default: libcurl's own (static build: the host's usual bundle)" },
 	{ NULL, 0, 0, 0, NULL, NULL, 0, 0, 0, NULL },
 };
 

@@ -18,6 +18,7 @@
 #include "backend_upstream.h"
 #include "io.h"
 #include "log.h"
+#include "relocate.h"
 #include "routes.h"
 #include "xalloc.h"
 
@@ -33,6 +34,7 @@ struct options {
 	const char *listen;
 	long threads;           /* 0: the THREADS setting */
 	bool check_config;
+	const char *argv0;      /* how we were started: a relocatable build without /proc goes by it */
 };
 
 static struct app app;
@@ -66,6 +68,7 @@ static void usage(FILE *f)
 
 static int parse_options(int argc, char **argv, struct options *o, bool *version)
 {
+	o->argv0 = argv[0];
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "listen", required_argument, NULL, 'l' },
@@ -115,7 +118,13 @@ static void log_lines(enum log_level level, const strbuf *sb)
 
 static int app_init(const struct options *o)
 {
-	struct config_paths paths = { o->config_file, NULL, environ };
+	struct config_paths paths = { o->config_file, NULL, environ, NULL };
+#ifdef OAF_RELOCATABLE
+	/* the static file uploaded to cgi-bin: config and state beside it */
+	static char exe[4096];
+	if (reloc_exe_path(o->argv0, exe, sizeof exe) == 0)
+		paths.program_path = exe;
+#endif
 	struct config_report rep;
 	int rc = config_load(&paths, &app.cfg, &rep);
 	if (rc == 0) {

@@ -27,7 +27,9 @@ function idOf(flag) {
 }
 
 const srcTop = process.env.top_srcdir || path.resolve(new URL('../..', import.meta.url).pathname);
-const srcApp = path.join(process.env.top_builddir || path.join(srcTop, 'build-test'), 'fcgi', 'openai-fcgi');
+// E2E_APP: another build of the program (tests/static/run.sh: the static file).
+const srcApp = process.env.E2E_APP ||
+  path.join(process.env.top_builddir || path.join(srcTop, 'build-test'), 'fcgi', 'openai-fcgi');
 
 // Run as root, the servers and the app drop to nobody, who must reach the
 // binary and the files the fronts are started from. A checkout under a

@@ -104,7 +104,7 @@ static void production(struct world *w, const char *env)
 
 static int load(struct world *w)
 {
-	struct config_paths p = { w->conf, w->dotenv, w->env };
+	struct config_paths p = { w->conf, w->dotenv, w->env, NULL };
 	config_free(&w->cfg);
 	config_report_free(&w->rep);
 	w->rc = config_load(&p, &w->cfg, &w->rep);
@@ -477,7 +477,7 @@ static void test_bad_config_file(void **state)
 static void test_config_file_chosen_by_environment(void **state)
 {
 	struct world *w = *state;
-	struct config_paths p = { NULL, w->dotenv, w->env };
+	struct config_paths p = { NULL, w->dotenv, w->env, NULL };
 	write_file(w->conf, "PORT = 4321;\n");
 	env_set(w, "OPENAI_FCGI_CONFIG", w->conf);
 	assert_int_equal(config_load(&p, &w->cfg, &w->rep), 0);
@@ -752,6 +752,106 @@ static void test_rate_limit_file_default(void **state)
 	assert_string_equal(w->cfg.rate_limit_file, "/somewhere/rl");
 }
 
+/* A relocatable build (the static file uploaded to cgi-bin) keeps its
+ * state in home/openai-fcgi-state and reads home/openai-fcgi.conf, else
+ * openai-fcgi.conf beside the binary; home is outside the web root
+ * (common/relocate.h). OPENAI_FCGI_CONFIG and STATE_DIR still win. */
+static void test_relocatable_defaults(void **state)
+{
+	struct world *w = *state;
+	char home[96], docroot[128], cgibin[160], exe[192], beside[192], in_home[192], elsewhere[192], want[192];
+	snprintf(home, sizeof home, "%s/home", w->dir);
+	snprintf(docroot, sizeof docroot, "%s/public_html", home);
+	snprintf(cgibin, sizeof cgibin, "%s/cgi-bin", docroot);
+	snprintf(exe, sizeof exe, "%s/openai-fcgi", cgibin);
+	snprintf(beside, sizeof beside, "%s/openai-fcgi.conf", cgibin);
+	snprintf(in_home, sizeof in_home, "%s/openai-fcgi.conf", home);
+	snprintf(elsewhere, sizeof elsewhere, "%s/elsewhere.conf", w->dir);
+	assert_int_equal(mkdir(home, 0755), 0);
+	assert_int_equal(mkdir(docroot, 0755), 0);
+	assert_int_equal(mkdir(cgibin, 0755), 0);
+	env_set(w, "STATE_DIR", NULL);
+	env_set(w, "DOCUMENT_ROOT", docroot);
+	struct config_paths p = { NULL, w->dotenv, w->env, exe };
+	config_free(&w->cfg);
+
+	/* no config file anywhere: defaults, state beside the web root */
+	assert_int_equal(config_load(&p, &w->cfg, &w->rep), 0);
+	snprintf(want, sizeof want, "%s/openai-fcgi-state", home);
+	assert_string_equal(w->cfg.state_dir, want);
+	struct stat st;
+	assert_int_equal(stat(want, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(w->cfg.port, 8000);
+	config_free(&w->cfg);
+	config_report_free(&w->rep);
+
+	/* the same home without DOCUMENT_ROOT (FastCGI) when cgi-bin is beside the web root */
+	env_set(w, "DOCUMENT_ROOT", NULL);
+	char outside[192];
+	snprintf(outside, sizeof outside, "%s/cgi-bin/openai-fcgi", home);
+	p.program_path = outside;
+	assert_int_equal(config_load(&p, &w->cfg, &w->rep), 0);
+	assert_string_equal(w->cfg.state_dir, want);
+	config_free(&w->cfg);
+	config_report_free(&w->rep);
+	p.program_path = exe;
+	env_set(w, "DOCUMENT_ROOT", docroot);
+
+	/* a web root named through a link: compared by where it leads */
+	char link[160];
+	snprintf(link, sizeof link, "%s/www-link", w->dir);
+	assert_int_equal(symlink(docroot, link), 0);
+	env_set(w, "DOCUMENT_ROOT", link);
+	assert_int_equal(config_load(&p, &w->cfg, &w->rep), 0);
+	assert_string_equal(w->cfg.state_dir, want);
+	config_free(&w->cfg);
+	config_report_free(&w->rep);
+	env_set(w, "DOCUMENT_ROOT", docroot);
+
+	/* a config file beside the binary */
+	write_file(beside, "PORT = 1111;\n");
+	assert_int_equal(config_load(&p, &w->cfg, &w->rep), 0);
+	assert_int_equal(w->cfg.port, 1111);
+	config_free(&w->cfg);
+	config_report_free(&w->rep);
+
+	/* one in home, outside the web root, comes first */
+	write_file(in_home, "PORT = 2222;\n");
+	assert_int_equal(config_load(&p, &w->cfg, &w->rep), 0);
+	assert_int_equal(w->cfg.port, 2222);
+	config_free(&w->cfg);
+	config_report_free(&w->rep);
+
+	/* OPENAI_FCGI_CONFIG (an .htaccess SetEnv) and STATE_DIR win */
+	write_file(elsewhere, "PORT = 3333;\n");
+	env_set(w, "OPENAI_FCGI_CONFIG", elsewhere);
+	env_set(w, "STATE_DIR", w->state);
+	assert_int_equal(config_load(&p, &w->cfg, &w->rep), 0);
+	assert_int_equal(w->cfg.port, 3333);
+	assert_string_equal(w->cfg.state_dir, w->state);
+	config_free(&w->cfg);
+	config_report_free(&w->rep);
+
+	/* production needs no pyproject.toml beside the one file: the compiled-in name and version */
+	production(w, "production");
+	env_set(w, "PYPROJECT_PATH", NULL);
+	assert_int_equal(config_load(&p, &w->cfg, &w->rep), 0);
+	assert_string_equal(w->cfg.project_name, PACKAGE_NAME);
+	assert_string_equal(w->cfg.project_version, PACKAGE_VERSION);
+	assert_int_equal(w->rep.warnings.len, 0);
+	config_free(&w->cfg);
+	config_report_free(&w->rep);
+	env_set(w, "PYPROJECT_PATH", w->pyproject);
+
+	/* not relocatable (no program_path): neither file beside it is read */
+	env_set(w, "OPENAI_FCGI_CONFIG", NULL);
+	p.program_path = NULL;
+	assert_int_equal(config_load(&p, &w->cfg, &w->rep), 0);
+	assert_int_not_equal(w->cfg.port, 1111);
+	assert_int_not_equal(w->cfg.port, 2222);
+}
+
 static void test_describe_masks_tokens(void **state)
 {
 	struct world *w = *state;
@@ -830,6 +930,7 @@ int main(void)
 		T(test_mock_stream_delay_overrides),
 		T(test_cors_and_limits),
 		T(test_rate_limit_file_default),
+		T(test_relocatable_defaults),
 		T(test_describe_masks_tokens),
 		T(test_env_names),
 	};

@@ -65,7 +65,7 @@ static int load(const char *conf, const char *const *env, struct config *cfg, st
 	envp[n] = NULL;
 	char dotenv[300];
 	snprintf(dotenv, sizeof dotenv, "%s/.env", dir);
-	struct config_paths paths = { NULL, dotenv, envp };
+	struct config_paths paths = { NULL, dotenv, envp, NULL };
 	return config_load(&paths, cfg, rep);
 }
 

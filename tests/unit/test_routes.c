@@ -223,7 +223,7 @@ static void app_open(struct app *app, const char *dir, const char *sub, const ch
 		env[n++] = (char *)extra[i];
 	env[n] = NULL;
 
-	struct config_paths paths = { conf, dotenv, env };
+	struct config_paths paths = { conf, dotenv, env, NULL };
 	struct config_report rep;
 	memset(app, 0, sizeof *app);
 	if (config_load(&paths, &app->cfg, &rep) != 0)
