@@ -53,6 +53,8 @@ const struct setting settings_table[] = {
 	  F(upstream_models), F(n_upstream_models), "comma-separated: name, or alias=upstream-name" },
 	{ "UPSTREAM_TIMEOUT_S", ST_INT, 1, 3600, NULL, NULL, SET_OPTIONAL,
 	  F(upstream_timeout_s), 0, "seconds allowed before the upstream's first byte and between its events (default 60)" },
+	{ "UPSTREAM_RESPONSES", ST_CHOICE, 0, 0, "translate|native", "translate", 0,
+	  F(upstream_responses), 0, "translate: /v1/responses become chat completions upstream; native: relayed as they are" },
 	{ NULL, 0, 0, 0, NULL, NULL, 0, 0, 0, NULL },
 };
 

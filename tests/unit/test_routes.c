@@ -422,7 +422,7 @@ static void test_models_list(void **state)
 	assert_int_equal(a.status, 200);
 	json_object *data = jget(a.json, "data");
 	assert_non_null(data);
-	assert_int_equal(json_object_array_length(data), 3);
+	assert_int_equal(json_object_array_length(data), 4);
 	assert_string_equal(jstr(json_object_array_get_idx(data, 0), "id"), "blueprint-standard");
 	assert_string_equal(header(&a, "Content-Type"), "application/json");
 	assert_int_equal(atoi(header(&a, "Content-Length")), strlen(a.body));
