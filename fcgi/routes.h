@@ -42,5 +42,6 @@ int h_models_list(struct request *req);
 int h_models_get(struct request *req);
 int h_chat_completions(struct request *req);
 int h_responses(struct request *req);
+int h_completions(struct request *req);
 
 #endif
