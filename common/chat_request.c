@@ -6,14 +6,11 @@
 #include <string.h>
 
 #include "json_check.h"
-#include "json_guard.h"
 #include "strbuf.h"
 #include "xalloc.h"
 
 /* CreateChatCompletionRequest, as json_check.h tables: objects refuse keys
  * the schema does not list, as OpenAI does. */
-static int logit_bias_key(struct vctx *c, const char *key);
-static int metadata_key(struct vctx *c, const char *key);
 
 static const struct vnode n_str = { .types = T_STR };
 static const struct vnode n_str_null = { .types = T_STR | T_NULL };
@@ -228,7 +225,7 @@ static const struct vnode n_request = { .types = T_OBJ, .props = PROPS(
 	{ "stop", NODE(.types = T_STR | T_ARR | T_NULL, .min_items = 1, .max_items = 4,
 		       .items = &n_str), OPT },
 	{ "logit_bias", NODE(.types = T_OBJ | T_NULL, .flags = F_MAP,
-			     .items = RANGE(T_INT, -100, 100), .key_check = logit_bias_key), OPT },
+			     .items = RANGE(T_INT, -100, 100), .key_check = jc_logit_bias_key), OPT },
 	{ "logprobs", &n_bool_null, OPT },
 	{ "max_tokens", NODE(.types = T_INT | T_NULL, .flags = F_MIN, .min = 1), OPT },
 	{ "n", RANGE(T_INT | T_NULL, 1, 128), OPT },
@@ -251,7 +248,7 @@ static const struct vnode n_request = { .types = T_OBJ, .props = PROPS(
 		{ "parameters", &n_free_obj, OPT }))), OPT },
 	{ "metadata", NODE(.types = T_OBJ | T_NULL, .flags = F_MAP, .max_props = 16,
 			   .items = NODE(.types = T_STR, .max_len = 512),
-			   .key_check = metadata_key), OPT },
+			   .key_check = jc_metadata_key), OPT },
 	{ "temperature", RANGE(T_NUM | T_NULL, 0, 2), OPT },
 	{ "top_p", RANGE(T_NUM | T_NULL, 0, 1), OPT },
 	{ "user", &n_str, OPT },
@@ -262,30 +259,6 @@ static const struct vnode n_request = { .types = T_OBJ, .props = PROPS(
 		{ "ttl", STR_ENUM("30m"), OPT },
 		{ "mode", STR_ENUM("implicit", "explicit"), OPT })), OPT }) };
 
-
-/* Token ids are what the tokenizer numbers: decimal digits only. */
-static int logit_bias_key(struct vctx *c, const char *key)
-{
-	size_t len = strlen(key);
-	bool ok = len > 0 && len <= 10;
-	for (size_t i = 0; ok && i < len; i++)
-		ok = key[i] >= '0' && key[i] <= '9';
-	if (ok)
-		return 0;
-	return oa_invalid(c->err, "invalid_value", c->path,
-			  "Invalid key in 'logit_bias': '%.64s'. Keys must be token IDs "
-			  "(non-negative integers).", key);
-}
-
-static int metadata_key(struct vctx *c, const char *key)
-{
-	size_t chars = jc_utf8_chars(key, strlen(key));
-	if (chars <= 64)
-		return 0;
-	return oa_invalid(c->err, "string_above_max_length", c->path,
-			  "Invalid 'metadata': key too long. Expected a key with maximum "
-			  "length 64, but got a key with length %zu instead.", chars);
-}
 
 /* ---- rules across fields, which the schema cannot say ---- */
 
@@ -616,17 +589,9 @@ int chat_request_parse(const char *body, size_t len, struct chat_request *req, o
 {
 	json_object *root;
 	memset(req, 0, sizeof *req);
-	if (json_guard_parse(body, len, &root, err))
+	if (jc_parse_body(body, len, &n_request, &root, err))
 		return -1;
-	if (!json_object_is_type(root, json_type_object)) {
-		oa_invalid(err, "invalid_type", NULL,
-			   "Invalid type for body: expected an object, but got %s instead.",
-			   jc_type_article(jc_type_bit(root)));
-		json_object_put(root);
-		return -1;
-	}
-	struct vctx c = { .err = err };
-	if (jc_check(&c, root, &n_request) || check_rules(root, err)) {
+	if (check_rules(root, err)) {
 		json_object_put(root);
 		return -1;
 	}

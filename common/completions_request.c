@@ -6,13 +6,12 @@
 #include <string.h>
 
 #include "json_check.h"
-#include "json_guard.h"
+#include "log.h"
 #include "strbuf.h"
 #include "tokens.h"
 #include "xalloc.h"
 
 /* CreateCompletionRequest, as json_check.h tables. */
-static int logit_bias_key(struct vctx *c, const char *key);
 
 static const struct vnode n_bool_null = { .types = T_BOOL | T_NULL };
 static const struct vnode n_str = { .types = T_STR };
@@ -28,7 +27,7 @@ static const struct vnode n_request = { .types = T_OBJ, .props = PROPS(
 	{ "echo", &n_bool_null, OPT },
 	{ "frequency_penalty", RANGE(T_NUM | T_NULL, -2, 2), OPT },
 	{ "logit_bias", NODE(.types = T_OBJ | T_NULL, .flags = F_MAP,
-			     .items = RANGE(T_INT, -100, 100), .key_check = logit_bias_key), OPT },
+			     .items = RANGE(T_INT, -100, 100), .key_check = jc_logit_bias_key), OPT },
 	{ "logprobs", RANGE(T_INT | T_NULL, 0, 5), OPT },
 	{ "max_tokens", NODE(.types = T_INT | T_NULL, .flags = F_MIN, .min = 0), OPT },
 	{ "n", RANGE(T_INT | T_NULL, 1, 128), OPT },
@@ -43,19 +42,6 @@ static const struct vnode n_request = { .types = T_OBJ, .props = PROPS(
 	{ "temperature", RANGE(T_NUM | T_NULL, 0, 2), OPT },
 	{ "top_p", RANGE(T_NUM | T_NULL, 0, 1), OPT },
 	{ "user", &n_str, OPT }) };
-
-static int logit_bias_key(struct vctx *c, const char *key)
-{
-	size_t len = strlen(key);
-	bool ok = len > 0 && len <= 10;
-	for (size_t i = 0; ok && i < len; i++)
-		ok = key[i] >= '0' && key[i] <= '9';
-	if (ok)
-		return 0;
-	return oa_invalid(c->err, "invalid_value", c->path,
-			  "Invalid key in 'logit_bias': '%.64s'. Keys must be token IDs "
-			  "(non-negative integers).", key);
-}
 
 /* The items of an array prompt must all be of one kind. */
 static int check_prompt(json_object *prompt, oa_error *err)
@@ -151,16 +137,9 @@ int completions_request_parse(const char *body, size_t len, struct completions_r
 {
 	json_object *root;
 	memset(req, 0, sizeof *req);
-	if (json_guard_parse(body, len, &root, err))
+	if (jc_parse_body(body, len, &n_request, &root, err))
 		return -1;
-	if (!json_object_is_type(root, json_type_object)) {
-		oa_invalid(err, "invalid_type", NULL, "Invalid type for body: expected an object, but got %s instead.",
-			   jc_type_article(jc_type_bit(root)));
-		json_object_put(root);
-		return -1;
-	}
-	struct vctx c = { .err = err };
-	if (jc_check(&c, root, &n_request) || check_rules(root, err)) {
+	if (check_rules(root, err)) {
 		json_object_put(root);
 		return -1;
 	}
@@ -184,6 +163,7 @@ int completions_request_parse(const char *body, size_t len, struct completions_r
 		sb_free(&b);
 		if (rc != 0) {
 			/* our translation, refused by chat's rules: a bug of ours */
+			log_error("completions: the chat translation was refused (%s: %s)", err->param, err->message);
 			completions_request_free(req);
 			return oa_error_set(err, 500, OA_SERVER, "internal_server_error", NULL,
 					    "The server had an error while processing your request. Sorry about that!");

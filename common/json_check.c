@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "json_guard.h"
 #include "strbuf.h"
 
 /* ---- the walker ---- */
@@ -367,4 +368,49 @@ bool jc_true(json_object *o, const char *key)
 {
 	json_object *v = jc_field(o, key);
 	return v && json_object_is_type(v, json_type_boolean) && json_object_get_boolean(v);
+}
+
+int jc_parse_body(const char *body, size_t len, const struct vnode *schema, json_object **root, oa_error *err)
+{
+	*root = NULL;
+	json_object *o;
+	if (json_guard_parse(body, len, &o, err))
+		return -1;
+	if (!json_object_is_type(o, json_type_object)) {
+		oa_invalid(err, "invalid_type", NULL, "Invalid type for body: expected an object, but got %s instead.",
+			   jc_type_article(jc_type_bit(o)));
+		json_object_put(o);
+		return -1;
+	}
+	struct vctx c = { .err = err };
+	if (jc_check(&c, o, schema)) {
+		json_object_put(o);
+		return -1;
+	}
+	*root = o;
+	return 0;
+}
+
+/* Token ids are what the tokenizer numbers: decimal digits only. */
+int jc_logit_bias_key(struct vctx *c, const char *key)
+{
+	size_t len = strlen(key);
+	bool ok = len > 0 && len <= 10;
+	for (size_t i = 0; ok && i < len; i++)
+		ok = key[i] >= '0' && key[i] <= '9';
+	if (ok)
+		return 0;
+	return oa_invalid(c->err, "invalid_value", c->path,
+			  "Invalid key in 'logit_bias': '%.64s'. Keys must be token IDs "
+			  "(non-negative integers).", key);
+}
+
+int jc_metadata_key(struct vctx *c, const char *key)
+{
+	size_t chars = jc_utf8_chars(key, strlen(key));
+	if (chars <= 64)
+		return 0;
+	return oa_invalid(c->err, "string_above_max_length", c->path,
+			  "Invalid 'metadata': key too long. Expected a key with maximum "
+			  "length 64, but got a key with length %zu instead.", chars);
 }

@@ -81,6 +81,16 @@ struct vctx {
  * the path of the first offending value and whose message is OpenAI's. */
 int jc_check(struct vctx *c, json_object *o, const struct vnode *n);
 
+/* json_guard_parse(), then the body must be an object that satisfies
+ * schema. 0 and *root (the caller's reference), or -1, *root NULL and a
+ * 400 in err. */
+int jc_parse_body(const char *body, size_t len, const struct vnode *schema, json_object **root, oa_error *err);
+
+/* Map key checks shared by the request schemas: logit_bias keys are token
+ * ids (decimal digits), metadata keys at most 64 characters. */
+int jc_logit_bias_key(struct vctx *c, const char *key);
+int jc_metadata_key(struct vctx *c, const char *key);
+
 /* The T_* bit of o's JSON type, and how OpenAI names it ("an integer"). */
 unsigned jc_type_bit(json_object *o);
 const char *jc_type_article(unsigned bit);

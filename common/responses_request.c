@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "json_check.h"
-#include "json_guard.h"
+#include "log.h"
 #include "responses_translate.h"
 
 /*
@@ -17,7 +17,6 @@
  * kind is refused by name with the list of those we take, rather than
  * accepted and silently ignored.
  */
-static int metadata_key(struct vctx *c, const char *key);
 
 static const struct vnode n_str = { .types = T_STR };
 static const struct vnode n_str_null = { .types = T_STR | T_NULL };
@@ -193,7 +192,7 @@ static const struct vnode n_request = { .types = T_OBJ, .props = PROPS(
 		{ "verbosity", STR_ENUM_NULL("low", "medium", "high"), OPT })), OPT },
 	{ "metadata", NODE(.types = T_OBJ | T_NULL, .flags = F_MAP, .max_props = 16,
 			   .items = NODE(.types = T_STR, .max_len = 512),
-			   .key_check = metadata_key), OPT },
+			   .key_check = jc_metadata_key), OPT },
 	{ "store", &n_bool_null, OPT },
 	{ "stream", &n_bool_null, OPT },
 	{ "stream_options", NODE(.types = T_OBJ | T_NULL, .props = PROPS(
@@ -231,16 +230,6 @@ static const struct vnode n_request = { .types = T_OBJ, .props = PROPS(
 	{ "moderation", NODE(.types = T_OBJ | T_NULL, .props = PROPS(
 		{ "model", &n_str, REQ },
 		{ "policy", &n_free_obj_null, OPT })), OPT }) };
-
-static int metadata_key(struct vctx *c, const char *key)
-{
-	size_t chars = jc_utf8_chars(key, strlen(key));
-	if (chars <= 64)
-		return 0;
-	return oa_invalid(c->err, "string_above_max_length", c->path,
-			  "Invalid 'metadata': key too long. Expected a key with maximum "
-			  "length 64, but got a key with length %zu instead.", chars);
-}
 
 /* ---- rules across fields, and what a stateless server cannot honour ---- */
 
@@ -325,17 +314,9 @@ int responses_request_parse(const char *body, size_t len, struct responses_reque
 {
 	json_object *root;
 	memset(req, 0, sizeof *req);
-	if (json_guard_parse(body, len, &root, err))
+	if (jc_parse_body(body, len, &n_request, &root, err))
 		return -1;
-	if (!json_object_is_type(root, json_type_object)) {
-		oa_invalid(err, "invalid_type", NULL,
-			   "Invalid type for body: expected an object, but got %s instead.",
-			   jc_type_article(jc_type_bit(root)));
-		json_object_put(root);
-		return -1;
-	}
-	struct vctx c = { .err = err };
-	if (jc_check(&c, root, &n_request) || check_rules(root, err)) {
+	if (check_rules(root, err)) {
 		json_object_put(root);
 		return -1;
 	}
@@ -345,6 +326,7 @@ int responses_request_parse(const char *body, size_t len, struct responses_reque
 	sb_free(&chat_body);
 	if (rc != 0) {
 		/* a translation the chat rules refuse is our bug, not the client's */
+		log_error("responses: the chat translation was refused (%s: %s)", err->param, err->message);
 		oa_error_set(err, 500, OA_SERVER, "internal_server_error", NULL,
 			     "The server had an error while processing your request. Sorry about that!");
 		json_object_put(root);
