@@ -153,6 +153,13 @@ int completions_request_parse(const char *body, size_t len, struct completions_r
 	req->max_tokens = (v = jc_field(root, "max_tokens")) ? (long)json_object_get_int64(v)
 							   : COMPLETIONS_DEFAULT_MAX_TOKENS;
 	fill_prompts(req, jc_field(root, "prompt"));
+	if (req->n_prompts * (size_t)req->n > COMPLETIONS_MAX_CHOICES) {
+		oa_invalid(err, "invalid_value", "n",
+			   "Invalid value for 'n': %zu prompts with n=%d ask for more than %d choices.",
+			   req->n_prompts, req->n, COMPLETIONS_MAX_CHOICES);
+		completions_request_free(req);
+		return -1;
+	}
 	if (req->max_tokens == 0)
 		return 0;
 	req->chat = xcalloc(req->n_prompts, sizeof *req->chat);

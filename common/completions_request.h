@@ -11,6 +11,7 @@
 
 #define COMPLETIONS_DEFAULT_MAX_TOKENS 16   /* OpenAI's default, unlike chat's none */
 #define COMPLETIONS_MAX_PROMPTS 2048
+#define COMPLETIONS_MAX_CHOICES 2048  /* prompts x n, so that one answer stays bounded */
 
 /* One prompt: its text (token-id prompts have none the mock could read,
  * so their text is empty) and its token count. */

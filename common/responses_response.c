@@ -298,6 +298,17 @@ static int piece_event(struct rsp_builder *b, const char *type, size_t index, co
 	return event_send(b, type);
 }
 
+/* Keeps len more bytes of the response, unless that makes it too big. */
+static bool room_for(struct rsp_builder *b, size_t len)
+{
+	if (b->kept + len > RSP_MAX_TEXT) {
+		b->too_big = true;
+		return false;
+	}
+	b->kept += len;
+	return true;
+}
+
 static struct rsp_item *new_item(struct rsp_builder *b, enum item_kind kind, const char *prefix)
 {
 	if (b->n_items >= RSP_MAX_ITEMS)
@@ -354,6 +365,8 @@ int rsp_text(struct rsp_builder *b, const char *text, size_t len)
 			return -1;
 	}
 	struct rsp_item *it = &b->items[b->open_message];
+	if (!room_for(b, len))
+		return -1;
 	sb_append(&it->text, text, len);
 	if (!b->w || len == 0)
 		return 0;
@@ -385,6 +398,8 @@ int rsp_call_arguments(struct rsp_builder *b, int tc_index, const char *piece, s
 	if (tc_index < 0 || tc_index >= RSP_MAX_ITEMS || b->call_item[tc_index] < 0 || len == 0)
 		return 0;
 	size_t index = (size_t)b->call_item[tc_index];
+	if (!room_for(b, len))
+		return -1;
 	sb_append(&b->items[index].text, piece, len);
 	if (!b->w)
 		return 0;

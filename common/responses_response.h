@@ -12,6 +12,7 @@
 #include "writer.h"
 
 #define RSP_MAX_ITEMS 130   /* output items of one response: a message and up to 128 calls */
+#define RSP_MAX_TEXT (32L << 20)  /* text and arguments kept for one response, as for a whole upstream answer */
 
 /* What every event of one response shares. */
 struct rsp_meta {
@@ -44,6 +45,8 @@ struct rsp_builder {
 	int open_message;                /* index of the message being written, -1: none */
 	int call_item[RSP_MAX_ITEMS];   /* a chat tool-call index → its item, -1: none */
 	bool cut;                        /* max_output_tokens ended it */
+	bool too_big;                    /* more than RSP_MAX_TEXT came: the calls returned -1 */
+	size_t kept;                     /* bytes of text and arguments kept */
 	struct chat_usage usage;
 	bool have_usage;
 	strbuf ev;                       /* one event at a time, reused */
@@ -54,8 +57,9 @@ struct rsp_builder {
 void rsp_builder_init(struct rsp_builder *b, const struct rsp_meta *meta, const body_writer *w);
 void rsp_builder_free(struct rsp_builder *b);
 
-/* The calls. Each returns 0, or -1 when the writer failed (client gone);
- * strings are borrowed for the call. */
+/* The calls. Each returns 0, or -1 when the writer failed (client gone) or
+ * the response grew past RSP_MAX_TEXT (too_big set); strings are borrowed
+ * for the call. */
 /* Text of the answer's message (opened on first use). */
 int rsp_text(struct rsp_builder *b, const char *text, size_t len);
 /* A function call starts: the chat tool-call index it came as (0..127),

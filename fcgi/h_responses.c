@@ -5,6 +5,8 @@
 #include "app.h"
 #include "backend.h"
 #include "generate.h"
+#include "log.h"
+#include "upstream.h"
 #include "response.h"
 #include "responses_request.h"
 #include "responses_response.h"
@@ -24,6 +26,10 @@ static int answer_built(struct request *req, const struct backend_ops *be, const
 	sink.header = gen_error_header;
 	sink.hctx = req;
 	int rc = be->chat(m, &rr->chat, &sink, &req->err);
+	if (rc != 0 && b.too_big) {
+		log_warn("responses: the answer grew past %ld bytes", RSP_MAX_TEXT);
+		up_fail(&req->err, UP_MALFORMED);
+	}
 	if (!rr->stream) {
 		if (rc == 0) {
 			sb_reset(&req->out);

@@ -129,6 +129,9 @@ static const struct bad_case bad[] = {
 	{ "{" P ",'stream_options':{'include_usage':true}}", "invalid_value", "stream_options", NULL },
 	{ "{" P ",'stream':true,'stream_options':{'include_usage':1}}", "invalid_type",
 	  "stream_options.include_usage", NULL },
+	/* one answer stays bounded: prompts x n */
+	{ "{'model':'m','prompt':['a','b','c','d','e','f','g','h','i','j','k','l','m','n','o','p','q'],'n':128}",
+	  "invalid_value", "n", NULL },
 };
 
 static void test_refusals(void **state)

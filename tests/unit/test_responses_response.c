@@ -280,6 +280,33 @@ static void test_client_gone(void **state)
 	teardown_fixture(&f);
 }
 
+/* An upstream that never stops talking cannot make us keep it all. */
+static void test_bounded(void **state)
+{
+	(void)state;
+	struct fixture f;
+	setup_with(&f, "{\"model\":\"m\",\"input\":\"hi\"}", false);
+	size_t piece = 1 << 20;
+	char *mb = malloc(piece);
+	memset(mb, 'a', piece);
+	int rc = 0;
+	size_t sent = 0;
+	while (rc == 0 && sent <= (size_t)RSP_MAX_TEXT + piece) {
+		rc = sent % 2 ? rsp_text(&f.b, mb, piece) : 0;
+		if (sent % 2 == 0 && rc == 0) {
+			rc = rsp_call_begin(&f.b, (int)(sent / 2 % 100), "c", "f");
+			if (rc == 0)
+				rc = rsp_call_arguments(&f.b, (int)(sent / 2 % 100), mb, piece);
+		}
+		sent++;
+	}
+	assert_int_equal(rc, -1);
+	assert_true(f.b.too_big);
+	assert_true(f.b.kept <= (size_t)RSP_MAX_TEXT);
+	free(mb);
+	teardown_fixture(&f);
+}
+
 /* A native upstream's events: passed on, the client's model put back. */
 static void test_relay(void **state)
 {
@@ -327,6 +354,7 @@ int main(void)
 		cmocka_unit_test(test_cut_and_whole),
 		cmocka_unit_test(test_failure_after_head),
 		cmocka_unit_test(test_client_gone),
+		cmocka_unit_test(test_bounded),
 		cmocka_unit_test(test_relay),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
