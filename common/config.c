@@ -869,8 +869,13 @@ void config_describe(const struct config *cfg, strbuf *out)
 		sb_printf(out, "model %s: backend %s, owned_by %s", m->id,
 			  m->backend == BACKEND_MOCK ? "mock" : "upstream", m->owned_by);
 		if (m->backend == BACKEND_UPSTREAM)
-			sb_printf(out, ", %s at %s (key %s)", m->upstream.model, m->upstream.up->base_url,
-				  m->upstream.up->api_key ? "set" : "none");
+			sb_printf(out, ", %s at %s (key %s%s)", m->upstream.model, m->upstream.up->base_url,
+				  m->upstream.up->api_key ? "set" : "none",
+				  m->upstream.up->responses_native ? ", responses native" : "");
+		sb_puts(out, ", answers");
+		for (unsigned e = EP_CHAT; e <= EP_EMBEDDINGS; e <<= 1)
+			if (m->endpoints & e)
+				sb_printf(out, " %s", config_endpoint_name((enum model_endpoint)e));
 		sb_putc(out, '\n');
 	}
 }
