@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mangle.h"
 #include "responses_request.h"
 
 /* Bodies are written with ' for " to stay readable; no test needs a '. */
@@ -236,6 +237,39 @@ static void test_refusals(void **state)
 	assert_int_equal(failures, 0);
 }
 
+static void mangled_one(void *ctx, const char *b, size_t len)
+{
+	struct responses_request r;
+	oa_error err;
+	memset(&err, 0, sizeof err);
+	if (responses_request_parse(b, len, &r, &err) == 0) {
+		(*(size_t *)ctx)++;
+		assert_non_null(r.chat.root);  /* an accepted body always translates */
+		responses_request_free(&r);
+	} else {
+		assert_int_equal(err.status, 400);  /* never our own 500 */
+	}
+}
+
+/* Every cut of a rich body, and every value in it made null, a number or
+ * an empty object in turn: refused or taken, never a crash or a leak (the
+ * sanitizers watch). */
+static void test_mangled_bodies(void **state)
+{
+	(void)state;
+	char *body = dq(rich);
+	size_t n = strlen(body), accepted = 0;
+	for (size_t cut = 0; cut < n; cut++) {
+		struct responses_request r;
+		oa_error err;
+		assert_int_equal(responses_request_parse(body, cut, &r, &err), -1);
+		assert_int_equal(err.status, 400);
+	}
+	mangle_each_value(body, mangled_one, &accepted);
+	assert_true(accepted > 10);  /* nulls of optional members, empty strings... */
+	free(body);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -243,6 +277,7 @@ int main(void)
 		cmocka_unit_test(test_rich),
 		cmocka_unit_test(test_formats_and_choices),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_mangled_bodies),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
