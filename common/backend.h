@@ -54,8 +54,8 @@ struct backend_ops {
 		    const struct chat_sink *sink, oa_error *err);
 	/* Optional (NULL: the backend only answers chat): sends body (borrowed,
 	 * the client's own) to the server's endpoint ("responses",
-	 * "completions") as it came, model mapped, and hands every answer
-	 * object or event to sink->relay. Returns as chat() does. */
+	 * "completions", "embeddings") as it came, model mapped, and hands
+	 * every answer object or event to sink->relay. Returns as chat() does. */
 	int (*forward)(const struct model_cfg *model, const char *endpoint, json_object *body,
 		       bool stream, const struct chat_sink *sink, oa_error *err);
 };

@@ -330,7 +330,9 @@ static int exchange(const struct model_cfg *model, const char *endpoint, json_ob
 	x.sink = sink;
 	x.err = err;
 	x.stream = stream;
-	x.whole_member = strcmp(endpoint, "responses") == 0 ? "output" : "choices";
+	/* what tells an answer from anything else an upstream might send */
+	x.whole_member = strcmp(endpoint, "responses") == 0 ? "output"
+		       : strcmp(endpoint, "embeddings") == 0 ? "data" : "choices";
 	sse_parser_init(&x.sse, on_event, &x);
 
 	strbuf url = STRBUF_INIT, body = STRBUF_INIT;
