@@ -61,6 +61,12 @@ struct backend_ops {
 	const char *name;
 	int (*chat)(const struct model_cfg *model, const struct chat_request *req,
 		    const struct chat_sink *sink, oa_error *err);
+	/* Optional (NULL: the backend only answers chat): sends body (borrowed,
+	 * the client's own) to the server's endpoint ("responses",
+	 * "completions", "embeddings") as it came, model mapped, and hands
+	 * every answer object or event to sink->relay. Returns as chat() does. */
+	int (*forward)(const struct model_cfg *model, const char *endpoint, json_object *body,
+		       bool stream, const struct chat_sink *sink, oa_error *err);
 };
 
 extern const struct backend_ops backend_mock;

@@ -75,6 +75,7 @@ struct xfer {
 	const struct chat_sink *sink;
 	oa_error *err;
 	bool stream;
+	const char *whole_member;  /* what a whole answer must have: "choices", "output" */
 	long status;            /* of the last status line */
 	bool is_sse;            /* Content-Type: text/event-stream */
 	strbuf body;            /* a whole answer, or an error body */
@@ -128,9 +129,17 @@ static size_t on_header(char *p, size_t size, size_t n, void *ctx)
 	return len;
 }
 
+/* Does obj end the answer: a choice with its finish_reason (chat,
+ * completions), or the Responses API's last event? */
 static bool has_finish_reason(json_object *obj)
 {
-	json_object *choices, *fr;
+	json_object *choices, *fr, *type;
+	if (json_object_object_get_ex(obj, "type", &type) && json_object_is_type(type, json_type_string)) {
+		const char *t = json_object_get_string(type);
+		if (strcmp(t, "response.completed") == 0 || strcmp(t, "response.incomplete") == 0 ||
+		    strcmp(t, "response.failed") == 0)
+			return true;
+	}
 	if (!json_object_object_get_ex(obj, "choices", &choices) || !json_object_is_type(choices, json_type_array))
 		return false;
 	for (size_t i = 0; i < json_object_array_length(choices); i++) {
@@ -351,9 +360,9 @@ static int finish_whole(struct xfer *x)
 		up_fail(x->err, UP_MALFORMED);
 	} else if (up_error_object(obj, 502, x->err) != 0) {
 		log_warn("upstream %s: error in a 200 answer: %.200s", x->up->name, x->err->message);
-	} else if (x->stream || !json_object_object_get_ex(obj, "choices", NULL)) {
+	} else if (x->stream || !json_object_object_get_ex(obj, x->whole_member, NULL)) {
 		log_warn("upstream %s: %s", x->up->name, x->stream ? "a stream was asked for, JSON came" :
-			 "the answer has no choices");
+			 "the answer lacks what it must have");
 		up_fail(x->err, UP_MALFORMED);
 	} else if (x->sink->relay(x->sink->ctx, obj) < 0) {
 		x->client_gone = true;
@@ -405,8 +414,9 @@ static int conclude(struct xfer *x, CURLcode cc)
 	return 0;
 }
 
-static int upstream_chat(const struct model_cfg *model, const struct chat_request *req,
-			 const struct chat_sink *sink, oa_error *err)
+/* POSTs body to the upstream's endpoint and relays what comes back. */
+static int exchange(const struct model_cfg *model, const char *endpoint, json_object *root, bool stream,
+		    const struct chat_sink *sink, oa_error *err)
 {
 	const struct upstream_cfg *up = model->upstream.up;
 	CURL *c = thread_handle();
@@ -417,15 +427,18 @@ static int upstream_chat(const struct model_cfg *model, const struct chat_reques
 	x.up = up;
 	x.sink = sink;
 	x.err = err;
-	x.stream = req->stream;
+	x.stream = stream;
+	/* what tells an answer from anything else an upstream might send */
+	x.whole_member = strcmp(endpoint, "responses") == 0 ? "output"
+		       : strcmp(endpoint, "embeddings") == 0 ? "data" : "choices";
 	sse_parser_init(&x.sse, on_event, &x);
 	/* a line may be one whole event, with its "data: " */
 	sse_parser_limit(&x.sse, max_event(up) + 64, max_event(up));
 
 	strbuf url = STRBUF_INIT, body = STRBUF_INIT;
-	sb_printf(&url, "%s/chat/completions", up->base_url);
-	up_request_body(req, model->upstream.model, &body);
-	struct curl_slist *headers = request_headers(up, req->stream);
+	sb_printf(&url, "%s/%s", up->base_url, endpoint);
+	up_body_with_model(root, model->upstream.model, &body);
+	struct curl_slist *headers = request_headers(up, stream);
 	setup(c, &x, sb_str(&url));
 	curl->easy_setopt(c, CURLOPT_HTTPHEADER, headers);
 	curl->easy_setopt(c, CURLOPT_POSTFIELDS, body.buf);
@@ -443,9 +456,16 @@ static int upstream_chat(const struct model_cfg *model, const struct chat_reques
 	return rc;
 }
 
+static int upstream_chat(const struct model_cfg *model, const struct chat_request *req,
+			 const struct chat_sink *sink, oa_error *err)
+{
+	return exchange(model, "chat/completions", req->root, req->stream, sink, err);
+}
+
 const struct backend_ops backend_upstream = {
 	.name = "upstream",
 	.chat = upstream_chat,
+	.forward = exchange,
 };
 
 /* ---- GET /models of upstreams with discover = true ---- */

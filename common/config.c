@@ -39,10 +39,13 @@
 
 static const char *const env_names[] = { "development", "test", "staging", "production" };
 
-/* The blueprint's three mock models, used when the config file lists none. */
-static const char *const default_models[] = {
-	"blueprint-standard", "blueprint-advanced", "blueprint-experimental",
+/* The blueprint's three mock models, and a mock embedding model, used when
+ * the config file lists none. */
+static const struct { const char *id; unsigned endpoints; } default_models[] = {
+	{ "blueprint-standard", EP_CHAT_FAMILY }, { "blueprint-advanced", EP_CHAT_FAMILY },
+	{ "blueprint-experimental", EP_CHAT_FAMILY }, { "blueprint-embedding", EP_EMBEDDINGS },
 };
+#define N_DEFAULT_MODELS (sizeof default_models / sizeof default_models[0])
 
 size_t cfg_setting_index(const struct setting *s)
 {
@@ -217,11 +220,59 @@ void cfg_file_origin(char *buf, size_t n, const char *file, const config_setting
 	snprintf(buf, n, "%s:%u", file, config_setting_source_line(st));
 }
 
+static const char *const endpoint_names[] = { "chat", "responses", "completions", "embeddings" };
+
+const char *config_endpoint_name(enum model_endpoint ep)
+{
+	for (unsigned i = 0; i < 4; i++)
+		if (ep == (1u << i))
+			return endpoint_names[i];
+	return "unknown";
+}
+
+/* What a model answers: `kind` ("chat": chat, responses and completions;
+ * "embedding": embeddings), or an explicit `endpoints` list; 0 when neither
+ * (resolve_models() gives the chat family then). */
+static unsigned load_model_endpoints(struct loader *ld, const config_setting_t *m, int i, const char *where)
+{
+	const char *kind = cfg_mem_str(m, "kind");
+	const config_setting_t *list = config_setting_get_member(m, "endpoints");
+	unsigned eps = 0;
+	if (kind && strcmp(kind, "chat") == 0)
+		eps = EP_CHAT_FAMILY;
+	else if (kind && strcmp(kind, "embedding") == 0)
+		eps = EP_EMBEDDINGS;
+	else if (kind)
+		cfg_report(&ld->rep->errors, "models[%d].kind (%s): must be \"chat\" or \"embedding\"", i, where);
+	if (!list)
+		return eps;
+	if (!config_setting_is_array(list) && !config_setting_is_list(list)) {
+		cfg_report(&ld->rep->errors, "models[%d].endpoints (%s): must be a list of names", i, where);
+		return eps;
+	}
+	eps = 0;
+	for (int k = 0; k < config_setting_length(list); k++) {
+		const char *name = config_setting_get_string_elem(list, k);
+		unsigned bit = 0;
+		for (unsigned e = 0; name && e < 4; e++)
+			if (strcmp(name, endpoint_names[e]) == 0)
+				bit = 1u << e;
+		if (!bit)
+			cfg_report(&ld->rep->errors, "models[%d].endpoints (%s): unknown endpoint \"%s\" "
+				   "(known: chat, responses, completions, embeddings)", i, where, name ? name : "?");
+		eps |= bit;
+	}
+	if (!eps)
+		cfg_report(&ld->rep->errors, "models[%d].endpoints (%s): must name at least one endpoint", i, where);
+	return eps;
+}
+
 /* What a model, its mock group and a key may hold (a model with a base_url
  * of its own may also hold cfg_upstream_members). */
 static const struct member model_members[] = {
 	{ "id", MK_STRING }, { "owned_by", MK_STRING }, { "created", MK_INT }, { "backend", MK_STRING },
-	{ "mock", MK_GROUP }, { "upstream", MK_STRING }, { "upstream_model", MK_STRING }, { NULL, 0 },
+	{ "mock", MK_GROUP }, { "upstream", MK_STRING }, { "upstream_model", MK_STRING }, { "kind", MK_STRING },
+	{ "endpoints", MK_LIST }, { NULL, 0 },
 };
 static const struct member mock_members[] = {
 	{ "mode", MK_STRING }, { "delay_ms", MK_INT }, { NULL, 0 },
@@ -292,6 +343,7 @@ static void load_models(struct loader *ld, const char *file, const config_settin
 				mc->mock.delay_ms = delay;
 			}
 		}
+		mc->endpoints = load_model_endpoints(ld, m, i, where);
 		mc->id = xstrdup(id);
 		mc->owned_by = xstrdup(owner && *owner ? owner : "openai-fcgi");
 		mc->created = (long)created;
@@ -876,10 +928,11 @@ static void resolve_models(struct loader *ld)
 {
 	struct config *cfg = ld->cfg;
 	if (cfg->n_models == 0 && !cfg->models) {
-		cfg->models = xcalloc(3, sizeof *cfg->models);
-		for (size_t i = 0; i < 3; i++) {
+		cfg->models = xcalloc(N_DEFAULT_MODELS, sizeof *cfg->models);
+		for (size_t i = 0; i < N_DEFAULT_MODELS; i++) {
 			struct model_cfg *m = &cfg->models[cfg->n_models++];
-			m->id = xstrdup(default_models[i]);
+			m->id = xstrdup(default_models[i].id);
+			m->endpoints = default_models[i].endpoints;
 			m->owned_by = xstrdup("openai-fcgi");
 			m->created = 1700000000;
 			m->backend = BACKEND_MOCK;
@@ -887,6 +940,9 @@ static void resolve_models(struct loader *ld)
 			m->mock.delay_ms = 100;
 		}
 	}
+	for (size_t i = 0; i < cfg->n_models; i++)
+		if (!cfg->models[i].endpoints)
+			cfg->models[i].endpoints = EP_CHAT_FAMILY;
 	if (cfg->mock_stream_delay_ms >= 0)
 		for (size_t i = 0; i < cfg->n_models; i++)
 			cfg->models[i].mock.delay_ms = cfg->mock_stream_delay_ms;
@@ -1047,8 +1103,13 @@ void config_describe(const struct config *cfg, strbuf *out)
 		sb_printf(out, "model %s: backend %s, owned_by %s", m->id,
 			  m->backend == BACKEND_MOCK ? "mock" : "upstream", m->owned_by);
 		if (m->backend == BACKEND_UPSTREAM)
-			sb_printf(out, ", %s at %s (key %s)", m->upstream.model, m->upstream.up->base_url,
-				  m->upstream.up->api_key ? "set" : "none");
+			sb_printf(out, ", %s at %s (key %s%s)", m->upstream.model, m->upstream.up->base_url,
+				  m->upstream.up->api_key ? "set" : "none",
+				  m->upstream.up->responses_native ? ", responses native" : "");
+		sb_puts(out, ", answers");
+		for (unsigned e = EP_CHAT; e <= EP_EMBEDDINGS; e <<= 1)
+			if (m->endpoints & e)
+				sb_printf(out, " %s", config_endpoint_name((enum model_endpoint)e));
 		sb_putc(out, '\n');
 	}
 }

@@ -29,13 +29,22 @@ struct upstream_cfg {
 	size_t n_headers;
 	bool discover;             /* GET /v1/models also lists its /models */
 	long discover_ttl_s;       /* how long that list is reused */
+	bool responses_native;     /* responses = "native": it serves /responses itself;
+	                            * else ("translate") they become chat completions */
 };
+
+/* The endpoints a model answers (model_cfg.endpoints). */
+enum model_endpoint {
+	EP_CHAT = 1, EP_RESPONSES = 2, EP_COMPLETIONS = 4, EP_EMBEDDINGS = 8
+};
+#define EP_CHAT_FAMILY (EP_CHAT | EP_RESPONSES | EP_COMPLETIONS)  /* kind "chat", the default */
 
 /* A model clients may name; from the config file's models list. */
 struct model_cfg {
 	char *id;
 	char *owned_by;
 	long created;
+	unsigned endpoints;        /* EP_* it answers: kind = "chat" | "embedding", or endpoints = [...] */
 	enum backend_kind backend;
 	struct {
 		enum mock_mode mode;
@@ -91,6 +100,7 @@ struct config {
 	long upstream_max_event_bytes;
 	long upstream_max_body_bytes;
 	char *ca_bundle;                 /* CA_BUNDLE, or NULL: libcurl's default (static: looked up) */
+	int upstream_responses;          /* UPSTREAM_RESPONSES: 0 translate, 1 native */
 };
 
 /* Where config_load() looks. Any field may be NULL. */
@@ -129,6 +139,9 @@ void config_describe(const struct config *cfg, strbuf *out);
 int config_check_url(const char *url, char *why, size_t n);
 
 const struct model_cfg *config_find_model(const struct config *cfg, const char *id);
+/* The endpoint's name in config files and errors ("chat", "responses",
+ * "completions", "embeddings"). */
+const char *config_endpoint_name(enum model_endpoint ep);
 const char *config_env_name(enum environment env);
 /* True in staging and production, where the strict rules apply. */
 bool config_strict(const struct config *cfg);

@@ -172,7 +172,7 @@ static void load_headers(struct loader *ld, struct upstream_cfg *up, const confi
 
 const struct member cfg_upstream_members[] = {
 	{ "base_url", MK_STRING }, { "api_key_env", MK_STRING }, { "timeouts", MK_GROUP }, { "headers", MK_LIST },
-	{ "discover", MK_BOOL }, { "discover_ttl_s", MK_INT }, { NULL, 0 },
+	{ "discover", MK_BOOL }, { "discover_ttl_s", MK_INT }, { "responses", MK_STRING }, { NULL, 0 },
 };
 static const struct member upstream_list_members[] = { { "name", MK_STRING }, { NULL, 0 } };
 static const struct member timeout_members[] = {
@@ -199,6 +199,11 @@ static void load_upstream_group(struct loader *ld, struct upstream_cfg *up, cons
 	const config_setting_t *h = config_setting_get_member(g, "headers");
 	if (h)
 		load_headers(ld, up, h, what, where);
+	const char *responses = cfg_mem_str(g, "responses");
+	if (responses && strcmp(responses, "native") == 0)
+		up->responses_native = true;
+	else if (responses && strcmp(responses, "translate") != 0)
+		cfg_report(&ld->rep->errors, "%s.responses (%s): must be \"native\" or \"translate\"", what, where);
 	int discover = 0;
 	if (config_setting_lookup_bool(g, "discover", &discover))
 		up->discover = discover;
@@ -308,6 +313,7 @@ void cfg_resolve_upstream_env(struct loader *ld)
 		       config_env_name(cfg->env));
 	if (cfg->upstream_timeout_s > 0)
 		up->first_byte_ms = up->idle_ms = cfg->upstream_timeout_s * 1000;
+	up->responses_native = cfg->upstream_responses == 1;
 	cfg->models = xrealloc(cfg->models, (cfg->n_models + cfg->n_upstream_models) * sizeof *cfg->models);
 	for (size_t i = 0; i < cfg->n_upstream_models; i++) {
 		const char *entry = cfg->upstream_models[i];

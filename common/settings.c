@@ -61,6 +61,8 @@ const struct setting settings_table[] = {
 	  F(upstream_max_body_bytes), 0, "largest whole answer from an upstream (502 above)" },
 	{ "CA_BUNDLE", ST_STRING, 0, 0, NULL, NULL, SET_OPTIONAL,
 	  F(ca_bundle), 0, "PEM file of the CAs HTTPS upstreams are checked against; default: libcurl's own (static build: the host's usual bundle)" },
+	{ "UPSTREAM_RESPONSES", ST_CHOICE, 0, 0, "translate|native", "translate", 0,
+	  F(upstream_responses), 0, "translate: /v1/responses become chat completions upstream; native: relayed as they are" },
 	{ NULL, 0, 0, 0, NULL, NULL, 0, 0, 0, NULL },
 };
 

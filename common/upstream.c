@@ -10,10 +10,15 @@
 
 void up_request_body(const struct chat_request *req, const char *upstream_model, strbuf *out)
 {
+	up_body_with_model(req->root, upstream_model, out);
+}
+
+void up_body_with_model(json_object *root, const char *upstream_model, strbuf *out)
+{
 	json_object *copy = NULL;
-	if (json_object_deep_copy(req->root, &copy, NULL) != 0 || !copy) {
+	if (json_object_deep_copy(root, &copy, NULL) != 0 || !copy) {
 		/* only allocation can fail here, and allocation failure is fatal */
-		sb_puts(out, json_object_to_json_string_ext(req->root, JSON_C_TO_STRING_PLAIN));
+		sb_puts(out, json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN));
 		return;
 	}
 	json_object_object_add(copy, "model", json_object_new_string(upstream_model));

@@ -18,6 +18,8 @@
 /* Appends to out the body to send upstream: the client's request as it
  * came, with model replaced by upstream_model. */
 void up_request_body(const struct chat_request *req, const char *upstream_model, strbuf *out);
+/* The same for any body (root is borrowed): /responses, /completions. */
+void up_body_with_model(json_object *root, const char *upstream_model, strbuf *out);
 
 /* How an exchange with the upstream failed before any answer was usable. */
 enum up_failure {

@@ -6,31 +6,9 @@
 #include "backend.h"
 #include "chat_request.h"
 #include "chat_response.h"
+#include "generate.h"
 #include "response.h"
 #include "routes.h"
-
-static const struct backend_ops *backend_for(const struct model_cfg *m)
-{
-	switch (m->backend) {
-	case BACKEND_MOCK:
-		return &backend_mock;
-	case BACKEND_UPSTREAM:
-		return &backend_upstream;
-	default:
-		return NULL;
-	}
-}
-
-/* A header a backend asks for with its error (an upstream's retry-after). */
-static void error_header(void *hctx, const char *name, const char *value)
-{
-	resp_header(hctx, name, "%s", value);
-}
-
-static bool client_left(void *hctx)
-{
-	return resp_client_gone(hctx);
-}
 
 static int answer_whole(struct request *req, const struct backend_ops *be, const struct model_cfg *m,
 			const struct chat_request *cr, const struct chat_meta *meta)
@@ -39,8 +17,8 @@ static int answer_whole(struct request *req, const struct backend_ops *be, const
 	struct chat_sink sink;
 	chat_accum_init(&acc, meta, cr->n, cr->legacy_functions);
 	chat_accum_sink(&acc, &sink);
-	sink.header = error_header;
-	sink.gone = client_left;
+	sink.header = gen_error_header;
+	sink.gone = gen_client_left;
 	sink.hctx = req;
 	int rc = be->chat(m, cr, &sink, &req->err);
 	if (rc == 0) {
@@ -53,47 +31,17 @@ static int answer_whole(struct request *req, const struct backend_ops *be, const
 	return rc != 0 && req->client_gone ? 0 : rc;
 }
 
-/* The stream's head goes out with its first event, not before: a backend
- * that fails before it has anything to say (an upstream's 429, a timeout
- * before the first byte) still gets its own status and headers. */
-struct lazy_stream {
-	struct request *req;
-	const body_writer *w;   /* NULL until the first write */
-};
-
-static const body_writer *lazy_begin(struct lazy_stream *ls)
-{
-	if (!ls->w)
-		ls->w = resp_stream_begin(ls->req);
-	return ls->w;
-}
-
-static int lazy_write(void *ctx, const char *p, size_t n)
-{
-	const body_writer *w = lazy_begin(ctx);
-	return w->write(w->ctx, p, n);
-}
-
-static int lazy_flush(void *ctx)
-{
-	const body_writer *w = lazy_begin(ctx);
-	return w->flush(w->ctx);
-}
-
-/* Once the head is out, failures travel inside the stream as an error
- * event; a client that went away just ends it. Before, they are ordinary
- * error answers. */
 static int answer_stream(struct request *req, const struct backend_ops *be, const struct model_cfg *m,
 			 const struct chat_request *cr, const struct chat_meta *meta)
 {
 	struct chat_stream st;
 	struct chat_sink sink;
-	struct lazy_stream ls = { req, NULL };
-	const body_writer lazy = { &ls, lazy_write, lazy_flush };
-	chat_stream_init(&st, meta, &lazy, cr->include_usage, cr->legacy_functions);
+	struct gen_lazy_stream ls;
+	gen_lazy_init(&ls, req);
+	chat_stream_init(&st, meta, &ls.writer, cr->include_usage, cr->legacy_functions);
 	chat_stream_sink(&st, &sink);
-	sink.header = error_header;
-	sink.gone = client_left;
+	sink.header = gen_error_header;
+	sink.gone = gen_client_left;
 	sink.hctx = req;
 	int rc = be->chat(m, cr, &sink, &req->err);
 	if (rc == 0)
@@ -101,7 +49,7 @@ static int answer_stream(struct request *req, const struct backend_ops *be, cons
 	else if (ls.w && !req->client_gone)
 		chat_stream_error(&st, &req->err);
 	chat_stream_free(&st);
-	return rc != 0 && !ls.w && !req->client_gone ? -1 : 0;
+	return gen_stream_result(&ls, rc);
 }
 
 int h_chat_completions(struct request *req)
@@ -109,16 +57,10 @@ int h_chat_completions(struct request *req)
 	struct chat_request cr;
 	if (chat_request_parse(req->body.buf, req->body.len, &cr, &req->err) != 0)
 		return -1;
-	const struct model_cfg *m = config_find_model(&req->app->cfg, cr.model);
-	const struct backend_ops *be = m ? backend_for(m) : NULL;
+	const struct model_cfg *m = gen_model(req, cr.model, EP_CHAT, 404);
+	const struct backend_ops *be = m ? gen_backend(req, m) : NULL;
 	int rc = -1;
-	if (!m) {
-		oa_error_set(&req->err, 404, OA_INVALID_REQUEST, "model_not_found", "model",
-			     "The model '%.200s' does not exist or you do not have access to it.", cr.model);
-	} else if (!be) {
-		oa_error_set(&req->err, 500, OA_SERVER, "internal_server_error", NULL,
-			     "The model '%.200s' has no backend that can serve it.", cr.model);
-	} else {
+	if (be) {
 		struct chat_meta meta;
 		chat_meta_init(&meta, cr.model, (long)time(NULL));
 		rc = cr.stream ? answer_stream(req, be, m, &cr, &meta) : answer_whole(req, be, m, &cr, &meta);

@@ -14,11 +14,12 @@ export const schemaPath = process.env.OPENAI_SCHEMAS ||
 if (!fs.existsSync(schemaPath)) {
   throw new Error(`OpenAI's schemas are missing: ${schemaPath} (clone shared/ beside the repository)`);
 }
-const ajv = new Ajv2020({ strict: false, allErrors: true });
+const ajv = new Ajv2020({ strict: false, allErrors: true, validateFormats: false });
 ajv.addSchema(JSON.parse(fs.readFileSync(schemaPath, 'utf8')));
 const validators = {};
 for (const name of ['CreateChatCompletionResponse', 'CreateChatCompletionStreamResponse',
-  'ListModelsResponse', 'Model', 'ErrorResponse']) {
+  'ListModelsResponse', 'Model', 'ErrorResponse', 'Response', 'ResponseStreamEvent',
+  'CreateCompletionResponse']) {
   validators[name] = ajv.getSchema(`urn:openai-compat:schemas#/$defs/${name}`);
   if (!validators[name]) throw new Error(`${schemaPath} has no $defs/${name}`);
 }
@@ -38,7 +39,47 @@ function jsonSchemaFor(url, status) {
   if (/\/v1\/models$/.test(p)) return 'ListModelsResponse';
   if (/\/v1\/models\/[^/]+$/.test(p)) return 'Model';
   if (/\/v1\/chat\/completions$/.test(p)) return 'CreateChatCompletionResponse';
+  if (/\/v1\/responses$/.test(p)) return 'Response';
+  if (/\/v1\/completions$/.test(p)) return 'CreateCompletionResponse';
   return null;
+}
+
+// A legacy completion chunk says "finish_reason": null until its last, as
+// OpenAI sends it; the spec's enum leaves that null out, so it is judged
+// as if the reason were given.
+function completionChunkForSchema(v) {
+  const c = structuredClone(v);
+  for (const ch of c.choices || []) if (ch.finish_reason === null) ch.finish_reason = 'stop';
+  return c;
+}
+
+// The Responses API's stream rules beyond each event's schema: the SSE
+// event name is the data's type, sequence_number counts from 0 one by one,
+// an item is added before its content and done after it, and the stream
+// ends with the response's last event.
+const TERMINAL = new Set(['response.completed', 'response.incomplete', 'response.failed']);
+function checkResponseEvent(st, name, v, problem) {
+  if (name !== v.type) problem(`event name "${name}" but data type "${v.type}"`);
+  if (v.sequence_number !== st.seq) problem(`sequence_number ${v.sequence_number}, expected ${st.seq}`);
+  st.seq = (v.sequence_number ?? st.seq) + 1;
+  if (st.ended) problem(`${v.type} after ${st.ended}`);
+  if (st.seq === 1 && v.type !== 'response.created') problem(`the first event is ${v.type}`);
+  if (st.seq === 2 && v.type !== 'response.in_progress') problem(`the second event is ${v.type}`);
+  if (v.response?.id) {
+    st.id ??= v.response.id;
+    if (v.response.id !== st.id) problem(`response id ${v.response.id} after ${st.id}`);
+  }
+  if (v.type === 'response.output_item.added') st.items.set(v.output_index, 'open');
+  else if (v.type === 'response.output_item.done') {
+    if (st.items.get(v.output_index) !== 'open') problem(`item ${v.output_index} done before added`);
+    st.items.set(v.output_index, 'done');
+  } else if ('output_index' in v && st.items.get(v.output_index) !== 'open') {
+    problem(`${v.type} for item ${v.output_index}, which is not open`);
+  }
+  if (TERMINAL.has(v.type)) {
+    st.ended = v.type;
+    if (!v.response?.usage && v.type !== 'response.failed') problem(`${v.type} without usage`);
+  }
 }
 
 function headerText(headers) {
@@ -124,8 +165,31 @@ export class Oracle {
     const dec = new TextDecoder();
     let pending = '';
     const seen = new Map();  // choice index -> chunks seen
+    const path = new URL(x.url).pathname;
+    const responses = /\/v1\/responses$/.test(path);
+    const completions = /\/v1\/completions$/.test(path) && !/chat\/completions$/.test(path);
+    const rst = { seq: 0, items: new Map(), ended: null, id: null };
+    const onResponseEvent = (ev) => {
+      const m = /^event: ([^\n]+)\ndata: ([^\n]*)$/.exec(ev);
+      if (!m) {
+        this.problem(x, `event ${x.events.length} is not "event: " + one "data: " line: ${JSON.stringify(ev)}`);
+        return;
+      }
+      let v;
+      try { v = JSON.parse(m[2]); } catch (e) {
+        this.problem(x, `event ${x.events.length} is not JSON: ${e.message}`);
+        return;
+      }
+      const errs = schemaErrors('ResponseStreamEvent', v);
+      if (errs) this.problem(x, `event ${x.events.length} (${v.type}): ${errs}`);
+      checkResponseEvent(rst, m[1], v, (what) => this.problem(x, `event ${x.events.length}: ${what}`));
+    };
     const onEvent = (ev) => {
       x.events.push(ev);
+      if (responses) {
+        onResponseEvent(ev);
+        return;
+      }
       if (!/^data: [^\n]*$/.test(ev)) {
         this.problem(x, `event ${x.events.length} is not one "data: " line: ${JSON.stringify(ev)}`);
         return;
@@ -138,12 +202,14 @@ export class Oracle {
         this.problem(x, `event ${x.events.length} is not JSON: ${e.message}`);
         return;
       }
-      const errs = schemaErrors(v.error ? 'ErrorResponse' : 'CreateChatCompletionStreamResponse', v);
+      const errs = v.error ? schemaErrors('ErrorResponse', v)
+        : completions ? schemaErrors('CreateCompletionResponse', completionChunkForSchema(v))
+          : schemaErrors('CreateChatCompletionStreamResponse', v);
       if (errs) this.problem(x, `event ${x.events.length}: ${errs}`);
       if (v.error) return;
       x.id ??= v.id;
       if (v.id !== x.id) this.problem(x, `chunk id ${v.id} after ${x.id}: one stream, one id`);
-      for (const c of v.choices || []) {
+      for (const c of completions ? [] : v.choices || []) {
         // OpenAI's first delta of each choice says who speaks; clients
         // (the SDK's stream accumulator among them) build the message on it.
         if (!seen.has(c.index) && c.delta?.role !== 'assistant') {
@@ -171,7 +237,11 @@ export class Oracle {
       flush: () => {
         x.done = true;
         if (pending !== '') this.problem(x, `the stream ends inside an event: ${JSON.stringify(pending)}`);
-        if (x.events.at(-1) !== 'data: [DONE]') this.problem(x, 'the last event is not "data: [DONE]"');
+        if (responses) {
+          if (!rst.ended) this.problem(x, 'the stream ends without response.completed, .incomplete or .failed');
+        } else if (x.events.at(-1) !== 'data: [DONE]') {
+          this.problem(x, 'the last event is not "data: [DONE]"');
+        }
       },
     });
   }

@@ -35,4 +35,8 @@ echo "$fronts" | while read -r front why; do
 	OAF_FRONT=$front node --test --test-concurrency=1 "$here"/*.test.mjs || exit 1
 done || exit 1
 echo "# compat suite through the upstream backend, under lighttpd"
-OAF_VIA=proxy exec node --test --test-concurrency=1 "$here"/*.test.mjs
+OAF_VIA=proxy node --test --test-concurrency=1 "$here"/*.test.mjs || exit 1
+# The Responses API relayed to an upstream that speaks it (the suites above
+# went through the translation to chat completions).
+echo "# the Responses API relayed natively through the upstream backend, under lighttpd"
+OAF_VIA=proxy OAF_UPSTREAM_RESPONSES=native exec node --test --test-concurrency=1 "$here"/responses.test.mjs

@@ -43,7 +43,7 @@ for (const mount of ['/', '/api']) {
       assert.equal(r.status, 200);
       assert.equal(r.json.object, 'list');
       assert.deepEqual(r.json.data.map((m) => m.id),
-        ['blueprint-standard', 'blueprint-advanced', 'blueprint-experimental']);
+        ['blueprint-standard', 'blueprint-advanced', 'blueprint-experimental', 'blueprint-embedding']);
       for (const m of r.json.data) {
         assert.equal(m.object, 'model');
         assert.equal(typeof m.created, 'number');

@@ -114,6 +114,25 @@ for (const front of fronts) {
           (g >= 20 && ((gaps[i - 1] ?? 0) + g >= 80 || g + (gaps[i + 1] ?? 0) >= 80));
         assert.ok(gaps.every(ok), `gaps ${gaps.map((g) => g.toFixed(1)).join(' ')} ms`);
       });
+
+      test('responses and completions stream unbuffered too, each from its first event', async () => {
+        const opts = (p, body) => fetch(`${srv.url}${p}`, {
+          method: 'POST', headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' },
+          body: JSON.stringify({ model: 'blueprint-standard', stream: true, ...body }),
+        });
+        for (const [p, body, word] of [
+          ['/v1/responses', { input: 'Hello!', max_output_tokens: 16 }, (e) => e.startsWith('event: response.output_text.delta\n')],
+          ['/v1/completions', { prompt: 'Hello!', max_tokens: 8 }, (e) => e !== 'data: [DONE]'],
+        ]) {
+          const r = await opts(p, body);
+          assert.equal(r.status, 200, p);
+          const { arrivals, events } = await readEvents(r);
+          const words = events.map((e, i) => (word(e) ? arrivals[i] : null)).filter((t) => t !== null);
+          assert.ok(words.length >= 5, `${p}: ${words.length} words`);
+          // 50 ms apart at the source; a buffering front delivers them at once
+          assert.ok(words.at(-1) - words[0] >= 4 * 50 * 0.6, `${p}: spread ${(words.at(-1) - words[0]).toFixed(0)} ms`);
+        }
+      });
     });
   }
 

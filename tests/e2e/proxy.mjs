@@ -25,6 +25,9 @@ export async function startProxied(opts = {}) {
         UPSTREAM_API_KEY: TOKEN,
         UPSTREAM_MODELS: MODELS.join(','),
         UPSTREAM_TIMEOUT_S: '10',
+        // /v1/responses translated to chat completions (the default), or
+        // relayed to the upstream's own /v1/responses
+        UPSTREAM_RESPONSES: process.env.OAF_UPSTREAM_RESPONSES || 'translate',
       },
     });
   } catch (e) {

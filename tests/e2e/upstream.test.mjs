@@ -209,11 +209,16 @@ function proxyConfig(dir, upUrl, badUrl) {
   { name = "bad"; base_url = "${badUrl}/v1"; api_key_env = "BAD_UP_KEY"; headers = ( "X-Team: blue" );
     timeouts = { connect_ms = 1000; first_byte_ms = 1000; idle_ms = 1000; total_ms = 20000; }; },
   { name = "short"; base_url = "${badUrl}/v1";
-    timeouts = { connect_ms = 1000; first_byte_ms = 1000; idle_ms = 1000; total_ms = ${SHORT_TOTAL_MS}; }; }
+    timeouts = { connect_ms = 1000; first_byte_ms = 1000; idle_ms = 1000; total_ms = ${SHORT_TOTAL_MS}; }; },
+  { name = "native"; base_url = "${upUrl}/v1"; api_key_env = "MOCK_UP_KEY"; responses = "native"; },
+  { name = "badnative"; base_url = "${badUrl}/v1"; api_key_env = "BAD_UP_KEY"; responses = "native";
+    timeouts = { connect_ms = 1000; first_byte_ms = 1000; idle_ms = 1000; total_ms = 20000; }; }
 );
 models = (
   ${models.join(',\n  ')},
-  { id = "slow"; backend = "upstream"; upstream = "mock"; upstream_model = "blueprint-advanced"; }
+  { id = "slow"; backend = "upstream"; upstream = "mock"; upstream_model = "blueprint-advanced"; },
+  { id = "native-std"; backend = "upstream"; upstream = "native"; upstream_model = "blueprint-standard"; },
+  { id = "native-drop"; backend = "upstream"; upstream = "badnative"; upstream_model = "drop"; }
 );
 `;
   const file = path.join(dir, 'proxy.conf');
@@ -631,6 +636,75 @@ describe('upstream backend through lighttpd', () => {
     assert.equal(hits.length, 1, hits.join('\n'));
     assert.match(hits[0], / WARNING .*HTTP 500: first line\\n2026-12-01T00:00:00\.000Z .*\\r\\nthird line/);
     assert.ok(!lines.some((l) => l.startsWith('2026-12-01T00:00:00.000Z')), 'a forged line in the log');
+  });
+
+  // /v1/responses and /v1/completions through upstreams
+  const rsp = (extra) => ({ input: 'Hello!', ...extra });
+  const eventTypes = (events) => events.map((e) => e.json?.type);
+
+  test('responses, translated: the upstream is asked for a chat completion, the answer comes back a Response', async () => {
+    bad.seen.length = 0;
+    await call(px, 'POST', '/v1/responses', { body: rsp({ model: 'bad-r400', instructions: 'Be brief.', max_output_tokens: 20 }) });
+    const got = bad.seen.at(-1);
+    assert.equal(got.url, '/v1/chat/completions');
+    assert.equal(got.body.model, 'r400');
+    assert.deepEqual(got.body.messages, [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hello!' }]);
+    assert.equal(got.body.max_completion_tokens, 20);
+    const r = await call(px, 'POST', '/v1/responses', { body: rsp({ model: 'fast' }) });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.object, 'response');
+    assert.equal(r.json.model, 'fast');
+    assert.equal(r.json.output[0].content[0].text.length > 0, true);
+    assert.ok(r.json.usage.total_tokens > 0);
+  });
+
+  test('responses, translated: an upstream that breaks off mid-stream ends it with error and response.failed', async () => {
+    const s = await streamEvents(`${px.url}/v1/responses`, rsp({ model: 'bad-drop' }));
+    assert.equal(s.status, 200);
+    const types = eventTypes(s.events);
+    assert.deepEqual(types.slice(0, 2), ['response.created', 'response.in_progress']);
+    assert.ok(types.includes('response.output_text.delta'));
+    assert.deepEqual(types.slice(-2), ['error', 'response.failed']);
+    assert.deepEqual(s.events.map((e) => e.json.sequence_number), s.events.map((_, i) => i));
+    assert.equal(s.events.at(-1).json.response.status, 'failed');
+    // before the head: the upstream's own status
+    const r429 = await call(px, 'POST', '/v1/responses', { body: rsp({ model: 'bad-r429', stream: true }) });
+    assert.equal(r429.status, 429);
+    assert.equal(r429.headers.get('retry-after'), '3');
+    expectError(assert, await call(px, 'POST', '/v1/responses', { body: rsp({ model: 'unreachable' }) }), 502);
+  });
+
+  test('responses, native: relayed from the upstream\'s /v1/responses event by event, model mapped', async () => {
+    const r = await call(px, 'POST', '/v1/responses', { body: rsp({ model: 'native-std' }) });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.model, 'native-std');
+    const s = await streamEvents(`${px.url}/v1/responses`, rsp({ model: 'native-std' }));
+    const d = await streamEvents(`${up.url}/v1/responses`, rsp({ model: 'blueprint-standard' }));
+    assert.deepEqual(eventTypes(s.events), eventTypes(d.events));
+    assert.equal(s.events.at(-1).json.type, 'response.completed');
+    assert.equal(s.events.at(-1).json.response.model, 'native-std');
+    bad.seen.length = 0;
+    const drop = await streamEvents(`${px.url}/v1/responses`, rsp({ model: 'native-drop' }));
+    assert.equal(bad.seen.at(-1).url, '/v1/responses');
+    assert.equal(bad.seen.at(-1).body.model, 'drop');
+    assert.deepEqual(eventTypes(drop.events).slice(-2), ['error', 'response.failed']);
+  });
+
+  test('completions: relayed to the upstream\'s /v1/completions, model mapped both ways', async () => {
+    bad.seen.length = 0;
+    await call(px, 'POST', '/v1/completions', { body: { model: 'bad-r400', prompt: 'x', echo: true } });
+    assert.equal(bad.seen.at(-1).url, '/v1/completions');
+    assert.equal(bad.seen.at(-1).body.model, 'r400');
+    assert.equal(bad.seen.at(-1).body.echo, true);
+    const r = await call(px, 'POST', '/v1/completions', { body: { model: 'fast', prompt: 'x' } });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.object, 'text_completion');
+    assert.equal(r.json.model, 'fast');
+    const s = await streamEvents(`${px.url}/v1/completions`, { model: 'fast', prompt: 'x' });
+    assert.equal(s.events.at(-1).data, '[DONE]');
+    for (const e of s.events.slice(0, -1)) assert.equal(e.json.model, 'fast');
+    const drop = await streamEvents(`${px.url}/v1/completions`, { model: 'bad-drop', prompt: 'x' });
+    assert.equal(drop.events.at(-1).json.error.type, 'server_error');
   });
 
   test('no worker is stuck after all of that', async () => {

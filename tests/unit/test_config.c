@@ -513,11 +513,53 @@ static void test_default_models(void **state)
 {
 	struct world *w = *state;
 	assert_loads(w);
-	assert_int_equal(w->cfg.n_models, 3);
-	assert_non_null(config_find_model(&w->cfg, "blueprint-standard"));
-	assert_non_null(config_find_model(&w->cfg, "blueprint-advanced"));
-	assert_non_null(config_find_model(&w->cfg, "blueprint-experimental"));
+	assert_int_equal(w->cfg.n_models, 4);
+	static const char *const chat[] = { "blueprint-standard", "blueprint-advanced", "blueprint-experimental" };
+	for (size_t i = 0; i < 3; i++) {
+		const struct model_cfg *m = config_find_model(&w->cfg, chat[i]);
+		assert_non_null(m);
+		assert_int_equal(m->endpoints, EP_CHAT | EP_RESPONSES | EP_COMPLETIONS);
+	}
+	/* the embedding model answers embeddings only */
+	const struct model_cfg *e = config_find_model(&w->cfg, "blueprint-embedding");
+	assert_non_null(e);
+	assert_int_equal(e->endpoints, EP_EMBEDDINGS);
 	assert_null(config_find_model(&w->cfg, "gpt-4"));
+}
+
+/* A model says what it answers: a kind, or a list that overrides it. */
+static void test_model_endpoints(void **state)
+{
+	struct world *w = *state;
+	write_file(w->conf,
+		   "models = (\n"
+		   "  { id = \"plain\"; },\n"
+		   "  { id = \"emb\"; kind = \"embedding\"; },\n"
+		   "  { id = \"chatty\"; kind = \"chat\"; },\n"
+		   "  { id = \"legacy\"; endpoints = [\"completions\"]; },\n"
+		   "  { id = \"two\"; kind = \"embedding\"; endpoints = [\"chat\", \"embeddings\"]; }\n"
+		   ");\n");
+	assert_loads(w);
+	assert_int_equal(config_find_model(&w->cfg, "plain")->endpoints, EP_CHAT_FAMILY);
+	assert_int_equal(config_find_model(&w->cfg, "emb")->endpoints, EP_EMBEDDINGS);
+	assert_int_equal(config_find_model(&w->cfg, "chatty")->endpoints, EP_CHAT_FAMILY);
+	assert_int_equal(config_find_model(&w->cfg, "legacy")->endpoints, EP_COMPLETIONS);
+	assert_int_equal(config_find_model(&w->cfg, "two")->endpoints, EP_CHAT | EP_EMBEDDINGS);
+	assert_string_equal(config_endpoint_name(EP_RESPONSES), "responses");
+}
+
+static void test_model_endpoint_errors(void **state)
+{
+	struct world *w = *state;
+	char want[256];
+	write_file(w->conf, "models = (\n  { id = \"a\"; kind = \"vision\"; }\n);\n");
+	assert_refused(w, "models[0].kind (");
+	snprintf(want, sizeof want, "models[0].kind (%s:2): must be \"chat\" or \"embedding\"", w->conf);
+	assert_contains(sb_str(&w->rep.errors), want);
+	write_file(w->conf, "models = (\n  { id = \"a\"; endpoints = [\"chat\", \"images\"]; }\n);\n");
+	assert_refused(w, "unknown endpoint \"images\" (known: chat, responses, completions, embeddings)");
+	write_file(w->conf, "models = (\n  { id = \"a\"; endpoints = []; }\n);\n");
+	assert_refused(w, "models[0].endpoints (");
 }
 
 static void test_model_errors(void **state)
@@ -919,6 +961,8 @@ int main(void)
 		T(test_config_file_chosen_by_environment),
 		T(test_models_from_file),
 		T(test_default_models),
+		T(test_model_endpoints),
+		T(test_model_endpoint_errors),
 		T(test_model_errors),
 		T(test_unknown_members_refused),
 		T(test_keys_from_file),

@@ -137,6 +137,9 @@ static void test_shared_upstream(void **state)
 	assert_string_equal(own->upstream.up->base_url, "https://api.example.com/v1");
 	assert_null(own->upstream.up->api_key);
 	assert_int_equal(config_find_model(&cfg, "m")->backend, BACKEND_MOCK);
+	assert_false(up->responses_native);  /* translate, unless told */
+	/* upstream models answer the chat family, unless they say otherwise */
+	assert_int_equal(fast->endpoints, EP_CHAT | EP_RESPONSES | EP_COMPLETIONS);
 	/* the key is never printed by --check-config */
 	strbuf d = STRBUF_INIT;
 	config_describe(&cfg, &d);
@@ -144,6 +147,38 @@ static void test_shared_upstream(void **state)
 	sb_free(&d);
 	config_free(&cfg);
 	config_report_free(&rep);
+}
+
+/* responses = "native" relays /v1/responses; the environment's upstream
+ * takes UPSTREAM_RESPONSES. */
+static void test_responses_mode(void **state)
+{
+	(void)state;
+	struct config cfg;
+	struct config_report rep;
+	assert_int_equal(load("upstreams = ( { name = \"u\"; base_url = \"http://h/v1\"; responses = \"native\"; },\n"
+			      "  { name = \"t\"; base_url = \"http://h/v1\"; responses = \"translate\"; } );\n"
+			      "models = ( { id = \"a\"; backend = \"upstream\"; upstream = \"u\"; },\n"
+			      "  { id = \"b\"; backend = \"upstream\"; upstream = \"t\"; } );\n", NULL, &cfg, &rep), 0);
+	assert_true(config_find_model(&cfg, "a")->upstream.up->responses_native);
+	assert_false(config_find_model(&cfg, "b")->upstream.up->responses_native);
+	strbuf d = STRBUF_INIT;
+	config_describe(&cfg, &d);
+	assert_non_null(strstr(sb_str(&d), "responses native"));
+	sb_free(&d);
+	config_free(&cfg);
+	config_report_free(&rep);
+	static const char *const env[] = { "UPSTREAM_BASE_URL=http://x/v1", "UPSTREAM_MODELS=m",
+		"UPSTREAM_RESPONSES=native", NULL };
+	assert_int_equal(load(NULL, env, &cfg, &rep), 0);
+	assert_true(config_find_model(&cfg, "m")->upstream.up->responses_native);
+	config_free(&cfg);
+	config_report_free(&rep);
+	expect_refusal("upstreams = ( { name = \"u\"; base_url = \"http://h/v1\"; responses = \"both\"; } );",
+		       NULL, "upstreams[0].responses");
+	static const char *const bad[] = { "UPSTREAM_BASE_URL=http://x/v1", "UPSTREAM_MODELS=m",
+		"UPSTREAM_RESPONSES=sometimes", NULL };
+	expect_refusal(NULL, bad, "UPSTREAM_RESPONSES (environment)");
 }
 
 static void test_missing_key_variable(void **state)
@@ -267,6 +302,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_check_url),
 		cmocka_unit_test(test_shared_upstream),
+		cmocka_unit_test(test_responses_mode),
 		cmocka_unit_test(test_missing_key_variable),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_env_only),

@@ -422,7 +422,7 @@ static void test_models_list(void **state)
 	assert_int_equal(a.status, 200);
 	json_object *data = jget(a.json, "data");
 	assert_non_null(data);
-	assert_int_equal(json_object_array_length(data), 3);
+	assert_int_equal(json_object_array_length(data), 4);
 	assert_string_equal(jstr(json_object_array_get_idx(data, 0), "id"), "blueprint-standard");
 	assert_string_equal(header(&a, "Content-Type"), "application/json");
 	assert_int_equal(atoi(header(&a, "Content-Length")), strlen(a.body));
@@ -935,6 +935,69 @@ static void test_chat_whole(void **state)
 	answer_free(&a);
 }
 
+static void post_to(struct fake *f, const char *uri, const char *body)
+{
+	fake_init(f, "POST", uri);
+	fake_set(f, "HTTP_AUTHORIZATION", AUTH(KEY));
+	fake_body(f, body);
+}
+
+/* The Responses and legacy completions rows: the same dispatcher, their own answers. */
+static void test_responses_and_completions(void **state)
+{
+	struct fake f;
+	struct answer a;
+	(void)state;
+	post_to(&f, "/v1/responses", "{\"model\":\"blueprint-standard\",\"input\":\"Hi\"}");
+	run(&f, &a);
+	assert_int_equal(a.status, 200);
+	assert_string_equal(jstr(a.json, "object"), "response");
+	assert_string_equal(jstr(a.json, "status"), "completed");
+	assert_string_equal(header(&a, "Content-Type"), "application/json");
+	answer_free(&a);
+
+	post_to(&f, "/v1/responses", "{\"model\":\"blueprint-standard\",\"input\":\"Hi\",\"stream\":true}");
+	run(&f, &a);
+	assert_int_equal(a.status, 200);
+	assert_string_equal(header(&a, "Content-Type"), "text/event-stream");
+	assert_int_equal(strncmp(a.body, "event: response.created\ndata: {", 31), 0);
+	assert_non_null(strstr(a.body, "event: response.completed\n"));
+	assert_true(f.flushes > 4);
+	answer_free(&a);
+
+	/* the Responses API answers an unknown model with a 400, chat and completions with a 404 */
+	post_to(&f, "/v1/responses", "{\"model\":\"nope\",\"input\":\"Hi\"}");
+	run(&f, &a);
+	assert_error(&a, 400, "invalid_request_error", "model_not_found");
+	answer_free(&a);
+	post_to(&f, "/v1/completions", "{\"model\":\"nope\",\"prompt\":\"Hi\"}");
+	run(&f, &a);
+	assert_error(&a, 404, "invalid_request_error", "model_not_found");
+	answer_free(&a);
+
+	post_to(&f, "/v1/completions", "{\"model\":\"blueprint-standard\",\"prompt\":\"Hi\"}");
+	run(&f, &a);
+	assert_int_equal(a.status, 200);
+	assert_string_equal(jstr(a.json, "object"), "text_completion");
+	answer_free(&a);
+
+	/* a model asked for what it does not serve: a 400 that names it */
+	static const char *const asks[][2] = {
+		{ "/v1/chat/completions", "{\"model\":\"blueprint-embedding\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}" },
+		{ "/v1/responses", "{\"model\":\"blueprint-embedding\",\"input\":\"Hi\"}" },
+		{ "/v1/completions", "{\"model\":\"blueprint-embedding\",\"prompt\":\"Hi\"}" },
+	};
+	for (size_t i = 0; i < 3; i++) {
+		post_to(&f, asks[i][0], asks[i][1]);
+		run(&f, &a);
+		assert_int_equal(a.status, 400);
+		assert_string_equal(jstr(a.json, "error.param"), "model");
+		assert_non_null(strstr(jstr(a.json, "error.message"), "'blueprint-embedding'"));
+		assert_non_null(strstr(jstr(a.json, "error.message"), asks[i][0] + 1));
+		answer_free(&a);
+	}
+}
+
 static void test_chat_stream(void **state)
 {
 	struct fake f;
@@ -1057,6 +1120,7 @@ int main(void)
 		cmocka_unit_test(test_failed_auth_limited_by_address),
 		cmocka_unit_test(test_chat_whole),
 		cmocka_unit_test(test_chat_stream),
+		cmocka_unit_test(test_responses_and_completions),
 		cmocka_unit_test(test_chat_stream_client_gone),
 		cmocka_unit_test(test_json_access_log),
 	};

@@ -1,0 +1,82 @@
+/* generate.c: what every endpoint that asks a model shares: finding it, its backend, a stream's lazy head */
+#include "generate.h"
+
+#include "app.h"
+#include "response.h"
+
+const struct model_cfg *gen_model(struct request *req, const char *id, enum model_endpoint ep,
+				  int unknown_status)
+{
+	const struct model_cfg *m = config_find_model(&req->app->cfg, id);
+	if (!m) {
+		oa_error_set(&req->err, unknown_status, OA_INVALID_REQUEST, "model_not_found", "model",
+			     "The model '%.200s' does not exist or you do not have access to it.", id);
+		return NULL;
+	}
+	if (!(m->endpoints & ep)) {
+		/* OpenAI's words when a model is asked for what it does not do */
+		static const struct { enum model_endpoint ep; const char *what, *path; } eps[] = {
+			{ EP_CHAT, "a chat model", "v1/chat/completions" },
+			{ EP_RESPONSES, "a chat model", "v1/responses" },
+			{ EP_COMPLETIONS, "a completions model", "v1/completions" },
+			{ EP_EMBEDDINGS, "an embedding model", "v1/embeddings" },
+		};
+		size_t i = 0;
+		while (i + 1 < sizeof eps / sizeof eps[0] && eps[i].ep != ep)
+			i++;
+		oa_error_set(&req->err, 400, OA_INVALID_REQUEST, NULL, "model",
+			     "The model '%.200s' is not %s and thus not supported in the %s endpoint.",
+			     id, eps[i].what, eps[i].path);
+		return NULL;
+	}
+	return m;
+}
+
+const struct backend_ops *gen_backend(struct request *req, const struct model_cfg *m)
+{
+	switch (m->backend) {
+	case BACKEND_MOCK:
+		return &backend_mock;
+	case BACKEND_UPSTREAM:
+		return &backend_upstream;
+	}
+	oa_error_set(&req->err, 500, OA_SERVER, "internal_server_error", NULL,
+		     "The model '%.200s' has no backend that can serve it.", m->id);
+	return NULL;
+}
+
+void gen_error_header(void *hctx, const char *name, const char *value)
+{
+	resp_header(hctx, name, "%s", value);
+}
+
+bool gen_client_left(void *hctx)
+{
+	return resp_client_gone(hctx);
+}
+
+static const body_writer *lazy_begin(struct gen_lazy_stream *ls)
+{
+	if (!ls->w)
+		ls->w = resp_stream_begin(ls->req);
+	return ls->w;
+}
+
+static int lazy_write(void *ctx, const char *p, size_t n)
+{
+	const body_writer *w = lazy_begin(ctx);
+	return w->write(w->ctx, p, n);
+}
+
+static int lazy_flush(void *ctx)
+{
+	const body_writer *w = lazy_begin(ctx);
+	return w->flush(w->ctx);
+}
+
+void gen_lazy_init(struct gen_lazy_stream *ls, struct request *req)
+{
+	ls->req = req;
+	ls->w = NULL;
+	ls->writer = (body_writer){ ls, lazy_write, lazy_flush };
+}

@@ -1,0 +1,48 @@
+/* generate.h: what every endpoint that asks a model shares: finding it, its backend, a stream's lazy head */
+#ifndef OAF_GENERATE_H
+#define OAF_GENERATE_H
+#include <stdbool.h>
+
+#include "backend.h"
+#include "config.h"
+#include "request.h"
+#include "writer.h"
+
+/* The model id names, for endpoint ep. NULL with req->err set when there
+ * is none (unknown_status: 404 as chat completions answer, 400 as the
+ * Responses API does; code model_not_found, param model) or when the model
+ * does not answer ep (400 naming the model and the endpoint). */
+const struct model_cfg *gen_model(struct request *req, const char *id, enum model_endpoint ep,
+				  int unknown_status);
+
+/* The backend serving m, or NULL with a 500 in req->err. */
+const struct backend_ops *gen_backend(struct request *req, const struct model_cfg *m);
+
+/* A sink's header callback: a header the client gets with the error the
+ * backend is about to return (an upstream's retry-after). hctx is req. */
+void gen_error_header(void *hctx, const char *name, const char *value);
+/* A sink's gone callback: has the client left (the front closed the
+ * request)? hctx is req. */
+bool gen_client_left(void *hctx);
+
+/* A stream whose head goes out with its first byte, not before: a backend
+ * that fails before it has anything to say (an upstream's 429, a timeout
+ * before the first byte) still gets its own status and headers. */
+struct gen_lazy_stream {
+	struct request *req;
+	const body_writer *w;   /* NULL until the first write */
+	body_writer writer;     /* what the sinks write to */
+};
+
+/* Prepares ls for req (borrowed); ls->writer is then the stream. */
+void gen_lazy_init(struct gen_lazy_stream *ls, struct request *req);
+
+/* After the backend returned rc: once the head is out, failures travel
+ * inside the stream (fail() sends them; a client gone just ends it), so
+ * the handler returns 0; before, -1 lets the dispatcher answer the error. */
+static inline int gen_stream_result(const struct gen_lazy_stream *ls, int rc)
+{
+	return rc != 0 && !ls->w && !ls->req->client_gone ? -1 : 0;
+}
+
+#endif

@@ -1,0 +1,117 @@
+/* h_completions.c: legacy POST /v1/completions: validate, answer text_completion objects whole or as SSE */
+#include <string.h>
+#include <time.h>
+
+#include "app.h"
+#include "backend.h"
+#include "chat_response.h"
+#include "completions_request.h"
+#include "completions_response.h"
+#include "generate.h"
+#include "response.h"
+#include "routes.h"
+
+/* Each prompt is one run of the backend's chat answer, its choices placed
+ * after the previous prompt's. */
+static int run_prompts(const struct backend_ops *be, const struct model_cfg *m,
+		       const struct completions_request *cr, struct cmpl_out *o, const struct chat_sink *sink,
+		       oa_error *err)
+{
+	for (size_t i = 0; i < cr->n_prompts; i++) {
+		const struct cmpl_prompt *p = &cr->prompts[i];
+		o->base = (int)i * o->n;
+		cmpl_prompt_tokens(o, p->tokens);
+		if (cr->echo && cmpl_echo(o, (int)i, p->text, p->len) < 0)
+			return -1;
+		int rc = cr->max_tokens == 0 ? cmpl_finish_prompt(o, (int)i, "length")
+					     : be->chat(m, &cr->chat[i], sink, err);
+		if (rc != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int answer_mock(struct request *req, const struct backend_ops *be, const struct model_cfg *m,
+		       const struct completions_request *cr)
+{
+	struct cmpl_out o;
+	struct chat_sink sink;
+	struct gen_lazy_stream ls;
+	gen_lazy_init(&ls, req);
+	cmpl_out_init(&o, cr->model, (long)time(NULL), cr->n_prompts, cr->n, cr->stream ? &ls.writer : NULL,
+		      cr->include_usage);
+	cmpl_out_sink(&o, &sink);
+	sink.header = gen_error_header;
+	sink.gone = gen_client_left;
+	sink.hctx = req;
+	int rc = run_prompts(be, m, cr, &o, &sink, &req->err);
+	if (!cr->stream && rc == 0) {
+		sb_reset(&req->out);
+		cmpl_json(&o, &req->out);
+		resp_json(req, 200, req->out.buf, req->out.len);
+	} else if (cr->stream && rc == 0) {
+		cmpl_end(&o);
+	} else if (cr->stream && ls.w && !req->client_gone) {
+		cmpl_fail(&o, &req->err);
+	}
+	cmpl_out_free(&o);
+	return cr->stream ? gen_stream_result(&ls, rc) : rc;
+}
+
+/* An upstream's own /completions, relayed with the model name mapped both
+ * ways: chat's sinks pass relayed objects on as they are. */
+static int answer_forwarded(struct request *req, const struct backend_ops *be, const struct model_cfg *m,
+			    const struct completions_request *cr)
+{
+	struct chat_meta meta;
+	struct chat_sink sink;
+	chat_meta_init(&meta, cr->model, (long)time(NULL));
+	if (!cr->stream) {
+		struct chat_accum acc;
+		chat_accum_init(&acc, &meta, 1, false);
+		chat_accum_sink(&acc, &sink);
+		sink.header = gen_error_header;
+		sink.gone = gen_client_left;
+	sink.gone = gen_client_left;
+		sink.hctx = req;
+		int rc = be->forward(m, "completions", cr->root, false, &sink, &req->err);
+		if (rc == 0) {
+			sb_reset(&req->out);
+			chat_accum_json(&acc, &req->out);
+			resp_json(req, 200, req->out.buf, req->out.len);
+		}
+		chat_accum_free(&acc);
+		return rc;
+	}
+	struct chat_stream st;
+	struct gen_lazy_stream ls;
+	gen_lazy_init(&ls, req);
+	chat_stream_init(&st, &meta, &ls.writer, false, false);
+	chat_stream_sink(&st, &sink);
+	sink.header = gen_error_header;
+	sink.gone = gen_client_left;
+	sink.hctx = req;
+	int rc = be->forward(m, "completions", cr->root, true, &sink, &req->err);
+	if (rc == 0)
+		chat_stream_end(&st);
+	else if (ls.w && !req->client_gone)
+		chat_stream_error(&st, &req->err);
+	chat_stream_free(&st);
+	return gen_stream_result(&ls, rc);
+}
+
+int h_completions(struct request *req)
+{
+	struct completions_request cr;
+	if (completions_request_parse(req->body.buf, req->body.len, &cr, &req->err) != 0)
+		return -1;
+	const struct model_cfg *m = gen_model(req, cr.model, EP_COMPLETIONS, 404);
+	const struct backend_ops *be = m ? gen_backend(req, m) : NULL;
+	int rc = -1;
+	if (be && be->forward)
+		rc = answer_forwarded(req, be, m, &cr);
+	else if (be)
+		rc = answer_mock(req, be, m, &cr);
+	completions_request_free(&cr);
+	return rc;
+}

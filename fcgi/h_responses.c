@@ -1,0 +1,100 @@
+/* h_responses.c: POST /v1/responses: validate, answer through the model's backend as a Response or its events */
+#include <string.h>
+#include <time.h>
+
+#include "app.h"
+#include "backend.h"
+#include "generate.h"
+#include "log.h"
+#include "upstream.h"
+#include "response.h"
+#include "responses_request.h"
+#include "responses_response.h"
+#include "routes.h"
+
+/* The mock, or an upstream asked for a chat completion that comes back
+ * translated: either way the builder makes the Response. */
+static int answer_built(struct request *req, const struct backend_ops *be, const struct model_cfg *m,
+			const struct responses_request *rr, const struct rsp_meta *meta)
+{
+	struct rsp_builder b;
+	struct chat_sink sink;
+	struct gen_lazy_stream ls;
+	gen_lazy_init(&ls, req);
+	rsp_builder_init(&b, meta, rr->stream ? &ls.writer : NULL);
+	rsp_builder_sink(&b, &sink);
+	sink.header = gen_error_header;
+	sink.gone = gen_client_left;
+	sink.hctx = req;
+	int rc = be->chat(m, &rr->chat, &sink, &req->err);
+	if (rc != 0 && b.too_big) {
+		log_warn("responses: the answer grew past %ld bytes", RSP_MAX_TEXT);
+		up_fail(&req->err, UP_MALFORMED);
+	}
+	if (!rr->stream) {
+		if (rc == 0) {
+			sb_reset(&req->out);
+			rsp_json(&b, &req->out);
+			resp_json(req, 200, req->out.buf, req->out.len);
+		}
+		rsp_builder_free(&b);
+		return rc;
+	}
+	if (rc == 0)
+		rsp_stream_end(&b);
+	else if (ls.w && !req->client_gone)
+		rsp_stream_fail(&b, &req->err);
+	rsp_builder_free(&b);
+	return gen_stream_result(&ls, rc);
+}
+
+/* An upstream that speaks the Responses API: its answer passed on. */
+static int answer_relayed(struct request *req, const struct backend_ops *be, const struct model_cfg *m,
+			  const struct responses_request *rr)
+{
+	struct rsp_relay r;
+	struct chat_sink sink;
+	struct gen_lazy_stream ls;
+	gen_lazy_init(&ls, req);
+	rsp_relay_init(&r, rr->model, rr->stream ? &ls.writer : NULL);
+	rsp_relay_sink(&r, &sink);
+	sink.header = gen_error_header;
+	sink.gone = gen_client_left;
+	sink.hctx = req;
+	int rc = be->forward(m, "responses", rr->root, rr->stream, &sink, &req->err);
+	if (!rr->stream && rc == 0)
+		resp_json(req, 200, r.whole.buf, r.whole.len);
+	if (rr->stream && rc != 0 && ls.w && !req->client_gone && !r.terminal) {
+		/* the upstream broke off: end the stream as OpenAI ends a failed one */
+		struct rsp_meta meta;
+		struct rsp_builder b;
+		rsp_meta_init(&meta, rr->model, rr->root, (long)time(NULL));
+		rsp_builder_init(&b, &meta, &ls.writer);
+		b.started = true;  /* its own head came from the upstream */
+		b.seq = r.next_seq;
+		rsp_stream_fail(&b, &req->err);
+		rsp_builder_free(&b);
+	}
+	rsp_relay_free(&r);
+	return rr->stream ? gen_stream_result(&ls, rc) : rc;
+}
+
+int h_responses(struct request *req)
+{
+	struct responses_request rr;
+	if (responses_request_parse(req->body.buf, req->body.len, &rr, &req->err) != 0)
+		return -1;
+	/* the Responses API answers an unknown model with a 400, not chat's 404 */
+	const struct model_cfg *m = gen_model(req, rr.model, EP_RESPONSES, 400);
+	const struct backend_ops *be = m ? gen_backend(req, m) : NULL;
+	int rc = -1;
+	if (be && be->forward && m->backend == BACKEND_UPSTREAM && m->upstream.up->responses_native) {
+		rc = answer_relayed(req, be, m, &rr);
+	} else if (be) {
+		struct rsp_meta meta;
+		rsp_meta_init(&meta, rr.model, rr.root, (long)time(NULL));
+		rc = answer_built(req, be, m, &rr, &meta);
+	}
+	responses_request_free(&rr);
+	return rc;
+}
