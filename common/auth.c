@@ -11,19 +11,20 @@
 #define MISSING_MSG "You didn't provide an API key. You need to provide your API key " \
 	"in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
 
-/* Reads exactly 2 * SHA256_DIGEST_LEN hex digits and nothing after. */
-static int parse_digest(const char *hex, uint8_t out[SHA256_DIGEST_LEN])
+/* Reads exactly 2 * crypto_hash_sha256_BYTES hex digits and nothing after. */
+static int parse_digest(const char *hex, uint8_t out[crypto_hash_sha256_BYTES])
 {
-	int i;
+	size_t n = 0;
+	if (strlen(hex) != 2 * crypto_hash_sha256_BYTES)
+		return -1;
+	if (sodium_hex2bin(out, crypto_hash_sha256_BYTES, hex, 2 * crypto_hash_sha256_BYTES, NULL, &n, NULL) != 0)
+		return -1;
+	return n == crypto_hash_sha256_BYTES ? 0 : -1;
+}
 
-	for (i = 0; i < SHA256_DIGEST_LEN; i++) {
-		int hi = hex_digit(hex[2 * i]);
-		int lo = hi < 0 ? -1 : hex_digit(hex[2 * i + 1]);
-		if (lo < 0)
-			return -1;
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return hex[2 * SHA256_DIGEST_LEN] ? -1 : 0;
+static void sha256(const char *s, size_t n, uint8_t out[crypto_hash_sha256_BYTES])
+{
+	crypto_hash_sha256(out, (const unsigned char *)s, n);
 }
 
 bool auth_token_is_digest(const char *tok)
@@ -36,6 +37,10 @@ int auth_keyring_init(struct auth_keyring *kr, char *const *tokens, size_t n,
 {
 	size_t i;
 
+	if (sodium_init() < 0) {
+		snprintf(errbuf, errlen, "libsodium cannot be initialised");
+		return -1;
+	}
 	kr->digest = n ? xcalloc(n, sizeof *kr->digest) : NULL;
 	kr->n = n;
 	for (i = 0; i < n; i++) {
@@ -122,24 +127,18 @@ static int parse_bearer(const char *v, const char *end, const char **tok, size_t
 	return *len && p == end ? 0 : -1;
 }
 
-/* Compares against every digest, with no branch or early exit that depends
- * on the bytes, so the time taken says nothing about which key (if any)
- * is close to the token. Returns the index of the first match, or kr->n. */
-static size_t find_digest(const struct auth_keyring *kr, const uint8_t d[SHA256_DIGEST_LEN])
+/* Compares against every digest (crypto_verify_32 takes the same time
+ * whatever the bytes), with no branch or early exit that depends on the
+ * result, so the time taken says nothing about which key (if any) is close
+ * to the token. Returns the index of the first match, or kr->n. */
+static size_t find_digest(const struct auth_keyring *kr, const uint8_t d[crypto_hash_sha256_BYTES])
 {
 	size_t match = 0, i;
 	unsigned found = 0;
 
 	for (i = 0; i < kr->n; i++) {
-		unsigned diff = 0, eq;
-		size_t j, take;
-		for (j = 0; j < SHA256_DIGEST_LEN; j++)
-			diff |= (unsigned)(d[j] ^ kr->digest[i][j]);
-		/* Hide diff's origin from the optimiser, so that it cannot turn
-		 * the loop above into a comparison that stops at a difference. */
-		__asm__("" : "+r"(diff));
-		eq = ((diff - 1) >> 8) & 1;          /* 1 iff diff == 0 (diff < 256) */
-		take = (size_t)0 - (size_t)(eq & ~found & 1);
+		unsigned eq = (unsigned)(crypto_verify_32(d, kr->digest[i]) + 1);  /* 1 iff equal */
+		size_t take = (size_t)0 - (size_t)(eq & ~found & 1);
 		match |= i & take;
 		found |= eq;
 	}
@@ -157,7 +156,7 @@ int auth_check(const struct auth_keyring *kr, const char *authorization, bool st
 	const char *v = authorization ? authorization : "";
 	const char *end = v + strlen(v), *tok;
 	size_t len, idx;
-	uint8_t d[SHA256_DIGEST_LEN];
+	uint8_t d[crypto_hash_sha256_BYTES];
 	char masked[AUTH_MASK_LEN + 1];
 
 	trim_ows(&v, &end);
@@ -187,7 +186,7 @@ int auth_check(const struct auth_keyring *kr, const char *authorization, bool st
 
 /* "key_" and the first 8 hex digits of the digest; on every authenticated
  * request, so written out by hand. */
-static void fingerprint_digest(const uint8_t d[SHA256_DIGEST_LEN], char out[AUTH_FP_LEN + 1])
+static void fingerprint_digest(const uint8_t d[crypto_hash_sha256_BYTES], char out[AUTH_FP_LEN + 1])
 {
 	static const char hex[] = "0123456789abcdef";
 
@@ -201,7 +200,7 @@ static void fingerprint_digest(const uint8_t d[SHA256_DIGEST_LEN], char out[AUTH
 
 void auth_fingerprint(const char *token, size_t n, char out[AUTH_FP_LEN + 1])
 {
-	uint8_t d[SHA256_DIGEST_LEN];
+	uint8_t d[crypto_hash_sha256_BYTES];
 
 	sha256(token, n, d);
 	fingerprint_digest(d, out);

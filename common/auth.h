@@ -6,7 +6,7 @@
 #include <stdint.h>
 
 #include "openai_error.h"
-#include "sha256.h"
+#include <sodium.h>
 
 /* Functions returning int here return 0 on success and -1 on failure. */
 
@@ -19,7 +19,7 @@
 /* The configured keys, as digests only: no token is kept in clear. Built
  * once at start and read-only afterwards, so threads share it freely. */
 struct auth_keyring {
-	uint8_t (*digest)[SHA256_DIGEST_LEN];  /* n digests, owned */
+	uint8_t (*digest)[crypto_hash_sha256_BYTES];  /* n digests, owned */
 	size_t n;
 };
 

@@ -1,9 +1,12 @@
 /* config.c: the effective settings, from defaults < config file < .env < environment */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <fcntl.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,6 +67,106 @@ static void set_raw(struct loader *ld, const struct setting *s, const char *valu
 
 /* ---- the config file (libconfig) ---- */
 
+/* Edit distance (insertions, deletions, substitutions; a swap of two
+ * neighbours counts once), case-insensitive: "owned_bby" is 1 from
+ * "owned_by", "requests_per_minit" 1 from "requests_per_minute". */
+static size_t edit_distance(const char *a, const char *b)
+{
+	enum { MAXLEN = 64 };
+	size_t la = strlen(a), lb = strlen(b);
+	if (la > MAXLEN || lb > MAXLEN)
+		return SIZE_MAX;
+	size_t d[MAXLEN + 1][MAXLEN + 1];
+	for (size_t i = 0; i <= la; i++)
+		d[i][0] = i;
+	for (size_t j = 0; j <= lb; j++)
+		d[0][j] = j;
+	for (size_t i = 1; i <= la; i++)
+		for (size_t j = 1; j <= lb; j++) {
+			size_t cost = tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]);
+			size_t best = d[i - 1][j - 1] + cost;
+			if (d[i - 1][j] + 1 < best)
+				best = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < best)
+				best = d[i][j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < best)
+				best = d[i - 2][j - 2] + 1;
+			d[i][j] = best;
+		}
+	return d[la][lb];
+}
+
+const char *cfg_nearest_name(const char *name, const char *const *names, size_t n_names)
+{
+	const char *best = NULL;
+	size_t best_d = SIZE_MAX;
+	for (size_t i = 0; i < n_names; i++) {
+		size_t d = edit_distance(name, names[i]);
+		if (d < best_d) {
+			best_d = d;
+			best = names[i];
+		}
+	}
+	/* a third of the name, at least 2: close enough to be a typo */
+	size_t limit = strlen(name) / 3 > 2 ? strlen(name) / 3 : 2;
+	return best_d <= limit ? best : NULL;
+}
+
+static bool kind_matches(enum member_kind k, const config_setting_t *st)
+{
+	switch (k) {
+	case MK_STRING: return config_setting_type(st) == CONFIG_TYPE_STRING;
+	case MK_INT: return config_setting_type(st) == CONFIG_TYPE_INT || config_setting_type(st) == CONFIG_TYPE_INT64;
+	case MK_BOOL: return config_setting_type(st) == CONFIG_TYPE_BOOL;
+	case MK_GROUP: return config_setting_is_group(st);
+	case MK_LIST: return config_setting_is_list(st) || config_setting_is_array(st);
+	}
+	return false;
+}
+
+static const char *const kind_names[] = { "a string", "an integer", "true or false", "a group { ... }",
+					  "a list [ ... ] or ( ... )" };
+
+static const struct member *find_member(const struct member *t, const char *name)
+{
+	for (; t && t->name; t++)
+		if (strcmp(t->name, name) == 0)
+			return t;
+	return NULL;
+}
+
+int cfg_check_members(struct loader *ld, const char *file, const config_setting_t *group, const char *what,
+		      const struct member *known, const struct member *more)
+{
+	enum { MAX_NAMES = 64 };
+	const char *names[MAX_NAMES];
+	size_t n_names = 0;
+	int problems = 0;
+	for (const struct member *k = known; k->name && n_names < MAX_NAMES; k++)
+		names[n_names++] = k->name;
+	for (const struct member *k = more; k && k->name && n_names < MAX_NAMES; k++)
+		names[n_names++] = k->name;
+	for (int i = 0; i < config_setting_length(group); i++) {
+		const config_setting_t *st = config_setting_get_elem(group, (unsigned)i);
+		const char *name = config_setting_name(st);
+		const struct member *k = find_member(known, name);
+		char where[320];
+		if (!k)
+			k = find_member(more, name);
+		cfg_file_origin(where, sizeof where, file, st);
+		if (!k) {
+			const char *near = cfg_nearest_name(name, names, n_names);
+			cfg_report(&ld->rep->errors, "%s.%s (%s): unknown setting `%s`%s%s%s", what, name, where, name,
+				   near ? "; did you mean `" : "", near ? near : "", near ? "`?" : "");
+			problems++;
+		} else if (!kind_matches(k->kind, st)) {
+			cfg_report(&ld->rep->errors, "%s.%s (%s): must be %s", what, name, where, kind_names[k->kind]);
+			problems++;
+		}
+	}
+	return problems;
+}
+
 static char *setting_text(const config_setting_t *st)
 {
 	strbuf sb = STRBUF_INIT;
@@ -113,6 +216,19 @@ void cfg_file_origin(char *buf, size_t n, const char *file, const config_setting
 	snprintf(buf, n, "%s:%u", file, config_setting_source_line(st));
 }
 
+/* What a model, its mock group and a key may hold (a model with a base_url
+ * of its own may also hold cfg_upstream_members). */
+static const struct member model_members[] = {
+	{ "id", MK_STRING }, { "owned_by", MK_STRING }, { "created", MK_INT }, { "backend", MK_STRING },
+	{ "mock", MK_GROUP }, { "upstream", MK_STRING }, { "upstream_model", MK_STRING }, { NULL, 0 },
+};
+static const struct member mock_members[] = {
+	{ "mode", MK_STRING }, { "delay_ms", MK_INT }, { NULL, 0 },
+};
+static const struct member key_members[] = {
+	{ "token", MK_STRING }, { "requests_per_minute", MK_INT }, { NULL, 0 },
+};
+
 static void load_models(struct loader *ld, const char *file, const config_setting_t *list)
 {
 	struct config *cfg = ld->cfg;
@@ -127,12 +243,16 @@ static void load_models(struct loader *ld, const char *file, const config_settin
 	for (int i = 0; i < n; i++) {
 		const config_setting_t *m = config_setting_get_elem(list, (unsigned)i);
 		struct model_cfg *mc = &cfg->models[cfg->n_models];
+		char what[32];
 		cfg_file_origin(where, sizeof where, file, m);
+		snprintf(what, sizeof what, "models[%d]", i);
 		const char *id = config_setting_is_group(m) ? cfg_mem_str(m, "id") : NULL;
 		if (!id || !*id) {
 			cfg_report(&ld->rep->errors, "models[%d] (%s): needs a non-empty string id", i, where);
 			continue;
 		}
+		if (cfg_check_members(ld, file, m, what, model_members, cfg_upstream_members))
+			continue;
 		if (config_find_model(cfg, id)) {
 			cfg_report(&ld->rep->errors, "models[%d] (%s): model \"%s\" is listed twice", i, where, id);
 			continue;
@@ -145,7 +265,7 @@ static void load_models(struct loader *ld, const char *file, const config_settin
 			mc->backend = BACKEND_MOCK;
 		} else if (strcmp(backend, "upstream") == 0) {
 			mc->backend = BACKEND_UPSTREAM;
-			if (cfg_load_model_upstream(ld, mc, m, i, id, where) != 0)
+			if (cfg_load_model_upstream(ld, mc, file, m, i, id, where) != 0)
 				continue;
 		} else {
 			cfg_report(&ld->rep->errors, "models[%d].backend (%s): unknown backend \"%s\" (known: mock, upstream)",
@@ -155,6 +275,9 @@ static void load_models(struct loader *ld, const char *file, const config_settin
 		mc->mock.mode = MOCK_CANNED;
 		mc->mock.delay_ms = 100;
 		const config_setting_t *mock = config_setting_get_member(m, "mock");
+		snprintf(what, sizeof what, "models[%d].mock", i);
+		if (mock && cfg_check_members(ld, file, mock, what, mock_members, NULL))
+			continue;
 		if (mock) {
 			const char *mode = cfg_mem_str(mock, "mode");
 			int delay = 100;
@@ -195,6 +318,10 @@ static void load_keys(struct loader *ld, const char *file, const config_setting_
 			cfg_report(&ld->rep->errors, "keys[%d] (%s): needs a non-empty string token", i, where);
 			continue;
 		}
+		char what[32];
+		snprintf(what, sizeof what, "keys[%d]", i);
+		if (cfg_check_members(ld, file, k, what, key_members, NULL))
+			continue;
 		if (config_setting_lookup_int64(k, "requests_per_minute", &rpm) && (rpm < 1 || rpm > 1000000)) {
 			cfg_report(&ld->rep->errors, "keys[%d].requests_per_minute (%s): must be from 1 to 1000000", i, where);
 			continue;
@@ -260,7 +387,13 @@ static void load_file(struct loader *ld)
 			continue;
 		const struct setting *s = settings_find(name);
 		if (!s) {
-			cfg_report(&ld->rep->errors, "%s (%s): unknown setting", name, where);
+			const char *names[64] = { "models", "keys", "upstreams" };
+			size_t n_names = 3;
+			for (const struct setting *t = settings_table; t->name && n_names < 64; t++)
+				names[n_names++] = t->name;
+			const char *near = cfg_nearest_name(name, names, n_names);
+			cfg_report(&ld->rep->errors, "%s (%s): unknown setting `%s`%s%s%s", name, where, name,
+				   near ? "; did you mean `" : "", near ? near : "", near ? "`?" : "");
 			continue;
 		}
 		char *text = setting_text(st);

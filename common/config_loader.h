@@ -30,13 +30,32 @@ const char *cfg_mem_str(const config_setting_t *group, const char *name);
 void cfg_file_origin(char *buf, size_t n, const char *file, const config_setting_t *st);
 size_t cfg_setting_index(const struct setting *s);
 
+/* A member a config-file group may have, and the kind of value it takes. */
+enum member_kind { MK_STRING, MK_INT, MK_BOOL, MK_GROUP, MK_LIST };
+struct member {
+	const char *name;
+	enum member_kind kind;
+};
+/* Reports, into the errors, every member of group that is in neither known
+ * nor more (each ends with a NULL name; more may be NULL) or has the wrong
+ * kind of value, with file:line and the nearest known name. what names the
+ * group ("models[2]"). Returns the number of problems reported. */
+int cfg_check_members(struct loader *ld, const char *file, const config_setting_t *group, const char *what,
+		      const struct member *known, const struct member *more);
+/* The known name nearest to name by edit distance, or NULL when none is
+ * close enough to be a likely typo. names holds n_names entries. Pure. */
+const char *cfg_nearest_name(const char *name, const char *const *names, size_t n_names);
+
 /* config_upstream.c: the upstreams list, a model's upstream fields, the
  * UPSTREAM_* settings, and the key variables once the environment is known. */
+/* The members of an upstream group (an upstreams entry, or a model with a
+ * base_url of its own), name excepted. */
+extern const struct member cfg_upstream_members[];
 /* Allocates room for n upstreams once: models point into the array. */
 void cfg_reserve_upstreams(struct loader *ld, size_t n);
 void cfg_load_upstreams(struct loader *ld, const char *file, const config_setting_t *list);
-int cfg_load_model_upstream(struct loader *ld, struct model_cfg *mc, const config_setting_t *m, int i,
-			    const char *id, const char *where);
+int cfg_load_model_upstream(struct loader *ld, struct model_cfg *mc, const char *file, const config_setting_t *m,
+			    int i, const char *id, const char *where);
 void cfg_resolve_upstream_env(struct loader *ld);
 void cfg_resolve_upstream_keys(struct loader *ld);
 

@@ -154,14 +154,28 @@ static void load_headers(struct loader *ld, struct upstream_cfg *up, const confi
 	}
 }
 
+const struct member cfg_upstream_members[] = {
+	{ "base_url", MK_STRING }, { "api_key_env", MK_STRING }, { "timeouts", MK_GROUP }, { "headers", MK_LIST },
+	{ "discover", MK_BOOL }, { "discover_ttl_s", MK_INT }, { NULL, 0 },
+};
+static const struct member upstream_list_members[] = { { "name", MK_STRING }, { NULL, 0 } };
+static const struct member timeout_members[] = {
+	{ "connect_ms", MK_INT }, { "first_byte_ms", MK_INT }, { "idle_ms", MK_INT }, { "total_ms", MK_INT },
+	{ NULL, 0 },
+};
+
 /* Fills up from a group with base_url, api_key_env, timeouts, headers,
  * discover: an upstreams entry, or a model that has its own. */
-static void load_upstream_group(struct loader *ld, struct upstream_cfg *up, const config_setting_t *g,
-				const char *what, const char *where)
+static void load_upstream_group(struct loader *ld, struct upstream_cfg *up, const char *file,
+				const config_setting_t *g, const char *what, const char *where)
 {
 	set_base_url(ld, up, cfg_mem_str(g, "base_url"), what, where);
 	set_api_key(ld, up, cfg_mem_str(g, "api_key_env"));
 	const config_setting_t *t = config_setting_get_member(g, "timeouts");
+	char tw[96];
+	snprintf(tw, sizeof tw, "%s.timeouts", what);
+	if (t && cfg_check_members(ld, file, t, tw, timeout_members, NULL))
+		return;
 	lookup_ms(ld, t, "connect_ms", &up->connect_ms, what, where);
 	lookup_ms(ld, t, "first_byte_ms", &up->first_byte_ms, what, where);
 	lookup_ms(ld, t, "idle_ms", &up->idle_ms, what, where);
@@ -210,14 +224,16 @@ void cfg_load_upstreams(struct loader *ld, const char *file, const config_settin
 			cfg_report(&ld->rep->errors, "%s (%s): upstream \"%s\" is listed twice", what, where, name);
 			continue;
 		}
-		load_upstream_group(ld, new_upstream(ld, name), g, what, where);
+		if (cfg_check_members(ld, file, g, what, upstream_list_members, cfg_upstream_members))
+			continue;
+		load_upstream_group(ld, new_upstream(ld, name), file, g, what, where);
 	}
 }
 
 /* backend = "upstream": upstream = "<name>" shares one from the upstreams
  * list; a base_url of its own makes a private one. 0, or -1 (reported). */
-int cfg_load_model_upstream(struct loader *ld, struct model_cfg *mc, const config_setting_t *m, int i,
-			       const char *id, const char *where)
+int cfg_load_model_upstream(struct loader *ld, struct model_cfg *mc, const char *file, const config_setting_t *m,
+			    int i, const char *id, const char *where)
 {
 	char what[64];
 	const char *shared = cfg_mem_str(m, "upstream");
@@ -232,7 +248,7 @@ int cfg_load_model_upstream(struct loader *ld, struct model_cfg *mc, const confi
 		}
 	} else if (config_setting_get_member(m, "base_url")) {
 		struct upstream_cfg *up = new_upstream(ld, id);
-		load_upstream_group(ld, up, m, what, where);
+		load_upstream_group(ld, up, file, m, what, where);
 		mc->upstream.up = up;
 	} else {
 		cfg_report(&ld->rep->errors, "%s (%s): backend \"upstream\" needs upstream = \"<name>\" or a base_url",

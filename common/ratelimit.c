@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "log.h"
 #include "xalloc.h"
 
@@ -149,42 +151,17 @@ void rl_format_duration(int64_t ms, char *buf, size_t n)
 	snprintf(buf, n, "%s", tmp);
 }
 
-/* ---- keyed hash: SipHash-2-4 ---- */
-
-#define ROTL(x, b) (((x) << (b)) | ((x) >> (64 - (b))))
-#define SIPROUND do { \
-	v0 += v1; v1 = ROTL(v1, 13); v1 ^= v0; v0 = ROTL(v0, 32); \
-	v2 += v3; v3 = ROTL(v3, 16); v3 ^= v2; \
-	v0 += v3; v3 = ROTL(v3, 21); v3 ^= v0; \
-	v2 += v1; v1 = ROTL(v1, 17); v1 ^= v2; v2 = ROTL(v2, 32); \
-} while (0)
+/* ---- keyed hash: SipHash-2-4 (libsodium's crypto_shorthash) ---- */
 
 static uint64_t siphash(uint64_t k0, uint64_t k1, const unsigned char *in, size_t len)
 {
-	uint64_t v0 = 0x736f6d6570736575ULL ^ k0, v1 = 0x646f72616e646f6dULL ^ k1;
-	uint64_t v2 = 0x6c7967656e657261ULL ^ k0, v3 = 0x7465646279746573ULL ^ k1;
-	uint64_t m, b = (uint64_t)len << 56;
-	size_t i, tail = len & 7;
-
-	for (i = 0; i + 8 <= len; i += 8) {
-		memcpy(&m, in + i, 8);  /* little-endian hosts; the seed is per file anyway */
-		v3 ^= m;
-		SIPROUND;
-		SIPROUND;
-		v0 ^= m;
-	}
-	for (size_t j = 0; j < tail; j++)
-		b |= (uint64_t)in[i + j] << (8 * j);
-	v3 ^= b;
-	SIPROUND;
-	SIPROUND;
-	v0 ^= b;
-	v2 ^= 0xff;
-	SIPROUND;
-	SIPROUND;
-	SIPROUND;
-	SIPROUND;
-	return v0 ^ v1 ^ v2 ^ v3;
+	unsigned char key[crypto_shorthash_KEYBYTES], out[crypto_shorthash_BYTES];
+	uint64_t h;
+	memcpy(key, &k0, 8);
+	memcpy(key + 8, &k1, 8);
+	crypto_shorthash(out, in, len, key);
+	memcpy(&h, out, sizeof h);
+	return h;
 }
 
 /* ---- slots ---- */

@@ -546,6 +546,50 @@ static void test_model_errors(void **state)
 	assert_refused(w, "models (");
 }
 
+/* A typo anywhere in the file is refused with its line and the name meant;
+ * a member of the wrong kind is refused, not ignored. */
+static void test_unknown_members_refused(void **state)
+{
+	struct world *w = *state;
+	static const struct {
+		const char *file;   /* the line that matters is line 2 */
+		const char *want;   /* after "(<conf>:2): " */
+	} cases[] = {
+		{ "models = (\n { id = \"a\"; owned_bby = \"me\"; }\n);\n",
+		  "unknown setting `owned_bby`; did you mean `owned_by`?" },
+		{ "models = (\n { id = \"a\"; mock = { mode = \"echo\"; dellay_ms = 5; }; }\n);\n",
+		  "unknown setting `dellay_ms`; did you mean `delay_ms`?" },
+		{ "keys = (\n { token = \"k-abcdefghijklmnop\"; requests_per_minit = 3; }\n);\n",
+		  "unknown setting `requests_per_minit`; did you mean `requests_per_minute`?" },
+		{ "upstreams = (\n { name = \"u\"; base_url = \"http://127.0.0.1:1/v1\"; discovr = true; }\n);\n",
+		  "unknown setting `discovr`; did you mean `discover`?" },
+		{ "upstreams = ( { name = \"u\"; base_url = \"http://127.0.0.1:1/v1\";\n timeouts = { idle_msec = 5; }; } );\n",
+		  "unknown setting `idle_msec`; did you mean `idle_ms`?" },
+		{ "PORT = 9000;\nRATE_LIMIT_PER_MINUTES = 5;\n",
+		  "unknown setting `RATE_LIMIT_PER_MINUTES`; did you mean `RATE_LIMIT_PER_MINUTE`?" },
+		{ "PORT = 9000;\nmodel = ( { id = \"a\"; } );\n", "unknown setting `model`; did you mean `models`?" },
+		{ "models = (\n { id = \"a\"; colour = \"blue\"; }\n);\n", "unknown setting `colour`" },
+		{ "keys = (\n { token = \"k-abcdefghijklmnop\"; requests_per_minute = \"600\"; }\n);\n",
+		  "must be an integer" },
+		{ "models = (\n { id = \"a\"; created = \"yesterday\"; }\n);\n", "must be an integer" },
+		{ "models = (\n { id = \"a\"; mock = \"echo\"; }\n);\n", "must be a group" },
+		{ "upstreams = (\n { name = \"u\"; base_url = \"http://127.0.0.1:1/v1\"; discover = 1; }\n);\n",
+		  "must be true or false" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char want[512];
+		write_file(w->conf, cases[i].file);
+		assert_refused(w, "");
+		snprintf(want, sizeof want, "(%s:2): %s", w->conf, cases[i].want);
+		if (!strstr(sb_str(&w->rep.errors), want))
+			fail_msg("case %zu: wanted \"%s\" in:\n%s", i, want, sb_str(&w->rep.errors));
+	}
+	/* a name far from every known one gets no suggestion */
+	write_file(w->conf, "models = (\n { id = \"a\"; zzzzzzzz = 1; }\n);\n");
+	assert_refused(w, "models[0].zzzzzzzz (");
+	assert_null(strstr(sb_str(&w->rep.errors), "did you mean"));
+}
+
 static void test_keys_from_file(void **state)
 {
 	struct world *w = *state;
@@ -727,6 +771,7 @@ int main(void)
 		T(test_models_from_file),
 		T(test_default_models),
 		T(test_model_errors),
+		T(test_unknown_members_refused),
 		T(test_keys_from_file),
 		T(test_keys_alone_satisfy_production),
 		T(test_key_errors),
