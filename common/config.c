@@ -21,6 +21,7 @@
 #include "auth.h"
 #include "config_loader.h"
 #include "dotenv.h"
+#include "embeddings.h"
 #include "pyproject.h"
 #include "settings.h"
 #include "xalloc.h"
@@ -220,7 +221,8 @@ void cfg_file_origin(char *buf, size_t n, const char *file, const config_setting
  * of its own may also hold cfg_upstream_members). */
 static const struct member model_members[] = {
 	{ "id", MK_STRING }, { "owned_by", MK_STRING }, { "created", MK_INT }, { "backend", MK_STRING },
-	{ "mock", MK_GROUP }, { "upstream", MK_STRING }, { "upstream_model", MK_STRING }, { NULL, 0 },
+	{ "mock", MK_GROUP }, { "upstream", MK_STRING }, { "upstream_model", MK_STRING }, { "dimensions", MK_INT },
+	{ NULL, 0 },
 };
 static const struct member mock_members[] = {
 	{ "mode", MK_STRING }, { "delay_ms", MK_INT }, { NULL, 0 },
@@ -291,6 +293,13 @@ static void load_models(struct loader *ld, const char *file, const config_settin
 				mc->mock.delay_ms = delay;
 			}
 		}
+		long long dims = 0;
+		if (config_setting_lookup_int64(m, "dimensions", &dims) && (dims < 1 || dims > EMB_MAX_DIMENSIONS)) {
+			cfg_report(&ld->rep->errors, "models[%d].dimensions (%s): must be from 1 to %d", i, where,
+				   EMB_MAX_DIMENSIONS);
+			continue;
+		}
+		mc->dimensions = (long)dims;
 		mc->id = xstrdup(id);
 		mc->owned_by = xstrdup(owner && *owner ? owner : "openai-fcgi");
 		mc->created = (long)created;

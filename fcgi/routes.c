@@ -19,6 +19,7 @@ static const struct route routes[] = {
 	{ "GET",  "/v1/models",           h_models_list,      R_AUTH | R_RATE_LIMITED },
 	{ "GET",  "/v1/models/{}",        h_models_get,       R_AUTH | R_RATE_LIMITED },
 	{ "POST", "/v1/chat/completions", h_chat_completions, R_AUTH | R_RATE_LIMITED | R_JSON_BODY },
+	{ "POST", "/v1/embeddings",       h_embeddings,       R_AUTH | R_RATE_LIMITED | R_JSON_BODY },
 };
 
 #define N_ROUTES (sizeof routes / sizeof routes[0])

@@ -41,5 +41,6 @@ int h_v1_root(struct request *req);
 int h_models_list(struct request *req);
 int h_models_get(struct request *req);
 int h_chat_completions(struct request *req);
+int h_embeddings(struct request *req);
 
 #endif
