@@ -21,6 +21,7 @@
 #include "auth.h"
 #include "config_loader.h"
 #include "dotenv.h"
+#include "embeddings.h"
 #include "pyproject.h"
 #include "relocate.h"
 #include "settings.h"
@@ -272,7 +273,7 @@ static unsigned load_model_endpoints(struct loader *ld, const config_setting_t *
 static const struct member model_members[] = {
 	{ "id", MK_STRING }, { "owned_by", MK_STRING }, { "created", MK_INT }, { "backend", MK_STRING },
 	{ "mock", MK_GROUP }, { "upstream", MK_STRING }, { "upstream_model", MK_STRING }, { "kind", MK_STRING },
-	{ "endpoints", MK_LIST }, { NULL, 0 },
+	{ "endpoints", MK_LIST }, { "dimensions", MK_INT }, { NULL, 0 },
 };
 static const struct member mock_members[] = {
 	{ "mode", MK_STRING }, { "delay_ms", MK_INT }, { NULL, 0 },
@@ -344,6 +345,13 @@ static void load_models(struct loader *ld, const char *file, const config_settin
 			}
 		}
 		mc->endpoints = load_model_endpoints(ld, m, i, where);
+		long long dims = 0;
+		if (config_setting_lookup_int64(m, "dimensions", &dims) && (dims < 1 || dims > EMB_MAX_DIMENSIONS)) {
+			cfg_report(&ld->rep->errors, "models[%d].dimensions (%s): must be from 1 to %d", i, where,
+				   EMB_MAX_DIMENSIONS);
+			continue;
+		}
+		mc->dimensions = (long)dims;
 		mc->id = xstrdup(id);
 		mc->owned_by = xstrdup(owner && *owner ? owner : "openai-fcgi");
 		mc->created = (long)created;
@@ -940,9 +948,13 @@ static void resolve_models(struct loader *ld)
 			m->mock.delay_ms = 100;
 		}
 	}
-	for (size_t i = 0; i < cfg->n_models; i++)
-		if (!cfg->models[i].endpoints)
-			cfg->models[i].endpoints = EP_CHAT_FAMILY;
+	for (size_t i = 0; i < cfg->n_models; i++) {
+		struct model_cfg *m = &cfg->models[i];
+		if (!m->endpoints)  /* dimensions alone say an embedding model */
+			m->endpoints = m->dimensions ? EP_EMBEDDINGS : EP_CHAT_FAMILY;
+		if ((m->endpoints & EP_EMBEDDINGS) && !m->dimensions)
+			m->dimensions = EMB_DEFAULT_DIMENSIONS;
+	}
 	if (cfg->mock_stream_delay_ms >= 0)
 		for (size_t i = 0; i < cfg->n_models; i++)
 			cfg->models[i].mock.delay_ms = cfg->mock_stream_delay_ms;

@@ -54,6 +54,7 @@ struct model_cfg {
 		const struct upstream_cfg *up;  /* borrowed from config.upstreams */
 		char *model;       /* the upstream's name for it (often the same id) */
 	} upstream;
+	long dimensions;       /* an embedding model's vector length; 0: not one */
 };
 
 /* A key from the config file's keys list: a token (plain or

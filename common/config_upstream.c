@@ -334,6 +334,9 @@ void cfg_resolve_upstream_env(struct loader *ld)
 		mc->backend = BACKEND_UPSTREAM;
 		mc->upstream.up = up;
 		mc->upstream.model = xstrdup(remote);
+		/* the upstream knows what each of its models does: every endpoint
+		 * is passed on, and it answers what it does not serve */
+		mc->endpoints = EP_CHAT_FAMILY | EP_EMBEDDINGS;
 	}
 }
 

@@ -72,7 +72,6 @@ static int answer_forwarded(struct request *req, const struct backend_ops *be, c
 		chat_accum_sink(&acc, &sink);
 		sink.header = gen_error_header;
 		sink.gone = gen_client_left;
-	sink.gone = gen_client_left;
 		sink.hctx = req;
 		int rc = be->forward(m, "completions", cr->root, false, &sink, &req->err);
 		if (rc == 0) {

@@ -172,17 +172,23 @@ static int stream_flush(void *ctx)
 	return 0;
 }
 
-const body_writer *resp_stream_begin(struct request *req)
+const body_writer *resp_body_begin(struct request *req, const char *type)
 {
 	body_writer *w = &req->stream;
-	resp_header(req, "Cache-Control", "no-cache");
-	resp_header(req, "X-Accel-Buffering", "no");
-	build_head(req, 200, "text/event-stream", -1);
+	build_head(req, 200, type, -1);
 	if (out_write(req, req->scratch.buf, req->scratch.len) == 0)
 		req->bytes_sent -= req->scratch.len;
 	w->ctx = req;
 	w->write = stream_write;
 	w->flush = stream_flush;
+	return w;
+}
+
+const body_writer *resp_stream_begin(struct request *req)
+{
+	resp_header(req, "Cache-Control", "no-cache");
+	resp_header(req, "X-Accel-Buffering", "no");
+	const body_writer *w = resp_body_begin(req, "text/event-stream");
 	stream_flush(req);
 	return w;
 }

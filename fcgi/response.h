@@ -23,6 +23,10 @@ int resp_no_content(struct request *req);
 /* Has the client gone away? Known from a failed write, or asked of what
  * carries the request without writing; once true, stays true. */
 bool resp_client_gone(struct request *req);
+/* Sends the head of a 200 answer of type type whose length is not known yet
+ * and returns the writer for its body, for answers written piece by piece
+ * (a large embeddings list) rather than built whole in memory. */
+const body_writer *resp_body_begin(struct request *req, const char *type);
 /* Sends the head of an SSE answer and returns the writer for its events:
  * every event written through it should be flushed (chat_response.c does). */
 const body_writer *resp_stream_begin(struct request *req);

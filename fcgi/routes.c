@@ -21,6 +21,7 @@ static const struct route routes[] = {
 	{ "POST", "/v1/chat/completions", h_chat_completions, R_AUTH | R_RATE_LIMITED | R_JSON_BODY },
 	{ "POST", "/v1/responses",        h_responses,        R_AUTH | R_RATE_LIMITED | R_JSON_BODY },
 	{ "POST", "/v1/completions",      h_completions,      R_AUTH | R_RATE_LIMITED | R_JSON_BODY },
+	{ "POST", "/v1/embeddings",       h_embeddings,       R_AUTH | R_RATE_LIMITED | R_JSON_BODY },
 };
 
 #define N_ROUTES (sizeof routes / sizeof routes[0])

@@ -43,5 +43,6 @@ int h_models_get(struct request *req);
 int h_chat_completions(struct request *req);
 int h_responses(struct request *req);
 int h_completions(struct request *req);
+int h_embeddings(struct request *req);
 
 #endif

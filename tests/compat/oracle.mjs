@@ -19,7 +19,7 @@ ajv.addSchema(JSON.parse(fs.readFileSync(schemaPath, 'utf8')));
 const validators = {};
 for (const name of ['CreateChatCompletionResponse', 'CreateChatCompletionStreamResponse',
   'ListModelsResponse', 'Model', 'ErrorResponse', 'Response', 'ResponseStreamEvent',
-  'CreateCompletionResponse']) {
+  'CreateCompletionResponse', 'CreateEmbeddingResponse']) {
   validators[name] = ajv.getSchema(`urn:openai-compat:schemas#/$defs/${name}`);
   if (!validators[name]) throw new Error(`${schemaPath} has no $defs/${name}`);
 }
@@ -41,7 +41,23 @@ function jsonSchemaFor(url, status) {
   if (/\/v1\/chat\/completions$/.test(p)) return 'CreateChatCompletionResponse';
   if (/\/v1\/responses$/.test(p)) return 'Response';
   if (/\/v1\/completions$/.test(p)) return 'CreateCompletionResponse';
+  if (/\/v1\/embeddings$/.test(p)) return 'CreateEmbeddingResponse';
   return null;
+}
+
+// An embedding asked for as base64 is the base64 of little-endian float32s
+// (what the official SDK asks for by default and decodes); the spec's
+// Embedding.embedding is the number array it stands for, so it is judged
+// decoded. A string that is not whole float32s stays a string, and fails.
+function embeddingsForSchema(v) {
+  const c = structuredClone(v);
+  for (const d of Array.isArray(c.data) ? c.data : []) {
+    if (typeof d?.embedding !== 'string') continue;
+    const b = Buffer.from(d.embedding, 'base64');
+    if (b.length % 4 || b.toString('base64') !== d.embedding) continue;
+    d.embedding = Array.from({ length: b.length / 4 }, (_, i) => b.readFloatLE(4 * i));
+  }
+  return c;
 }
 
 // A legacy completion chunk says "finish_reason": null until its last, as
@@ -155,7 +171,7 @@ export class Oracle {
     }
     x.json = v;
     const name = jsonSchemaFor(x.url, x.status);
-    const errs = name && schemaErrors(name, v);
+    const errs = name && schemaErrors(name, name === 'CreateEmbeddingResponse' ? embeddingsForSchema(v) : v);
     if (errs) this.problem(x, errs);
   }
 

@@ -11,8 +11,7 @@ import { otest } from './oracle.mjs';
 const CANNED = 'THIS IS THE MOCKED CHAT RESPONSE FROM OPENAI API BLUEPRINT. ' +
   'If you see this message, your chat endpoint is working correctly!';
 // Through the proxy only the upstream's chat models are configured.
-const MODELS = ['blueprint-standard', 'blueprint-advanced', 'blueprint-experimental',
-  ...(process.env.OAF_VIA === 'proxy' ? [] : ['blueprint-embedding'])];
+const MODELS = ['blueprint-standard', 'blueprint-advanced', 'blueprint-experimental', 'blueprint-embedding'];
 const hello = [{ role: 'user', content: 'Hello!' }];
 
 function client(srv, oracle, opts = {}) {

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startServer, TOKEN } from './harness.mjs';
 
-const MODELS = ['blueprint-standard', 'blueprint-advanced', 'blueprint-experimental'];
+const MODELS = ['blueprint-standard', 'blueprint-advanced', 'blueprint-experimental', 'blueprint-embedding'];
 
 export async function startProxied(opts = {}) {
   const upEnv = { MOCK_STREAM_DELAY_MS: opts.env?.MOCK_STREAM_DELAY_MS ?? '0' };

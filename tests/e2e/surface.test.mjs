@@ -1,4 +1,4 @@
-// surface.test.mjs: POST /v1/responses and POST /v1/completions through a real
+// surface.test.mjs: POST /v1/responses, /v1/completions and /v1/embeddings through a real
 // lighttpd with the app under spawn-fcgi: what every route has (auth, the
 // rate-limit headers, CORS, request ids, the body limit, the error envelope,
 // the access log), unbuffered streams, clients that go away, and models
@@ -94,6 +94,47 @@ for (const mount of ['/', '/api']) {
       assert.ok(chunks.every((c) => c.object === 'text_completion'));
       assert.equal(chunks.at(-1).choices[0].finish_reason, 'length');
       assert.ok(arrivals.at(-1) - arrivals[0] >= 4 * 50 * 0.6, `spread ${(arrivals.at(-1) - arrivals[0]).toFixed(0)} ms`);
+    });
+
+    test('/v1/embeddings: auth, rate-limit headers, request id, CORS, the envelope, chat models refused', async () => {
+      const p = '/v1/embeddings';
+      const body = (extra = {}) => ({ model: 'blueprint-embedding', input: 'Hello!', ...extra });
+      expectError(assert, await call(srv, 'POST', p, { body: body(), token: null }), 401, 'missing_api_key');
+      const ok = await call(srv, 'POST', p, { body: body(), headers: { 'X-Request-Id': 'emb-1', Origin: 'http://a.example' } });
+      assert.equal(ok.status, 200, ok.text);
+      assert.equal(ok.headers.get('x-request-id'), 'emb-1');
+      assert.ok(ok.headers.get('x-ratelimit-remaining-requests'));
+      assert.equal(ok.headers.get('access-control-allow-origin'), '*');
+      assert.equal(ok.json.data[0].embedding.length, 1536);
+      const pre = await fetch(`${srv.url}${p}`, {
+        method: 'OPTIONS', headers: { Origin: 'http://a.example', 'Access-Control-Request-Method': 'POST' },
+      });
+      assert.equal(pre.status, 204);
+      expectError(assert, await call(srv, 'GET', p), 405, 'method_not_allowed');
+      const big = await post(srv, p, 'x'.repeat(2 << 20));
+      assert.equal(big.status, 413);
+      await big.text();
+      expectError(assert, await call(srv, 'POST', p, { body: body({ model: MODEL }) }), 400, null, 'model');
+      expectError(assert, await call(srv, 'POST', p, { body: body({ input: '' }) }), 400, null);
+      assert.match(srv.log(), new RegExp(`POST "${mount === '/' ? '' : mount}${p}" 200`));
+    });
+
+    test('/v1/embeddings: a large answer arrives whole; a client that leaves during one frees its worker', async () => {
+      const input = Array.from({ length: 600 }, (_, i) => `document number ${i}`);
+      const r = await call(srv, 'POST', '/v1/embeddings', { body: { model: 'blueprint-embedding', input, encoding_format: 'float' } });
+      assert.equal(r.status, 200);
+      assert.equal(r.json.data.length, 600);
+      assert.equal(r.json.data[599].index, 599);
+      assert.equal(r.json.usage.prompt_tokens, r.json.usage.total_tokens);
+      for (let i = 0; i < 4; i++) {
+        const res = await post(srv, '/v1/embeddings', { model: 'blueprint-embedding', input: Array(2048).fill('x y z'), encoding_format: 'float' });
+        const reader = res.body.getReader();
+        await reader.read();
+        await reader.cancel();
+      }
+      const rs = await Promise.all([1, 2, 3, 4].map(() => call(srv, 'POST', '/v1/embeddings',
+        { body: { model: 'blueprint-embedding', input: 'still here' } })));
+      for (const x of rs) assert.equal(x.status, 200);
     });
 
     test('clients that go away mid-stream leave the workers free', async () => {

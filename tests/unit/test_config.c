@@ -633,6 +633,20 @@ static void test_unknown_members_refused(void **state)
 	assert_null(strstr(sb_str(&w->rep.errors), "did you mean"));
 }
 
+/* An embedding model says its vector length; 1..EMB_MAX_DIMENSIONS. */
+static void test_model_dimensions(void **state)
+{
+	struct world *w = *state;
+	write_file(w->conf, "models = ( { id = \"e\"; dimensions = 256; }, { id = \"c\"; } );\n");
+	assert_loads(w);
+	assert_int_equal(config_find_model(&w->cfg, "e")->dimensions, 256);
+	assert_int_equal(config_find_model(&w->cfg, "c")->dimensions, 0);
+	write_file(w->conf, "models = ( { id = \"e\"; dimensions = 0; } );\n");
+	assert_refused(w, "models[0].dimensions (");
+	write_file(w->conf, "models = ( { id = \"e\"; dimensions = 8193; } );\n");
+	assert_refused(w, "must be from 1 to 8192");
+}
+
 static void test_keys_from_file(void **state)
 {
 	struct world *w = *state;
@@ -965,6 +979,7 @@ int main(void)
 		T(test_model_endpoint_errors),
 		T(test_model_errors),
 		T(test_unknown_members_refused),
+		T(test_model_dimensions),
 		T(test_keys_from_file),
 		T(test_key_listed_twice),
 		T(test_keys_alone_satisfy_production),

@@ -1,0 +1,60 @@
+/* h_embeddings.c: POST /v1/embeddings: validate, check the model, answer the mock's vectors or relay */
+#include <time.h>
+
+#include "app.h"
+#include "backend.h"
+#include "chat_response.h"
+#include "embeddings.h"
+#include "generate.h"
+#include "response.h"
+#include "routes.h"
+
+/* An upstream's own /embeddings, relayed with the model name mapped both
+ * ways: the accumulating sink keeps the relayed object as the answer. */
+static int answer_forwarded(struct request *req, const struct backend_ops *be, const struct model_cfg *m,
+			    const struct emb_request *er)
+{
+	struct chat_meta meta;
+	struct chat_accum acc;
+	struct chat_sink sink;
+	chat_meta_init(&meta, er->model, (long)time(NULL));
+	chat_accum_init(&acc, &meta, 1, false);
+	chat_accum_sink(&acc, &sink);
+	sink.header = gen_error_header;
+	sink.gone = gen_client_left;
+	sink.hctx = req;
+	int rc = be->forward(m, "embeddings", er->root, false, &sink, &req->err);
+	if (rc == 0) {
+		sb_reset(&req->out);
+		chat_accum_json(&acc, &req->out);
+		resp_json(req, 200, req->out.buf, req->out.len);
+	}
+	chat_accum_free(&acc);
+	return rc;
+}
+
+int h_embeddings(struct request *req)
+{
+	struct emb_request er;
+	if (emb_request_parse(req->body.buf, req->body.len, &er, &req->err) != 0)
+		return -1;
+	const struct model_cfg *m = gen_model(req, er.model, EP_EMBEDDINGS, 404);
+	const struct backend_ops *be = m ? gen_backend(req, m) : NULL;
+	int rc = -1;
+	if (!be) {
+		/* gen_model / gen_backend said why */
+	} else if (m->backend == BACKEND_UPSTREAM) {
+		rc = answer_forwarded(req, be, m, &er);
+	} else if (er.dimensions > m->dimensions) {
+		oa_invalid(&req->err, "integer_above_max_value", "dimensions",
+			   "Invalid 'dimensions': integer above maximum value. Expected a value <= %ld for "
+			   "the model '%.200s', but got %ld instead.", m->dimensions, er.model, er.dimensions);
+	} else {
+		size_t dims = (size_t)(er.dimensions ? er.dimensions : m->dimensions);
+		const body_writer *w = resp_body_begin(req, "application/json");
+		emb_write_mock_answer(&er, er.model, dims, w, &req->out);
+		rc = 0;
+	}
+	emb_request_free(&er);
+	return rc;
+}
