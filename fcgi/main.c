@@ -18,6 +18,7 @@
 #include "backend_upstream.h"
 #include "io.h"
 #include "log.h"
+#include "procman.h"
 #include "routes.h"
 #include "xalloc.h"
 
@@ -32,10 +33,12 @@ struct options {
 	const char *config_file;
 	const char *listen;
 	long threads;           /* 0: the THREADS setting */
+	long processes;         /* 0: no master, this process serves */
 	bool check_config;
 };
 
 static struct app app;
+static struct options opts;   /* the master's hooks start workers with them */
 static int listen_fd = -1;
 static int stop_pipe[2] = { -1, -1 };  /* readable once stopping: wakes every poller */
 static atomic_int stopping;
@@ -54,6 +57,8 @@ static void usage(FILE *f)
 		"  -l, --listen ADDR     listen on HOST:PORT or /path/to.sock instead of a\n"
 		"                        socket handed over on fd 0 (spawn-fcgi, web server)\n"
 		"  -t, --threads N       worker threads per process (default: THREADS setting)\n"
+		"  -p, --processes N     run a master that keeps N worker processes serving\n"
+		"                        the socket: replaces dead ones, SIGHUP reloads\n"
 		"      --check-config    validate the settings, print them (keys masked), exit\n"
 		"                        0 when valid or 78 when start-up would be refused\n"
 		"  -V, --version         print name and version (from pyproject.toml)\n"
@@ -70,13 +75,14 @@ static int parse_options(int argc, char **argv, struct options *o, bool *version
 		{ "config", required_argument, NULL, 'c' },
 		{ "listen", required_argument, NULL, 'l' },
 		{ "threads", required_argument, NULL, 't' },
+		{ "processes", required_argument, NULL, 'p' },
 		{ "check-config", no_argument, NULL, 'C' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
-	while ((c = getopt_long(argc, argv, "c:l:t:Vh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:l:t:p:Vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c': o->config_file = optarg; break;
 		case 'l': o->listen = optarg; break;
@@ -85,6 +91,15 @@ static int parse_options(int argc, char **argv, struct options *o, bool *version
 			o->threads = strtol(optarg, &end, 10);
 			if (*end || o->threads < 1 || o->threads > 256) {
 				fprintf(stderr, "openai-fcgi: --threads takes a number from 1 to 256\n");
+				return -1;
+			}
+			break;
+		}
+		case 'p': {
+			char *end;
+			o->processes = strtol(optarg, &end, 10);
+			if (*end || o->processes < 1 || o->processes > 256) {
+				fprintf(stderr, "openai-fcgi: --processes takes a number from 1 to 256\n");
 				return -1;
 			}
 			break;
@@ -113,23 +128,42 @@ static void log_lines(enum log_level level, const strbuf *sb)
 	}
 }
 
-static int app_init(const struct options *o)
+/* Reads the settings into *cfg and sets the log up from them, logging
+ * every warning and refusal. 0, or -1 (refused; *cfg is empty). */
+static int load_settings(const struct options *o, struct config *cfg)
 {
 	struct config_paths paths = { o->config_file, NULL, environ };
 	struct config_report rep;
-	int rc = config_load(&paths, &app.cfg, &rep);
+	int rc = config_load(&paths, cfg, &rep);
 	if (rc == 0) {
-		log_setup(app.cfg.log_level, app.cfg.log_format == 1);
-		if (app.cfg.log_file && log_redirect(app.cfg.log_file) != 0)
+		log_setup(cfg->log_level, cfg->log_format == 1);
+		if (cfg->log_file && log_redirect(cfg->log_file) != 0)
 			log_msg(LOG_WARNING, __FILE__, __LINE__, "config: LOG_FILE: cannot append to %s; "
-				"logging to stderr", app.cfg.log_file);
+				"logging to stderr", cfg->log_file);
 	}
 	log_lines(LOG_WARNING, &rep.warnings);
 	log_lines(LOG_CRITICAL, &rep.errors);
 	config_report_free(&rep);
 	if (rc != 0)
 		return -1;
+	/* The keys are checked here too, so that a master refuses what its
+	 * workers would. */
+	struct auth_keyring keys;
+	char err[256];
+	if (auth_keyring_init(&keys, cfg->tokens, cfg->n_tokens, err, sizeof err) != 0) {
+		log_msg(LOG_CRITICAL, __FILE__, __LINE__, "config: API_AUTH_TOKENS: %s", err);
+		config_free(cfg);
+		return -1;
+	}
+	auth_keyring_free(&keys);
+	return 0;
+}
 
+/* What serving needs beyond the settings in app.cfg: the key digests, the
+ * rate-limit mapping, libcurl. A master never opens these, so that a fault
+ * in the state file or libcurl cannot take it down. 0, or -1 (logged). */
+static int open_state(void)
+{
 	char err[256];
 	if (auth_keyring_init(&app.keys, app.cfg.tokens, app.cfg.n_tokens, err, sizeof err) != 0) {
 		log_msg(LOG_CRITICAL, __FILE__, __LINE__, "config: API_AUTH_TOKENS: %s", err);
@@ -148,6 +182,13 @@ static int app_init(const struct options *o)
 		return -1;
 	}
 	return 0;
+}
+
+static void close_state(void)
+{
+	rl_close(app.rl);
+	app.rl = NULL;
+	auth_keyring_free(&app.keys);
 }
 
 /* ---- FastCGI workers ---- */
@@ -239,7 +280,12 @@ static int serve_fastcgi(const struct options *o)
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
+	/* Under a master SIGHUP is the master's reload, which replaces this
+	 * process; one sent to the whole process group must not stop it. */
+	if (procman_in_worker())
+		signal(SIGHUP, SIG_IGN);
+	else
+		sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	for (long i = 0; i < nthreads; i++)
 		if (pthread_create(&tids[i], NULL, worker, NULL) != 0) {
@@ -248,6 +294,7 @@ static int serve_fastcgi(const struct options *o)
 		}
 	log_info("%s %s serving FastCGI with %ld threads (%s)", app.cfg.project_name, app.cfg.project_version,
 		 nthreads, config_env_name(app.cfg.env));
+	procman_worker_ready();
 
 	int sig = 0;
 	sigwait(&set, &sig);
@@ -258,6 +305,41 @@ static int serve_fastcgi(const struct options *o)
 		pthread_join(tids[i], NULL);
 	free(tids);
 	return EX_OK_;
+}
+
+/* The master's hooks (procman.h). */
+static int master_reload_settings(void)
+{
+	struct config cfg;
+	if (load_settings(&opts, &cfg) != 0)
+		return -1;
+	config_free(&app.cfg);
+	app.cfg = cfg;
+	return 0;
+}
+
+static int master_run_worker(void)
+{
+	/* The worker reads the settings itself, so that a reload's new
+	 * workers run with the file as it is now. */
+	config_free(&app.cfg);
+	memset(&app.cfg, 0, sizeof app.cfg);
+	if (load_settings(&opts, &app.cfg) != 0 || open_state() != 0)
+		return EX_CONFIG_;
+	int rc = serve_fastcgi(&opts);
+	close_state();
+	config_free(&app.cfg);
+	return rc;
+}
+
+/* FastCGI on listen_fd: this process with its threads, or a master of
+ * --processes workers. */
+static int serve(const struct options *o)
+{
+	if (!o->processes)
+		return serve_fastcgi(o);
+	static const struct procman_hooks hooks = { master_reload_settings, master_run_worker };
+	return procman_run((size_t)o->processes, &hooks);
 }
 
 static int serve_cgi(void)
@@ -283,7 +365,10 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (parse_options(argc, argv, &o, &version) != 0)
 		return EX_USAGE_;
-	if (app_init(&o) != 0) {
+	opts = o;
+	/* A master only checks the settings; its workers open the state. */
+	bool master = o.processes && !version && !o.check_config;
+	if (load_settings(&o, &app.cfg) != 0 || (!master && open_state() != 0)) {
 		if (!version)
 			return EX_CONFIG_;
 		/* configure took the same name and version from pyproject.toml */
@@ -304,9 +389,10 @@ int main(int argc, char **argv)
 		rc = EX_SOFTWARE_;
 	} else if (!o.listen && !FCGX_IsCGI()) {
 		listen_fd = 0; /* spawn-fcgi or the web server handed us the socket */
-		rc = serve_fastcgi(&o);
+		rc = serve(&o);
 	} else if (!o.listen && getenv("GATEWAY_INTERFACE")) {
-		rc = serve_cgi();
+		/* --processes means nothing for one CGI request */
+		rc = master && open_state() != 0 ? EX_CONFIG_ : serve_cgi();
 	} else {
 		char addr[300];
 		if (o.listen)
@@ -314,10 +400,9 @@ int main(int argc, char **argv)
 		else
 			snprintf(addr, sizeof addr, "%s:%ld", app.cfg.host, app.cfg.port);
 		listen_fd = open_listener(addr);
-		rc = listen_fd < 0 ? EX_CONFIG_ : serve_fastcgi(&o);
+		rc = listen_fd < 0 ? EX_CONFIG_ : serve(&o);
 	}
-	rl_close(app.rl);
-	auth_keyring_free(&app.keys);
+	close_state();
 	config_free(&app.cfg);
 	return rc;
 }
