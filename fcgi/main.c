@@ -193,20 +193,104 @@ static void close_state(void)
 
 /* ---- FastCGI workers ---- */
 
-/* Waits until fd is readable or the process is stopping; true if readable. */
-static bool wait_readable(int fd)
+/* ---- the reserve: /health while every worker streams ---- */
+
+/* Each worker thread may hold a stream for minutes, and /health (a load
+ * balancer's probe, the image's HEALTHCHECK) must still answer then. One
+ * more thread per process, the reserve, accepts only while every worker is
+ * in a request: it answers itself whatever does not hold a thread (every
+ * route without R_MAY_STREAM: /health, /v1/models, errors) and parks the
+ * rest for the next worker that is free. So THREADS stays the number of
+ * streams a process runs, nothing is refused, and a probe never waits
+ * behind a stream. Only with THREADS streams running and THREADS more
+ * parked does the reserve itself wait for room. */
+static long n_workers;
+static long busy_workers;           /* worker threads inside a request */
+static FCGX_Request **parked;       /* n_workers places, FIFO */
+static size_t n_parked, park_head;
+static pthread_mutex_t park_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t park_cond = PTHREAD_COND_INITIALIZER;  /* busy_workers or n_parked changed */
+static int park_pipe[2] = { -1, -1 };  /* one byte per parked request: wakes a polling worker */
+
+static void busy_change(long delta)
 {
-	struct pollfd p[2] = { { fd, POLLIN, 0 }, { stop_pipe[0], POLLIN, 0 } };
+	pthread_mutex_lock(&park_lock);
+	busy_workers += delta;
+	pthread_cond_broadcast(&park_cond);
+	pthread_mutex_unlock(&park_lock);
+}
+
+/* Parks c for a worker; false when there is no room and we are stopping
+ * (the caller answers it itself then). Waits for room otherwise. */
+static bool park_push(FCGX_Request *c)
+{
+	pthread_mutex_lock(&park_lock);
+	while (n_parked == (size_t)n_workers && !atomic_load(&stopping))
+		pthread_cond_wait(&park_cond, &park_lock);
+	bool room = n_parked < (size_t)n_workers;
+	if (room) {
+		parked[(park_head + n_parked++) % (size_t)n_workers] = c;
+		(void)!write(park_pipe[1], "p", 1);
+	}
+	pthread_mutex_unlock(&park_lock);
+	return room;
+}
+
+/* The oldest parked request, or NULL. */
+static FCGX_Request *park_pop(void)
+{
+	FCGX_Request *c = NULL;
+	pthread_mutex_lock(&park_lock);
+	if (n_parked) {
+		char b;
+		c = parked[park_head];
+		park_head = (park_head + 1) % (size_t)n_workers;
+		n_parked--;
+		(void)!read(park_pipe[0], &b, 1);
+		pthread_cond_broadcast(&park_cond);
+	}
+	pthread_mutex_unlock(&park_lock);
+	return c;
+}
+
+/* Answers a request accepted into c (heap, ours) and closes its connection. */
+static void serve_detached(FCGX_Request *c, struct request *req, bool counts_as_busy)
+{
+	struct req_io io;
+	io_fcgx_bind(&io, c);
+	if (counts_as_busy)
+		busy_change(1);
+	request_begin(req, &app, &io);
+	route_dispatch(req);
+	request_end(req);
+	if (counts_as_busy)
+		busy_change(-1);
+	c->keepConnection = 0;
+	FCGX_Finish_r(c);
+	free(c);
+}
+
+/* ---- FastCGI workers ---- */
+
+enum wake { WAKE_READABLE, WAKE_PARKED, WAKE_STOP };
+
+/* Waits until fd is readable, a request is parked or the process is
+ * stopping. */
+static enum wake wait_readable(int fd)
+{
+	struct pollfd p[3] = { { fd, POLLIN, 0 }, { stop_pipe[0], POLLIN, 0 }, { park_pipe[0], POLLIN, 0 } };
 	for (;;) {
 		if (atomic_load(&stopping))
-			return false;
-		int n = poll(p, 2, -1);
+			return WAKE_STOP;
+		int n = poll(p, 3, -1);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 || (p[1].revents & POLLIN))
-			return false;
+			return WAKE_STOP;
+		if (p[2].revents & POLLIN)
+			return WAKE_PARKED;
 		if (p[0].revents)
-			return true;
+			return WAKE_READABLE;
 	}
 }
 
@@ -215,43 +299,95 @@ static bool wait_readable(int fd)
  * hands the connection to libfcgi through FCGX_Request.ipcFd. libfcgi's own
  * FCGX_ShutdownPending() would also break requests in flight, which a
  * graceful stop must let finish. The request's listen_sock is -1 so that
- * libfcgi never blocks in accept() itself. */
+ * libfcgi never blocks in accept() itself. A request the reserve parked
+ * comes first. */
 static void *worker(void *unused)
 {
 	FCGX_Request r;
 	struct req_io io;
 	struct request req;
+	FCGX_Request *c;
 	(void)unused;
 	memset(&req, 0, sizeof req);
 	FCGX_InitRequest(&r, -1, 0);
 	io_fcgx_bind(&io, &r);
 
 	while (!atomic_load(&stopping)) {
+		if ((c = park_pop())) {
+			serve_detached(c, &req, true);
+			continue;
+		}
 		if (r.ipcFd < 0) {
 			pthread_mutex_lock(&accept_lock);
-			bool ready = wait_readable(listen_fd);
-			int fd = ready ? accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC) : -1;
+			enum wake w = wait_readable(listen_fd);
+			int fd = w == WAKE_READABLE ? accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC) : -1;
 			pthread_mutex_unlock(&accept_lock);
-			if (!ready)
+			if (w == WAKE_STOP)
 				break;
 			if (fd < 0)
-				continue; /* another process took it, or the client left */
+				continue; /* parked, another process took it, or the client left */
 			r.ipcFd = fd;
-		} else if (!wait_readable(r.ipcFd)) {
-			break; /* a kept-alive connection, idle while we stop */
+		} else {
+			enum wake w = wait_readable(r.ipcFd);
+			if (w == WAKE_STOP)
+				break; /* a kept-alive connection, idle while we stop */
+			if (w == WAKE_PARKED)
+				continue;
 		}
 		r.keepConnection = 1; /* stops FCGX_Accept_r from closing the fd we just set */
 		if (FCGX_Accept_r(&r) < 0) {
 			r.ipcFd = -1;
 			continue;
 		}
+		busy_change(1);
 		request_begin(&req, &app, &io);
 		route_dispatch(&req);
 		request_end(&req);
 		FCGX_Finish_r(&r);
+		busy_change(-1);
 	}
+	/* What the reserve parked before the stop is in flight too. */
+	while ((c = park_pop()))
+		serve_detached(c, &req, true);
 	if (r.ipcFd >= 0)
 		close(r.ipcFd);
+	request_free(&req);
+	return NULL;
+}
+
+static void *reserve(void *unused)
+{
+	struct request req;
+	(void)unused;
+	memset(&req, 0, sizeof req);
+	while (!atomic_load(&stopping)) {
+		pthread_mutex_lock(&park_lock);
+		while (busy_workers < n_workers && !atomic_load(&stopping))
+			pthread_cond_wait(&park_cond, &park_lock);
+		pthread_mutex_unlock(&park_lock);
+		/* Every worker is busy: take the next connection, but look again
+		 * every 100 ms whether one is free (it then accepts as usual). */
+		struct pollfd p[2] = { { listen_fd, POLLIN, 0 }, { stop_pipe[0], POLLIN, 0 } };
+		if (poll(p, 2, 100) <= 0 || (p[1].revents & POLLIN))
+			continue;
+		int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0)
+			continue;
+		FCGX_Request *c = xmalloc(sizeof *c);
+		FCGX_InitRequest(c, -1, 0);
+		c->ipcFd = fd;
+		c->keepConnection = 1;
+		if (FCGX_Accept_r(c) < 0) {
+			free(c);
+			continue;
+		}
+		struct req_io io;
+		io_fcgx_bind(&io, c);
+		request_begin(&req, &app, &io);
+		if (route_may_stream(&req) && park_push(c))
+			continue;
+		serve_detached(c, &req, false);
+	}
 	request_free(&req);
 	return NULL;
 }
@@ -269,10 +405,12 @@ static int open_listener(const char *addr)
 static int serve_fastcgi(const struct options *o)
 {
 	long nthreads = o->threads ? o->threads : app.cfg.threads;
-	pthread_t *tids = xcalloc((size_t)nthreads, sizeof *tids);
+	pthread_t *tids = xcalloc((size_t)nthreads + 1, sizeof *tids);
 	sigset_t set;
 
-	if (pipe2(stop_pipe, O_CLOEXEC) != 0)
+	n_workers = nthreads;
+	parked = xcalloc((size_t)nthreads, sizeof *parked);
+	if (pipe2(stop_pipe, O_CLOEXEC) != 0 || pipe2(park_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
 		return EX_SOFTWARE_;
 	int fl = fcntl(listen_fd, F_GETFL);
 	fcntl(listen_fd, F_SETFL, fl | O_NONBLOCK);
@@ -287,12 +425,12 @@ static int serve_fastcgi(const struct options *o)
 	else
 		sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	for (long i = 0; i < nthreads; i++)
-		if (pthread_create(&tids[i], NULL, worker, NULL) != 0) {
+	for (long i = 0; i <= nthreads; i++)
+		if (pthread_create(&tids[i], NULL, i < nthreads ? worker : reserve, NULL) != 0) {
 			log_msg(LOG_CRITICAL, __FILE__, __LINE__, "cannot start worker thread %ld", i);
 			return EX_SOFTWARE_;
 		}
-	log_info("%s %s serving FastCGI with %ld threads (%s)", app.cfg.project_name, app.cfg.project_version,
+	log_info("%s %s serving FastCGI with %ld threads and a reserve (%s)", app.cfg.project_name, app.cfg.project_version,
 		 nthreads, config_env_name(app.cfg.env));
 	procman_worker_ready();
 
@@ -301,8 +439,19 @@ static int serve_fastcgi(const struct options *o)
 	log_info("signal %d: finishing requests in flight, then exiting", sig);
 	atomic_store(&stopping, 1);
 	(void)!write(stop_pipe[1], "x", 1);
+	pthread_mutex_lock(&park_lock);
+	pthread_cond_broadcast(&park_cond);
+	pthread_mutex_unlock(&park_lock);
+	/* The reserve first: what it parks while the workers run is theirs. */
+	pthread_join(tids[nthreads], NULL);
 	for (long i = 0; i < nthreads; i++)
 		pthread_join(tids[i], NULL);
+	struct request req;
+	memset(&req, 0, sizeof req);
+	for (FCGX_Request *c; (c = park_pop());)
+		serve_detached(c, &req, false);
+	request_free(&req);
+	free(parked);
 	free(tids);
 	return EX_OK_;
 }

@@ -1,7 +1,8 @@
 // procman.test.mjs: the master of --processes N behind a real lighttpd:
 // a killed worker is replaced, a crash loop backs off, SIGHUP replaces the
 // workers without dropping a request, refused settings leave them alone,
-// SIGTERM lets a stream finish, and no worker outlives the master.
+// SIGTERM lets a stream finish, and no worker outlives the master; and
+// /health answers while every worker thread streams (the reserve thread).
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -300,5 +301,47 @@ describe('the process manager (--processes) behind lighttpd', () => {
         assert.match(bad.stderr, /--processes takes a number from 1 to 256/);
       }
     } finally { fs.rmSync(dir, { recursive: true, force: true }); }
+  });
+});
+
+describe('/health while every worker thread streams', () => {
+  test('health and models answer before the streams end; a stream beyond THREADS waits, then completes', async () => {
+    const threads = 3;
+    const srv = await startServer({ processes: 1, threads, env: { MOCK_STREAM_DELAY_MS: '100' } });
+    try {
+      const ends = [];
+      const streams = [];
+      for (let i = 0; i < threads; i++) {
+        const r = await post(srv.url, chat({ stream: true, max_tokens: 25 }));
+        assert.equal(r.status, 200);
+        const reader = r.body.getReader();
+        await reader.read();  // this stream holds a worker thread now
+        streams.push((async () => {
+          let text = '';
+          for (;;) { const { done, value } = await reader.read(); if (done) break; text += Buffer.from(value).toString(); }
+          ends.push(performance.now());
+          return text;
+        })());
+      }
+      // One more stream than threads: parked for the first free worker, not refused.
+      const extra = post(srv.url, chat({ stream: true, max_tokens: 3 })).then(async (r) => ({ status: r.status, text: await r.text() }));
+      await sleep(200);
+      for (let i = 0; i < 3; i++) {
+        const h = await fetch(`${srv.url}/health`);
+        assert.equal(h.status, 200);
+        assert.deepEqual(await h.json(), { status: 'ok' });
+        const m = await fetch(`${srv.url}/v1/models`, { headers: { Authorization: `Bearer ${TOKEN}` } });
+        assert.equal(m.status, 200);
+        await m.text();
+      }
+      const answered = performance.now();
+      assert.equal(ends.length, 0, 'a stream ended before /health answered: the test did not fill the threads');
+      const texts = await Promise.all(streams);
+      assert.ok(Math.min(...ends) > answered);
+      for (const t of texts) assert.match(t, /data: \[DONE\]\n\n$/);
+      const x = await extra;
+      assert.equal(x.status, 200);
+      assert.match(x.text, /data: \[DONE\]\n\n$/);
+    } finally { await srv.stop(); }
   });
 });
