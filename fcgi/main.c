@@ -69,6 +69,18 @@ static void usage(FILE *f)
 		"Settings come from defaults < config file < ./.env < the environment.\n");
 }
 
+/* A count option from 1 to 256: 0, or -1 with the message printed. */
+static int parse_count(const char *option, const char *arg, long *out)
+{
+	char *end;
+	*out = strtol(arg, &end, 10);
+	if (*end || end == arg || *out < 1 || *out > 256) {
+		fprintf(stderr, "openai-fcgi: %s takes a number from 1 to 256\n", option);
+		return -1;
+	}
+	return 0;
+}
+
 static int parse_options(int argc, char **argv, struct options *o, bool *version)
 {
 	static const struct option longopts[] = {
@@ -86,24 +98,14 @@ static int parse_options(int argc, char **argv, struct options *o, bool *version
 		switch (c) {
 		case 'c': o->config_file = optarg; break;
 		case 'l': o->listen = optarg; break;
-		case 't': {
-			char *end;
-			o->threads = strtol(optarg, &end, 10);
-			if (*end || o->threads < 1 || o->threads > 256) {
-				fprintf(stderr, "openai-fcgi: --threads takes a number from 1 to 256\n");
+		case 't':
+			if (parse_count("--threads", optarg, &o->threads) != 0)
 				return -1;
-			}
 			break;
-		}
-		case 'p': {
-			char *end;
-			o->processes = strtol(optarg, &end, 10);
-			if (*end || o->processes < 1 || o->processes > 256) {
-				fprintf(stderr, "openai-fcgi: --processes takes a number from 1 to 256\n");
+		case 'p':
+			if (parse_count("--processes", optarg, &o->processes) != 0)
 				return -1;
-			}
 			break;
-		}
 		case 'C': o->check_config = true; break;
 		case 'V': *version = true; break;
 		case 'h': usage(stdout); exit(EX_OK_);

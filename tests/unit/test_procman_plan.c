@@ -27,6 +27,17 @@ static size_t start_due(int64_t now, pid_t *next_pid)
 	}
 }
 
+/* n slots whose workers (pids 100, 101, ...) all serve; returns the next pid. */
+static pid_t serving(size_t n)
+{
+	pid_t next = 100;
+	pm_init(&plan, n, 0);
+	start_due(0, &next);
+	for (pid_t p = 100; p < next; p++)
+		pm_ready(&plan, p);
+	return next;
+}
+
 static void test_backoff_doubles_to_the_cap(void **state)
 {
 	(void)state;
@@ -53,11 +64,7 @@ static void test_starts_every_slot_then_waits(void **state)
 static void test_a_long_lived_worker_is_replaced_at_once(void **state)
 {
 	(void)state;
-	pid_t next = 100;
-	pm_init(&plan, 2, 0);
-	start_due(0, &next);
-	pm_ready(&plan, 100);
-	pm_ready(&plan, 101);
+	serving(2);
 	struct pm_exit e = pm_exited(&plan, 101, -1, PM_STABLE_MS + 5);
 	assert_int_equal(e.kind, PM_EXIT_RESTART);
 	assert_int_equal(e.restart_in_ms, 0);
@@ -148,11 +155,7 @@ static void test_refusals_with_one_serving_do_not_give_up(void **state)
 static void test_reload_replaces_one_by_one(void **state)
 {
 	(void)state;
-	pid_t next = 100;
-	pm_init(&plan, 2, 0);
-	start_due(0, &next);
-	pm_ready(&plan, 100);
-	pm_ready(&plan, 101);
+	serving(2);
 	pm_reload(&plan);
 
 	/* one new worker first; nothing is stopped before it is ready */
@@ -193,11 +196,7 @@ static void test_reload_waits_for_a_starting_worker(void **state)
 static void test_a_failed_successor_abandons_the_reload(void **state)
 {
 	(void)state;
-	pid_t next = 100;
-	pm_init(&plan, 2, 0);
-	start_due(0, &next);
-	pm_ready(&plan, 100);
-	pm_ready(&plan, 101);
+	serving(2);
 	pm_reload(&plan);
 	struct pm_action a = pm_next(&plan, 1);
 	pm_started(&plan, &a, 200, 1);
@@ -217,10 +216,7 @@ static void test_a_failed_successor_abandons_the_reload(void **state)
 static void test_a_slot_that_died_during_reload_gets_the_successor(void **state)
 {
 	(void)state;
-	pid_t next = 100;
-	pm_init(&plan, 1, 0);
-	start_due(0, &next);
-	pm_ready(&plan, 100);
+	serving(1);
 	pm_reload(&plan);
 	struct pm_action a = pm_next(&plan, 1);
 	pm_started(&plan, &a, 200, 1);
