@@ -116,7 +116,7 @@ async function startMaster(args, extraEnv = {}) {
 }
 
 describe('the process manager (--processes) behind lighttpd', () => {
-  test('kill -9 of a worker under steady load: a new one at once, only its requests fail', async () => {
+  test('kill -9 of a worker under steady load: a new one at once, only its requests fail', async (t) => {
     const srv = await startServer({ processes: 2, threads: 2 });
     try {
       const master = masterOf(srv);
@@ -141,6 +141,7 @@ describe('the process manager (--processes) behind lighttpd', () => {
       assert.ok(failed.length <= 2, JSON.stringify(failed));
       for (const f of failed) assert.ok(f.start < killedAt, `a request started after the kill failed: ${f.status}`);
       assert.ok(results.filter((r) => r.start > killedAt).length >= 20, 'the load went on');
+      t.diagnostic(`replaced after ${took.toFixed(0)} ms; ${results.length} requests, ${failed.length} failed`);
       assert.match(srv.log(), new RegExp(`master: worker ${victim} was killed by signal 9 \\(SIGKILL\\)`));
     } finally { await srv.stop(); }
   });
@@ -171,7 +172,7 @@ describe('the process manager (--processes) behind lighttpd', () => {
     } finally { await srv.stop(); }
   });
 
-  test('SIGHUP under steady load with a long stream: 0 failures, the stream completes, new workers', async () => {
+  test('SIGHUP under steady load with a long stream: 0 failures, the stream completes, new workers', async (t) => {
     const srv = await startServer({ processes: 2, threads: 2, env: { MOCK_STREAM_DELAY_MS: '40' } });
     try {
       const master = masterOf(srv);
@@ -195,6 +196,7 @@ describe('the process manager (--processes) behind lighttpd', () => {
       const failed = results.filter((r) => r.status !== 200);
       assert.deepEqual(failed, []);
       assert.ok(results.length >= 10, `${results.length} requests`);
+      t.diagnostic(`${results.length} requests during the reload, 0 failed`);
       assert.match(srv.log(), /master: SIGHUP: settings accepted; replacing the workers one by one/);
       for (const p of old) assert.match(srv.log(), new RegExp(`master: worker ${p} exited with status 0 after finishing its requests`));
     } finally { await srv.stop(); }
