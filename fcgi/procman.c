@@ -111,7 +111,10 @@ static void reap(void)
 		struct pm_exit e = pm_exited(&plan, pid, code, now_ms());
 		switch (e.kind) {
 		case PM_EXIT_RETIRED:
-			log_info("master: worker %d %s after finishing its requests", (int)pid, how);
+			if (code == 0)
+				log_info("master: worker %d %s after finishing its requests", (int)pid, how);
+			else
+				log_warn("master: worker %d %s while it was stopping", (int)pid, how);
 			break;
 		case PM_EXIT_RESTART:
 			if (e.refused)
