@@ -1049,7 +1049,8 @@ static void test_may_stream(void **state)
 		struct fake f;
 		struct request req;
 		fake_init(&f, cases[i].method, cases[i].uri);
-		struct req_io io = { &f, fake_param, fake_read, { &f, fake_write, fake_flush } };
+		struct req_io io = { .ctx = &f, .param = fake_param, .read = fake_read,
+				     .out = { &f, fake_write, fake_flush } };
 		memset(&req, 0, sizeof req);
 		request_begin(&req, &W->app, &io);
 		if (route_may_stream(&req) != cases[i].parks)
