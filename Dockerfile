@@ -1,10 +1,11 @@
-# Dockerfile: openai-fcgi behind lighttpd, the app under spawn-fcgi (build with autotools, run on bookworm-slim).
+# Dockerfile: openai-fcgi behind lighttpd, the app's master under spawn-fcgi (build with autotools, run on bookworm-slim).
 #
 #   docker build -t openai-fcgi .
 #   docker run -p 8000:8000 -e API_AUTH_TOKENS=your-key-of-16-chars-or-more openai-fcgi
 # ENVIRONMENT is production by default: without API_AUTH_TOKENS the container
 # exits 78 at once. The settings are the app's (conf/openai-fcgi.conf) plus
-# HOST/PORT (lighttpd's address), PROCESSES and THREADS.
+# HOST/PORT (lighttpd's address), PROCESSES (worker processes, replaced when
+# one dies) and THREADS.
 
 FROM debian:bookworm-slim AS build
 RUN apt-get update \

@@ -18,6 +18,7 @@
 #include "backend_upstream.h"
 #include "io.h"
 #include "log.h"
+#include "procman.h"
 #include "relocate.h"
 #include "routes.h"
 #include "xalloc.h"
@@ -33,11 +34,13 @@ struct options {
 	const char *config_file;
 	const char *listen;
 	long threads;           /* 0: the THREADS setting */
+	long processes;         /* 0: no master, this process serves */
 	bool check_config;
 	const char *argv0;      /* how we were started: a relocatable build without /proc goes by it */
 };
 
 static struct app app;
+static struct options opts;   /* the master's hooks start workers with them */
 static int listen_fd = -1;
 static int stop_pipe[2] = { -1, -1 };  /* readable once stopping: wakes every poller */
 static atomic_int stopping;
@@ -56,6 +59,8 @@ static void usage(FILE *f)
 		"  -l, --listen ADDR     listen on HOST:PORT or /path/to.sock instead of a\n"
 		"                        socket handed over on fd 0 (spawn-fcgi, web server)\n"
 		"  -t, --threads N       worker threads per process (default: THREADS setting)\n"
+		"  -p, --processes N     run a master that keeps N worker processes serving\n"
+		"                        the socket: replaces dead ones, SIGHUP reloads\n"
 		"      --check-config    validate the settings, print them (keys masked), exit\n"
 		"                        0 when valid or 78 when start-up would be refused\n"
 		"  -V, --version         print name and version (from pyproject.toml)\n"
@@ -66,6 +71,18 @@ static void usage(FILE *f)
 		"Settings come from defaults < config file < ./.env < the environment.\n");
 }
 
+/* A count option from 1 to 256: 0, or -1 with the message printed. */
+static int parse_count(const char *option, const char *arg, long *out)
+{
+	char *end;
+	*out = strtol(arg, &end, 10);
+	if (*end || end == arg || *out < 1 || *out > 256) {
+		fprintf(stderr, "openai-fcgi: %s takes a number from 1 to 256\n", option);
+		return -1;
+	}
+	return 0;
+}
+
 static int parse_options(int argc, char **argv, struct options *o, bool *version)
 {
 	o->argv0 = argv[0];
@@ -73,25 +90,25 @@ static int parse_options(int argc, char **argv, struct options *o, bool *version
 		{ "config", required_argument, NULL, 'c' },
 		{ "listen", required_argument, NULL, 'l' },
 		{ "threads", required_argument, NULL, 't' },
+		{ "processes", required_argument, NULL, 'p' },
 		{ "check-config", no_argument, NULL, 'C' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
-	while ((c = getopt_long(argc, argv, "c:l:t:Vh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:l:t:p:Vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c': o->config_file = optarg; break;
 		case 'l': o->listen = optarg; break;
-		case 't': {
-			char *end;
-			o->threads = strtol(optarg, &end, 10);
-			if (*end || o->threads < 1 || o->threads > 256) {
-				fprintf(stderr, "openai-fcgi: --threads takes a number from 1 to 256\n");
+		case 't':
+			if (parse_count("--threads", optarg, &o->threads) != 0)
 				return -1;
-			}
 			break;
-		}
+		case 'p':
+			if (parse_count("--processes", optarg, &o->processes) != 0)
+				return -1;
+			break;
 		case 'C': o->check_config = true; break;
 		case 'V': *version = true; break;
 		case 'h': usage(stdout); exit(EX_OK_);
@@ -116,7 +133,9 @@ static void log_lines(enum log_level level, const strbuf *sb)
 	}
 }
 
-static int app_init(const struct options *o)
+/* Reads the settings into *cfg and sets the log up from them, logging
+ * every warning and refusal. 0, or -1 (refused; *cfg is empty). */
+static int load_settings(const struct options *o, struct config *cfg)
 {
 	struct config_paths paths = { o->config_file, NULL, environ, NULL };
 #ifdef OAF_RELOCATABLE
@@ -126,19 +145,36 @@ static int app_init(const struct options *o)
 		paths.program_path = exe;
 #endif
 	struct config_report rep;
-	int rc = config_load(&paths, &app.cfg, &rep);
+	int rc = config_load(&paths, cfg, &rep);
 	if (rc == 0) {
-		log_setup(app.cfg.log_level, app.cfg.log_format == 1);
-		if (app.cfg.log_file && log_redirect(app.cfg.log_file) != 0)
+		log_setup(cfg->log_level, cfg->log_format == 1);
+		if (cfg->log_file && log_redirect(cfg->log_file) != 0)
 			log_msg(LOG_WARNING, __FILE__, __LINE__, "config: LOG_FILE: cannot append to %s; "
-				"logging to stderr", app.cfg.log_file);
+				"logging to stderr", cfg->log_file);
 	}
 	log_lines(LOG_WARNING, &rep.warnings);
 	log_lines(LOG_CRITICAL, &rep.errors);
 	config_report_free(&rep);
 	if (rc != 0)
 		return -1;
+	/* The keys are checked here too, so that a master refuses what its
+	 * workers would. */
+	struct auth_keyring keys;
+	char err[256];
+	if (auth_keyring_init(&keys, cfg->tokens, cfg->n_tokens, err, sizeof err) != 0) {
+		log_msg(LOG_CRITICAL, __FILE__, __LINE__, "config: API_AUTH_TOKENS: %s", err);
+		config_free(cfg);
+		return -1;
+	}
+	auth_keyring_free(&keys);
+	return 0;
+}
 
+/* What serving needs beyond the settings in app.cfg: the key digests, the
+ * rate-limit mapping, libcurl. A master never opens these, so that a fault
+ * in the state file or libcurl cannot take it down. 0, or -1 (logged). */
+static int open_state(void)
+{
 	char err[256];
 	if (auth_keyring_init(&app.keys, app.cfg.tokens, app.cfg.n_tokens, err, sizeof err) != 0) {
 		log_msg(LOG_CRITICAL, __FILE__, __LINE__, "config: API_AUTH_TOKENS: %s", err);
@@ -159,22 +195,113 @@ static int app_init(const struct options *o)
 	return 0;
 }
 
+static void close_state(void)
+{
+	rl_close(app.rl);
+	app.rl = NULL;
+	auth_keyring_free(&app.keys);
+}
+
 /* ---- FastCGI workers ---- */
 
-/* Waits until fd is readable or the process is stopping; true if readable. */
-static bool wait_readable(int fd)
+/* ---- the reserve: /health while every worker streams ---- */
+
+/* Each worker thread may hold a stream for minutes, and /health (a load
+ * balancer's probe, the image's HEALTHCHECK) must still answer then. One
+ * more thread per process, the reserve, accepts only while every worker is
+ * in a request: it answers itself whatever does not hold a thread (every
+ * route without R_MAY_STREAM: /health, /v1/models, errors) and parks the
+ * rest for the next worker that is free. So THREADS stays the number of
+ * streams a process runs, nothing is refused, and a probe never waits
+ * behind a stream. Only with THREADS streams running and THREADS more
+ * parked does the reserve itself wait for room. */
+static long n_workers;
+static long busy_workers;           /* worker threads inside a request */
+static FCGX_Request **parked;       /* n_workers places, FIFO */
+static size_t n_parked, park_head;
+static pthread_mutex_t park_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t park_cond = PTHREAD_COND_INITIALIZER;  /* busy_workers or n_parked changed */
+static int park_pipe[2] = { -1, -1 };  /* one byte per parked request: wakes a polling worker */
+
+static void busy_change(long delta)
 {
-	struct pollfd p[2] = { { fd, POLLIN, 0 }, { stop_pipe[0], POLLIN, 0 } };
+	pthread_mutex_lock(&park_lock);
+	busy_workers += delta;
+	pthread_cond_broadcast(&park_cond);
+	pthread_mutex_unlock(&park_lock);
+}
+
+/* Parks c for a worker; false when there is no room and we are stopping
+ * (the caller answers it itself then). Waits for room otherwise. */
+static bool park_push(FCGX_Request *c)
+{
+	pthread_mutex_lock(&park_lock);
+	while (n_parked == (size_t)n_workers && !atomic_load(&stopping))
+		pthread_cond_wait(&park_cond, &park_lock);
+	bool room = n_parked < (size_t)n_workers;
+	if (room) {
+		parked[(park_head + n_parked++) % (size_t)n_workers] = c;
+		(void)!write(park_pipe[1], "p", 1);
+	}
+	pthread_mutex_unlock(&park_lock);
+	return room;
+}
+
+/* The oldest parked request, or NULL. */
+static FCGX_Request *park_pop(void)
+{
+	FCGX_Request *c = NULL;
+	pthread_mutex_lock(&park_lock);
+	if (n_parked) {
+		char b;
+		c = parked[park_head];
+		park_head = (park_head + 1) % (size_t)n_workers;
+		n_parked--;
+		(void)!read(park_pipe[0], &b, 1);
+		pthread_cond_broadcast(&park_cond);
+	}
+	pthread_mutex_unlock(&park_lock);
+	return c;
+}
+
+/* Answers a request accepted into c (heap, ours) and closes its connection. */
+static void serve_detached(FCGX_Request *c, struct request *req, bool counts_as_busy)
+{
+	struct req_io io;
+	io_fcgx_bind(&io, c);
+	if (counts_as_busy)
+		busy_change(1);
+	request_begin(req, &app, &io);
+	route_dispatch(req);
+	request_end(req);
+	if (counts_as_busy)
+		busy_change(-1);
+	c->keepConnection = 0;
+	FCGX_Finish_r(c);
+	free(c);
+}
+
+/* ---- FastCGI workers ---- */
+
+enum wake { WAKE_READABLE, WAKE_PARKED, WAKE_STOP };
+
+/* Waits until fd is readable, a request is parked or the process is
+ * stopping. */
+static enum wake wait_readable(int fd)
+{
+	struct pollfd p[3] = { { fd, POLLIN, 0 }, { stop_pipe[0], POLLIN, 0 }, { park_pipe[0], POLLIN, 0 } };
 	for (;;) {
 		if (atomic_load(&stopping))
-			return false;
-		int n = poll(p, 2, -1);
+			return WAKE_STOP;
+		int n = poll(p, 3, -1);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 || (p[1].revents & POLLIN))
-			return false;
+			return WAKE_STOP;
+		if (p[2].revents & POLLIN)
+			return WAKE_PARKED;
 		if (p[0].revents)
-			return true;
+			return WAKE_READABLE;
 	}
 }
 
@@ -183,43 +310,95 @@ static bool wait_readable(int fd)
  * hands the connection to libfcgi through FCGX_Request.ipcFd. libfcgi's own
  * FCGX_ShutdownPending() would also break requests in flight, which a
  * graceful stop must let finish. The request's listen_sock is -1 so that
- * libfcgi never blocks in accept() itself. */
+ * libfcgi never blocks in accept() itself. A request the reserve parked
+ * comes first. */
 static void *worker(void *unused)
 {
 	FCGX_Request r;
 	struct req_io io;
 	struct request req;
+	FCGX_Request *c;
 	(void)unused;
 	memset(&req, 0, sizeof req);
 	FCGX_InitRequest(&r, -1, 0);
 	io_fcgx_bind(&io, &r);
 
 	while (!atomic_load(&stopping)) {
+		if ((c = park_pop())) {
+			serve_detached(c, &req, true);
+			continue;
+		}
 		if (r.ipcFd < 0) {
 			pthread_mutex_lock(&accept_lock);
-			bool ready = wait_readable(listen_fd);
-			int fd = ready ? accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC) : -1;
+			enum wake w = wait_readable(listen_fd);
+			int fd = w == WAKE_READABLE ? accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC) : -1;
 			pthread_mutex_unlock(&accept_lock);
-			if (!ready)
+			if (w == WAKE_STOP)
 				break;
 			if (fd < 0)
-				continue; /* another process took it, or the client left */
+				continue; /* parked, another process took it, or the client left */
 			r.ipcFd = fd;
-		} else if (!wait_readable(r.ipcFd)) {
-			break; /* a kept-alive connection, idle while we stop */
+		} else {
+			enum wake w = wait_readable(r.ipcFd);
+			if (w == WAKE_STOP)
+				break; /* a kept-alive connection, idle while we stop */
+			if (w == WAKE_PARKED)
+				continue;
 		}
 		r.keepConnection = 1; /* stops FCGX_Accept_r from closing the fd we just set */
 		if (FCGX_Accept_r(&r) < 0) {
 			r.ipcFd = -1;
 			continue;
 		}
+		busy_change(1);
 		request_begin(&req, &app, &io);
 		route_dispatch(&req);
 		request_end(&req);
 		FCGX_Finish_r(&r);
+		busy_change(-1);
 	}
+	/* What the reserve parked before the stop is in flight too. */
+	while ((c = park_pop()))
+		serve_detached(c, &req, true);
 	if (r.ipcFd >= 0)
 		close(r.ipcFd);
+	request_free(&req);
+	return NULL;
+}
+
+static void *reserve(void *unused)
+{
+	struct request req;
+	(void)unused;
+	memset(&req, 0, sizeof req);
+	while (!atomic_load(&stopping)) {
+		pthread_mutex_lock(&park_lock);
+		while (busy_workers < n_workers && !atomic_load(&stopping))
+			pthread_cond_wait(&park_cond, &park_lock);
+		pthread_mutex_unlock(&park_lock);
+		/* Every worker is busy: take the next connection, but look again
+		 * every 100 ms whether one is free (it then accepts as usual). */
+		struct pollfd p[2] = { { listen_fd, POLLIN, 0 }, { stop_pipe[0], POLLIN, 0 } };
+		if (poll(p, 2, 100) <= 0 || (p[1].revents & POLLIN))
+			continue;
+		int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0)
+			continue;
+		FCGX_Request *c = xmalloc(sizeof *c);
+		FCGX_InitRequest(c, -1, 0);
+		c->ipcFd = fd;
+		c->keepConnection = 1;
+		if (FCGX_Accept_r(c) < 0) {
+			free(c);
+			continue;
+		}
+		struct req_io io;
+		io_fcgx_bind(&io, c);
+		request_begin(&req, &app, &io);
+		if (route_may_stream(&req) && park_push(c))
+			continue;
+		serve_detached(c, &req, false);
+	}
 	request_free(&req);
 	return NULL;
 }
@@ -237,10 +416,12 @@ static int open_listener(const char *addr)
 static int serve_fastcgi(const struct options *o)
 {
 	long nthreads = o->threads ? o->threads : app.cfg.threads;
-	pthread_t *tids = xcalloc((size_t)nthreads, sizeof *tids);
+	pthread_t *tids = xcalloc((size_t)nthreads + 1, sizeof *tids);
 	sigset_t set;
 
-	if (pipe2(stop_pipe, O_CLOEXEC) != 0)
+	n_workers = nthreads;
+	parked = xcalloc((size_t)nthreads, sizeof *parked);
+	if (pipe2(stop_pipe, O_CLOEXEC) != 0 || pipe2(park_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
 		return EX_SOFTWARE_;
 	int fl = fcntl(listen_fd, F_GETFL);
 	fcntl(listen_fd, F_SETFL, fl | O_NONBLOCK);
@@ -248,25 +429,77 @@ static int serve_fastcgi(const struct options *o)
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
+	/* Under a master SIGHUP is the master's reload, which replaces this
+	 * process; one sent to the whole process group must not stop it. */
+	if (procman_in_worker())
+		signal(SIGHUP, SIG_IGN);
+	else
+		sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	for (long i = 0; i < nthreads; i++)
-		if (pthread_create(&tids[i], NULL, worker, NULL) != 0) {
+	for (long i = 0; i <= nthreads; i++)
+		if (pthread_create(&tids[i], NULL, i < nthreads ? worker : reserve, NULL) != 0) {
 			log_msg(LOG_CRITICAL, __FILE__, __LINE__, "cannot start worker thread %ld", i);
 			return EX_SOFTWARE_;
 		}
-	log_info("%s %s serving FastCGI with %ld threads (%s)", app.cfg.project_name, app.cfg.project_version,
+	log_info("%s %s serving FastCGI with %ld threads and a reserve (%s)", app.cfg.project_name, app.cfg.project_version,
 		 nthreads, config_env_name(app.cfg.env));
+	procman_worker_ready();
 
 	int sig = 0;
 	sigwait(&set, &sig);
 	log_info("signal %d: finishing requests in flight, then exiting", sig);
 	atomic_store(&stopping, 1);
 	(void)!write(stop_pipe[1], "x", 1);
+	pthread_mutex_lock(&park_lock);
+	pthread_cond_broadcast(&park_cond);
+	pthread_mutex_unlock(&park_lock);
+	/* The reserve first: what it parks while the workers run is theirs. */
+	pthread_join(tids[nthreads], NULL);
 	for (long i = 0; i < nthreads; i++)
 		pthread_join(tids[i], NULL);
+	struct request req;
+	memset(&req, 0, sizeof req);
+	for (FCGX_Request *c; (c = park_pop());)
+		serve_detached(c, &req, false);
+	request_free(&req);
+	free(parked);
 	free(tids);
 	return EX_OK_;
+}
+
+/* The master's hooks (procman.h). */
+static int master_reload_settings(void)
+{
+	struct config cfg;
+	if (load_settings(&opts, &cfg) != 0)
+		return -1;
+	config_free(&app.cfg);
+	app.cfg = cfg;
+	return 0;
+}
+
+static int master_run_worker(void)
+{
+	/* The worker reads the settings itself, so that a reload's new
+	 * workers run with the file as it is now. */
+	config_free(&app.cfg);
+	memset(&app.cfg, 0, sizeof app.cfg);
+	if (load_settings(&opts, &app.cfg) != 0 || open_state() != 0)
+		return EX_CONFIG_;
+	int rc = serve_fastcgi(&opts);
+	close_state();
+	config_free(&app.cfg);
+	return rc;
+}
+
+/* FastCGI on listen_fd: this process with its threads, or a master of
+ * --processes workers. */
+static int serve(const struct options *o)
+{
+	if (!o->processes)
+		return serve_fastcgi(o);
+	static const struct procman_hooks hooks = { master_reload_settings, master_run_worker };
+	return procman_run((size_t)o->processes, &hooks);
 }
 
 static int serve_cgi(void)
@@ -292,7 +525,10 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (parse_options(argc, argv, &o, &version) != 0)
 		return EX_USAGE_;
-	if (app_init(&o) != 0) {
+	opts = o;
+	/* A master only checks the settings; its workers open the state. */
+	bool master = o.processes && !version && !o.check_config;
+	if (load_settings(&o, &app.cfg) != 0 || (!master && open_state() != 0)) {
 		if (!version)
 			return EX_CONFIG_;
 		/* configure took the same name and version from pyproject.toml */
@@ -313,9 +549,10 @@ int main(int argc, char **argv)
 		rc = EX_SOFTWARE_;
 	} else if (!o.listen && !FCGX_IsCGI()) {
 		listen_fd = 0; /* spawn-fcgi or the web server handed us the socket */
-		rc = serve_fastcgi(&o);
+		rc = serve(&o);
 	} else if (!o.listen && getenv("GATEWAY_INTERFACE")) {
-		rc = serve_cgi();
+		/* --processes means nothing for one CGI request */
+		rc = master && open_state() != 0 ? EX_CONFIG_ : serve_cgi();
 	} else {
 		char addr[300];
 		if (o.listen)
@@ -323,10 +560,9 @@ int main(int argc, char **argv)
 		else
 			snprintf(addr, sizeof addr, "%s:%ld", app.cfg.host, app.cfg.port);
 		listen_fd = open_listener(addr);
-		rc = listen_fd < 0 ? EX_CONFIG_ : serve_fastcgi(&o);
+		rc = listen_fd < 0 ? EX_CONFIG_ : serve(&o);
 	}
-	rl_close(app.rl);
-	auth_keyring_free(&app.keys);
+	close_state();
 	config_free(&app.cfg);
 	return rc;
 }

@@ -18,10 +18,10 @@ static const struct route routes[] = {
 	{ "GET",  "/v1/",                 h_v1_root,          R_RATE_LIMITED },
 	{ "GET",  "/v1/models",           h_models_list,      R_AUTH | R_RATE_LIMITED },
 	{ "GET",  "/v1/models/{}",        h_models_get,       R_AUTH | R_RATE_LIMITED },
-	{ "POST", "/v1/chat/completions", h_chat_completions, R_AUTH | R_RATE_LIMITED | R_JSON_BODY },
-	{ "POST", "/v1/responses",        h_responses,        R_AUTH | R_RATE_LIMITED | R_JSON_BODY },
-	{ "POST", "/v1/completions",      h_completions,      R_AUTH | R_RATE_LIMITED | R_JSON_BODY },
-	{ "POST", "/v1/embeddings",       h_embeddings,       R_AUTH | R_RATE_LIMITED | R_JSON_BODY },
+	{ "POST", "/v1/chat/completions", h_chat_completions, R_AUTH | R_RATE_LIMITED | R_JSON_BODY | R_MAY_STREAM },
+	{ "POST", "/v1/responses",        h_responses,        R_AUTH | R_RATE_LIMITED | R_JSON_BODY | R_MAY_STREAM },
+	{ "POST", "/v1/completions",      h_completions,      R_AUTH | R_RATE_LIMITED | R_JSON_BODY | R_MAY_STREAM },
+	{ "POST", "/v1/embeddings",       h_embeddings,       R_AUTH | R_RATE_LIMITED | R_JSON_BODY | R_MAY_STREAM },
 };
 
 #define N_ROUTES (sizeof routes / sizeof routes[0])
@@ -70,6 +70,17 @@ const struct route *route_match(const char *method, const char *path, const char
 			return found;
 	}
 	return NULL;
+}
+
+bool route_may_stream(struct request *req)
+{
+	char allow[128];
+	bool path_known;
+	const char *arg;
+	if (request_resolve_path(req) != 0)
+		return false; /* answered with a 400 at once */
+	const struct route *r = route_match(req->method, req->path, &arg, &path_known, allow, sizeof allow);
+	return r && (r->flags & R_MAY_STREAM);
 }
 
 /* Header names a browser asks to send: echoed back only when they are

@@ -9,6 +9,7 @@
 #define R_AUTH         0x1  /* needs a valid Bearer key */
 #define R_RATE_LIMITED 0x2  /* counts against the key's (or address's) limit */
 #define R_JSON_BODY    0x4  /* reads a JSON body first (415/413/411/400) */
+#define R_MAY_STREAM   0x8  /* may hold its thread for long (a stream, an upstream) */
 
 /* A handler answers through response.h and returns 0, or returns -1 with
  * req->err set (status 0 there means an internal failure: 500) and sends
@@ -30,6 +31,11 @@ struct route {
  * lists the methods it takes. *arg points into path at the {} segment. */
 const struct route *route_match(const char *method, const char *path, const char **arg,
 				bool *path_known, char *allow, size_t n);
+
+/* Would answering req hold a thread for long (a route with R_MAY_STREAM)?
+ * The reserve thread answers the others itself. Reads only the method and
+ * path; route_dispatch() then answers req as usual. */
+bool route_may_stream(struct request *req);
 
 /* Answers the request: routing, CORS preflight, auth, rate limit, body,
  * handler, error envelope. Never fails; the answer has been sent after. */

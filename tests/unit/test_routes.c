@@ -1090,6 +1090,40 @@ static void test_json_access_log(void **state)
 	answer_free(&a);
 }
 
+/* What the reserve thread answers itself (false) and what it parks for a
+ * worker (true): only the routes that may hold their thread. */
+static void test_may_stream(void **state)
+{
+	(void)state;
+	static const struct { const char *method, *uri; bool parks; } cases[] = {
+		{ "POST", "/v1/chat/completions", true },
+		{ "POST", "/api/v1/chat/completions?x=1", true },
+		{ "GET", "/health", false },
+		{ "GET", "/api/health", false },
+		{ "GET", "/v1", false },
+		{ "GET", "/v1/models", false },
+		{ "GET", "/v1/models/blueprint-standard", false },
+		{ "GET", "/v1/chat/completions", false },      /* a 405 */
+		{ "OPTIONS", "/v1/chat/completions", false },  /* a preflight */
+		{ "GET", "/nope", false },
+		{ "GET", "/%zz", false },                      /* a 400 */
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct fake f;
+		struct request req;
+		fake_init(&f, cases[i].method, cases[i].uri);
+		struct req_io io = { .ctx = &f, .param = fake_param, .read = fake_read,
+				     .out = { &f, fake_write, fake_flush } };
+		memset(&req, 0, sizeof req);
+		request_begin(&req, &W->app, &io);
+		if (route_may_stream(&req) != cases[i].parks)
+			fail_msg("%s %s", cases[i].method, cases[i].uri);
+		assert_int_equal(f.writes, 0);  /* only looked, answered nothing */
+		request_free(&req);
+		sb_free(&f.out);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1123,6 +1157,7 @@ int main(void)
 		cmocka_unit_test(test_responses_and_completions),
 		cmocka_unit_test(test_chat_stream_client_gone),
 		cmocka_unit_test(test_json_access_log),
+		cmocka_unit_test(test_may_stream),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
