@@ -85,6 +85,8 @@ struct config {
 	char **upstream_models;          /* "name" or "alias=upstream-name" */
 	size_t n_upstream_models;
 	long upstream_timeout_s;         /* first byte and between events; -1: not set */
+	int docs;                        /* DOCS: enum docs_mode */
+	char *docs_dir;                  /* DOCS_DIR: the pages and their assets */
 };
 
 /* Where config_load() looks. Any field may be NULL. */
@@ -120,6 +122,11 @@ int config_check_url(const char *url, char *why, size_t n);
 
 const struct model_cfg *config_find_model(const struct config *cfg, const char *id);
 const char *config_env_name(enum environment env);
+/* DOCS, in the order of its choices in the settings table. */
+enum docs_mode { DOCS_AUTO, DOCS_ON, DOCS_OFF };
+/* Are the documentation pages served? DOCS=on/off decides; auto means
+ * yes in development and test, no in staging and production. */
+bool config_docs_enabled(const struct config *cfg);
 /* True in staging and production, where the strict rules apply. */
 bool config_strict(const struct config *cfg);
 

@@ -10,6 +10,10 @@
 #define LOCALSTATEDIR "/var"
 #endif
 
+#ifndef PKGDATADIR
+#define PKGDATADIR "/usr/share/openai-fcgi"
+#endif
+
 #define F(field) offsetof(struct config, field)
 
 /* Every setting the program reads, in the order --check-config prints them.
@@ -53,6 +57,10 @@ const struct setting settings_table[] = {
 	  F(upstream_models), F(n_upstream_models), "comma-separated: name, or alias=upstream-name" },
 	{ "UPSTREAM_TIMEOUT_S", ST_INT, 1, 3600, NULL, NULL, SET_OPTIONAL,
 	  F(upstream_timeout_s), 0, "seconds allowed before the upstream's first byte and between its events (default 60)" },
+	{ "DOCS", ST_CHOICE, 0, 0, "auto|on|off", "auto", 0,
+	  F(docs), 0, "/docs, /redoc, /playground and /openapi.json: auto is on in development and test, off in staging and production" },
+	{ "DOCS_DIR", ST_STRING, 0, 0, NULL, PKGDATADIR "/www", 0,
+	  F(docs_dir), 0, "where the documentation pages and their assets are read from" },
 	{ NULL, 0, 0, 0, NULL, NULL, 0, 0, 0, NULL },
 };
 

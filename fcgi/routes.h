@@ -9,6 +9,7 @@
 #define R_AUTH         0x1  /* needs a valid Bearer key */
 #define R_RATE_LIMITED 0x2  /* counts against the key's (or address's) limit */
 #define R_JSON_BODY    0x4  /* reads a JSON body first (415/413/411/400) */
+#define R_DOCS         0x8  /* a documentation page: absent (404) unless DOCS is on */
 
 /* A handler answers through response.h and returns 0, or returns -1 with
  * req->err set (status 0 there means an internal failure: 500) and sends
@@ -31,6 +32,9 @@ struct route {
 const struct route *route_match(const char *method, const char *path, const char **arg,
 				bool *path_known, char *allow, size_t n);
 
+/* The route table itself, *n rows, for the OpenAPI document's test. */
+const struct route *route_table(size_t *n);
+
 /* Answers the request: routing, CORS preflight, auth, rate limit, body,
  * handler, error envelope. Never fails; the answer has been sent after. */
 void route_dispatch(struct request *req);
@@ -41,5 +45,6 @@ int h_v1_root(struct request *req);
 int h_models_list(struct request *req);
 int h_models_get(struct request *req);
 int h_chat_completions(struct request *req);
+int h_docs(struct request *req);
 
 #endif
