@@ -19,7 +19,6 @@ static const struct docs_asset assets[] = {
 	{ "/docs/redoc.js",              "redoc.js",         JS },
 	{ "/docs/playground.js",         "playground.js",    JS },
 	{ "/docs/playground.css",        "playground.css",   CSS },
-	{ "/docs/pages.css",             "pages.css",        CSS },
 	{ "/docs/swagger-ui.css",        "node_modules/swagger-ui-dist/swagger-ui.css", CSS },
 	{ "/docs/swagger-ui-bundle.js",  "node_modules/swagger-ui-dist/swagger-ui-bundle.js", JS },
 	{ "/docs/favicon.png",           "node_modules/swagger-ui-dist/favicon-32x32.png", "image/png" },
