@@ -139,8 +139,13 @@
     }
   }
 
+  // A change event fires again when the field loses focus: one list per key.
+  let listedFor = null;
   keyInput.addEventListener('change', () => {
-    sessionStorage.setItem(KEY_ITEM, keyInput.value.trim());
+    const key = keyInput.value.trim();
+    if (key === listedFor) return;
+    listedFor = key;
+    sessionStorage.setItem(KEY_ITEM, key);
     loadModels();
   });
   $('model').addEventListener('change', showCode);
@@ -152,5 +157,5 @@
     b.addEventListener('click', () => navigator.clipboard.writeText($(b.dataset.copy).textContent));
   }
   showCode();
-  loadModels();
+  if (keyInput.value.trim()) { listedFor = keyInput.value.trim(); loadModels(); }
 })();
