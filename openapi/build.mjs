@@ -121,7 +121,9 @@ function okResponse(r) {
       'x-event-schema': `#/components/schemas/${r.ok.sse}`,
     };
   }
-  for (const t of r.ok.types || []) content[t] = { schema: { type: 'string' } };
+  for (const t of r.ok.types || []) {
+    content[t] = { schema: t === 'application/json' ? { type: 'object' } : { type: 'string' } };
+  }
   return { description: 'OK', headers: headersFor(r, 200), content };
 }
 

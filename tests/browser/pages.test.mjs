@@ -117,11 +117,13 @@ for (const mount of ['/', '/api']) {
         const body = await page.$eval(`${op} .live-responses-table tr.response .response-col_description`,
           (el) => el.textContent);
         assert.match(body, example === 'stream' ? /chat\.completion\.chunk[\s\S]*\[DONE\]/ : /"chat\.completion"/, example);
+        if (example === 'stream') {
+          await page.$eval(`${op} .live-responses-table`, (el) => el.scrollIntoView());
+          await screenshot(page, `docs-try-chat-${tag}`);
+        }
         await page.click(`${op} button.btn-clear`);
         await page.waitForFunction((sel) => !document.querySelector(`${sel} .live-responses-table tr.response`), {}, op);
       }
-      await page.$eval(op, (el) => el.scrollIntoView());
-      await screenshot(page, `docs-try-chat-${tag}`);
       noErrorsNoOtherHost(seen, '/docs chat');
       await page.close();
     });
