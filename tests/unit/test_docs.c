@@ -77,6 +77,41 @@ static void test_asset_files_exist(void **state)
 	}
 }
 
+/* Is name in text as a whole word of a make variable (space or tab before;
+ * space, tab, backslash or newline after)? */
+static bool mentions(const char *text, const char *name)
+{
+	size_t n = strlen(name);
+	for (const char *p = text; (p = strstr(p, name)) != NULL; p++)
+		if (p > text && strchr(" \t", p[-1]) && p[n] && strchr(" \t\\\n", p[n]))
+			return true;
+	return false;
+}
+
+/* make install installs every file the table names (Makefile.am lists
+ * ours in dist_www_DATA as www/<file>, npm's in WWW_NPM_FILES). */
+static void test_assets_are_installed(void **state)
+{
+	(void)state;
+	char path[4096];
+	snprintf(path, sizeof path, "%s/Makefile.am", srcdir());
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	static char text[1 << 17];
+	size_t len = fread(text, 1, sizeof text - 1, f);
+	fclose(f);
+	text[len] = '\0';
+	size_t n;
+	const struct docs_asset *assets = docs_assets(&n);
+	for (size_t i = 0; i < n; i++) {
+		char want[512];
+		bool npm = strncmp(assets[i].file, "node_modules/", 13) == 0;
+		snprintf(want, sizeof want, "%s%s", npm ? "" : "www/", assets[i].file);
+		if (!mentions(text, want))
+			fail_msg("Makefile.am does not install %s (asset %s)", want, assets[i].url);
+	}
+}
+
 /* "/v1/models/{model}" -> "/v1/models/{}", the route table's spelling. */
 static void table_spelling(const char *openapi_path, char *out, size_t n)
 {
@@ -203,6 +238,7 @@ int main(void)
 		cmocka_unit_test(test_asset_lookup),
 		cmocka_unit_test(test_asset_refusals),
 		cmocka_unit_test(test_asset_files_exist),
+		cmocka_unit_test(test_assets_are_installed),
 		cmocka_unit_test(test_document_only_has_real_routes),
 		cmocka_unit_test(test_every_route_is_documented),
 		cmocka_unit_test(test_docs_rows_are_public),
