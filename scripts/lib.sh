@@ -7,6 +7,8 @@ top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD_PKGS="build-essential autoconf automake pkg-config libfcgi-dev libjson-c-dev libconfig-dev libcurl4-openssl-dev"
 SERVE_PKGS="lighttpd spawn-fcgi curl"
 TEST_PKGS="libcmocka-dev nginx-light apache2 libapache2-mod-fcgid"
+# The docs pages' browser tests drive Debian's Chromium (never a downloaded one).
+TEST_PKGS="$TEST_PKGS chromium"
 
 say() { printf '==> %s\n' "$*" >&2; }
 
@@ -60,4 +62,14 @@ build() {
 	fi
 	say "make"
 	make -C "$dir" -s -j"$(nproc)"
+}
+
+# npm_ci DIR: installs DIR's npm packages exactly as its lock says, again
+# only when the lock changed since the last install.
+npm_ci() {
+	local dir=$1
+	if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+		say "npm ci (${dir#"$top"/})"
+		(cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+	fi
 }
