@@ -13,6 +13,7 @@
 
 #include <json-c/json.h>
 
+#include "config.h"
 #include "docs_assets.h"
 #include "routes.h"
 
@@ -232,9 +233,28 @@ static void test_docs_rows_are_public(void **state)
 	assert_int_equal(docs, 5);
 }
 
+/* DOCS=auto follows the environment; on and off decide in every one. */
+static void test_docs_enabled(void **state)
+{
+	(void)state;
+	static const struct { enum environment env; enum docs_mode mode; bool on; } cases[] = {
+		{ ENV_DEVELOPMENT, DOCS_AUTO, true },  { ENV_TEST, DOCS_AUTO, true },
+		{ ENV_STAGING, DOCS_AUTO, false },     { ENV_PRODUCTION, DOCS_AUTO, false },
+		{ ENV_DEVELOPMENT, DOCS_OFF, false },  { ENV_TEST, DOCS_OFF, false },
+		{ ENV_STAGING, DOCS_ON, true },        { ENV_PRODUCTION, DOCS_ON, true },
+		{ ENV_PRODUCTION, DOCS_OFF, false },   { ENV_DEVELOPMENT, DOCS_ON, true },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct config cfg = { .env = cases[i].env, .docs = cases[i].mode };
+		if (config_docs_enabled(&cfg) != cases[i].on)
+			fail_msg("case %zu: %s with DOCS=%d", i, config_env_name(cases[i].env), cases[i].mode);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_docs_enabled),
 		cmocka_unit_test(test_asset_lookup),
 		cmocka_unit_test(test_asset_refusals),
 		cmocka_unit_test(test_asset_files_exist),
