@@ -116,9 +116,11 @@ function okResponse(r) {
   const content = {};
   if (r.ok.json) content['application/json'] = { schema: schemaOf(r.ok.json) };
   if (r.ok.sse) {
+    const done = r.ok.sseDone !== false;
     content['text/event-stream'] = {
-      schema: { type: 'string', description: `\`data: <${r.ok.sse} as JSON>\` events, then \`data: [DONE]\`.` },
+      schema: { type: 'string', description: `\`data: <${r.ok.sse} as JSON>\` events${done ? ', then `data: [DONE]`' : ''}.` },
       'x-event-schema': `#/components/schemas/${r.ok.sse}`,
+      'x-ends-with-done': done,
     };
   }
   for (const t of r.ok.types || []) {
@@ -185,7 +187,9 @@ export function buildDocument() {
       license: { name: 'MIT', identifier: 'MIT' },
     },
     servers: [{ url: '.', description: 'This server, wherever it is mounted' }],
-    tags: [{ name: 'Chat' }, { name: 'Models' }, { name: 'Service' }, { name: 'Documentation' }],
+    // The API's own tags first, then any a new entry brings, Documentation last.
+    tags: [...new Set(['Chat', 'Models', ...routes.map((r) => r.tag).filter((t) => t !== 'Documentation'),
+      'Documentation'])].map((name) => ({ name })),
     paths,
     components: {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'One of API_AUTH_TOKENS (scripts/serve prints one).' } },

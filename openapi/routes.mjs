@@ -12,8 +12,9 @@
 // (a name from ../shared/openai, bundled) with named examples, every one of
 // which tests/browser/openapi.test.mjs sends to the server; ok: the 200
 // answer: json (a schema name, or an inline schema) and/or sse (the schema
-// of each streamed event), or types (content types of a file); errors: the
-// other statuses the route can answer (400, 431 and 500 every route can).
+// of each streamed event; sseDone: false when the stream does not end with
+// `data: [DONE]`), or types (content types of a file); errors: the other
+// statuses the route can answer (400, 431 and 500 every route can).
 
 const PAGE = { types: ['text/html'] };
 
@@ -72,6 +73,44 @@ export const routes = [
     ok: { json: 'CreateChatCompletionResponse', sse: 'CreateChatCompletionStreamResponse' },
     errors: [404, 413, 415, 502, 504],
   },
+  // Ready for the routes being added beside this work (every schema named is
+  // in ../shared/openai/schemas.json): move each entry out of this comment
+  // when its row is in fcgi/routes.c, check the flags and examples, and run
+  // node openapi/build.mjs.
+  // {
+  //   method: 'POST', path: '/v1/responses', tag: 'Responses', operationId: 'createResponse',
+  //   summary: 'Create a model response',
+  //   description: 'A `response`, or with `"stream": true` Server-Sent Events (`event:` and `data:` per event) ' +
+  //     'from `response.created` to `response.completed`.',
+  //   auth: true, rateLimited: true,
+  //   body: { schema: 'CreateResponse', examples: {
+  //     hello: { summary: 'A question', value: { model: 'blueprint-standard', input: 'Hello!' } },
+  //     stream: { summary: 'Streamed, with instructions',
+  //       value: { model: 'blueprint-standard', input: 'Hello!', instructions: 'You are terse.', stream: true } } } },
+  //   ok: { json: 'Response', sse: 'ResponseStreamEvent', sseDone: false },
+  //   errors: [404, 413, 415, 502, 504],
+  // },
+  // {
+  //   method: 'POST', path: '/v1/completions', tag: 'Completions', operationId: 'createCompletion',
+  //   summary: 'Create a completion (legacy)',
+  //   description: 'A `text_completion`, or with `"stream": true` one per `data:` line, then `data: [DONE]`.',
+  //   auth: true, rateLimited: true,
+  //   body: { schema: 'CreateCompletionRequest', examples: {
+  //     hello: { summary: 'A prompt', value: { model: 'blueprint-standard', prompt: 'Say hello' } },
+  //     stream: { summary: 'Streamed', value: { model: 'blueprint-standard', prompt: 'Say hello', stream: true } } } },
+  //   ok: { json: 'CreateCompletionResponse', sse: 'CreateCompletionResponse' },
+  //   errors: [404, 413, 415, 502, 504],
+  // },
+  // {
+  //   method: 'POST', path: '/v1/embeddings', tag: 'Embeddings', operationId: 'createEmbedding',
+  //   summary: 'Create embeddings',
+  //   description: 'One embedding per input; `encoding_format: "base64"` gives little-endian float32s in base64.',
+  //   auth: true, rateLimited: true,
+  //   body: { schema: 'CreateEmbeddingRequest', examples: {
+  //     one: { summary: 'One input', value: { model: 'blueprint-standard', input: 'Hello!', encoding_format: 'float' } } } },
+  //   ok: { json: 'CreateEmbeddingResponse' },
+  //   errors: [404, 413, 415, 502, 504],
+  // },
   {
     method: 'GET', path: '/openapi.json', tag: 'Documentation', operationId: 'openapi',
     summary: 'This document', description: 'Served when DOCS is on (by default outside staging and production).',

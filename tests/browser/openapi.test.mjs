@@ -105,8 +105,11 @@ for (const mount of ['/', '/api']) {
           if (type === 'application/json') {
             assertValid(media.schema, JSON.parse(text), `${method} ${p}`);
           } else if (type === 'text/event-stream') {
-            const events = text.split('\n\n').filter((e) => e.trim()).map((e) => e.replace(/^data: /, ''));
-            assert.equal(events.pop(), '[DONE]');
+            // Each event's data: lines (an event: line may come first).
+            const events = text.split(/\r?\n\r?\n/).filter((e) => e.trim())
+              .map((e) => e.split(/\r?\n/).filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim()).join('\n'));
+            if (media['x-ends-with-done']) assert.equal(events.pop(), '[DONE]');
+            else assert.notEqual(events[events.length - 1], '[DONE]');
             assert.ok(events.length >= 2);
             const validate = schemaFor(media['x-event-schema']);
             for (const e of events) assert.ok(validate(JSON.parse(e)), `${e}: ${JSON.stringify(validate.errors)}`);
