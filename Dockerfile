@@ -10,10 +10,14 @@
 FROM debian:bookworm-slim AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends build-essential autoconf automake \
-	pkg-config libfcgi-dev libjson-c-dev libconfig-dev libcurl4-openssl-dev libsodium-dev \
+	pkg-config libfcgi-dev libjson-c-dev libconfig-dev libcurl4-openssl-dev libsodium-dev nodejs npm \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
+# The docs pages' Swagger UI and ReDoc, as www/package-lock.json pins them;
+# make install copies what the pages load (they are off in production
+# unless DOCS=on).
+RUN cd www && npm ci --no-audit --no-fund --loglevel=error
 RUN autoreconf -fi \
  && ./configure --prefix=/usr/local --sysconfdir=/etc --localstatedir=/var \
  && make -j"$(nproc)" \

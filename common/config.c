@@ -1019,6 +1019,7 @@ void config_free(struct config *cfg)
 	free(cfg->state_dir);
 	free(cfg->rate_limit_file);
 	free(cfg->pyproject_path);
+	free(cfg->docs_dir);
 	free(cfg->project_name);
 	free(cfg->project_version);
 	for (size_t i = 0; i < cfg->n_models; i++) {
@@ -1142,4 +1143,13 @@ const char *config_env_name(enum environment env)
 bool config_strict(const struct config *cfg)
 {
 	return cfg->env == ENV_STAGING || cfg->env == ENV_PRODUCTION;
+}
+
+bool config_docs_enabled(const struct config *cfg)
+{
+	if (cfg->docs == DOCS_ON)
+		return true;
+	if (cfg->docs == DOCS_OFF)
+		return false;
+	return !config_strict(cfg);
 }

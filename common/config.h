@@ -102,6 +102,8 @@ struct config {
 	long upstream_max_body_bytes;
 	char *ca_bundle;                 /* CA_BUNDLE, or NULL: libcurl's default (static: looked up) */
 	int upstream_responses;          /* UPSTREAM_RESPONSES: 0 translate, 1 native */
+	int docs;                        /* DOCS: enum docs_mode */
+	char *docs_dir;                  /* DOCS_DIR: the pages and their assets */
 };
 
 /* Where config_load() looks. Any field may be NULL. */
@@ -144,6 +146,11 @@ const struct model_cfg *config_find_model(const struct config *cfg, const char *
  * "completions", "embeddings"). */
 const char *config_endpoint_name(enum model_endpoint ep);
 const char *config_env_name(enum environment env);
+/* DOCS, in the order of its choices in the settings table. */
+enum docs_mode { DOCS_AUTO, DOCS_ON, DOCS_OFF };
+/* Are the documentation pages served? DOCS=on/off decides; auto means
+ * yes in development and test, no in staging and production. */
+bool config_docs_enabled(const struct config *cfg);
 /* True in staging and production, where the strict rules apply. */
 bool config_strict(const struct config *cfg);
 

@@ -10,6 +10,10 @@
 #define LOCALSTATEDIR "/var"
 #endif
 
+#ifndef PKGDATADIR
+#define PKGDATADIR "/usr/share/openai-fcgi"
+#endif
+
 #define F(field) offsetof(struct config, field)
 
 /* Every setting the program reads, in the order --check-config prints them.
@@ -63,6 +67,10 @@ const struct setting settings_table[] = {
 	  F(ca_bundle), 0, "PEM file of the CAs HTTPS upstreams are checked against; default: libcurl's own (static build: the host's usual bundle)" },
 	{ "UPSTREAM_RESPONSES", ST_CHOICE, 0, 0, "translate|native", "translate", 0,
 	  F(upstream_responses), 0, "translate: /v1/responses become chat completions upstream; native: relayed as they are" },
+	{ "DOCS", ST_CHOICE, 0, 0, "auto|on|off", "auto", 0,
+	  F(docs), 0, "/docs, /redoc, /playground and /openapi.json: auto is on in development and test, off in staging and production" },
+	{ "DOCS_DIR", ST_STRING, 0, 0, NULL, PKGDATADIR "/www", 0,
+	  F(docs_dir), 0, "where the documentation pages and their assets are read from" },
 	{ NULL, 0, 0, 0, NULL, NULL, 0, 0, 0, NULL },
 };
 

@@ -145,6 +145,20 @@ int resp_error(struct request *req, const oa_error *e)
 	return resp_json(req, status, req->out.buf, req->out.len);
 }
 
+int resp_begin(struct request *req, int status, const char *type, long length)
+{
+	build_head(req, status, type, length);
+	int rc = out_write(req, req->scratch.buf, req->scratch.len);
+	if (rc == 0)
+		req->bytes_sent -= req->scratch.len;
+	return rc;
+}
+
+int resp_write(struct request *req, const char *p, size_t n)
+{
+	return out_write(req, p, n);
+}
+
 int resp_no_content(struct request *req)
 {
 	build_head(req, 204, NULL, -1);

@@ -18,6 +18,10 @@ int resp_json(struct request *req, int status, const char *json, size_t n);
 /* Sends e as the OpenAI error envelope, with the headers its status needs
  * (WWW-Authenticate on 401, Retry-After on 429, Allow on 405). */
 int resp_error(struct request *req, const oa_error *e);
+/* Sends the head of an answer whose body, exactly length bytes, follows
+ * through resp_write() (files too large to hold in memory at once). */
+int resp_begin(struct request *req, int status, const char *type, long length);
+int resp_write(struct request *req, const char *p, size_t n);
 /* Sends 204 with no body (CORS preflight). */
 int resp_no_content(struct request *req);
 /* Has the client gone away? Known from a failed write, or asked of what

@@ -22,6 +22,11 @@ static const struct route routes[] = {
 	{ "POST", "/v1/responses",        h_responses,        R_AUTH | R_RATE_LIMITED | R_JSON_BODY | R_MAY_STREAM },
 	{ "POST", "/v1/completions",      h_completions,      R_AUTH | R_RATE_LIMITED | R_JSON_BODY | R_MAY_STREAM },
 	{ "POST", "/v1/embeddings",       h_embeddings,       R_AUTH | R_RATE_LIMITED | R_JSON_BODY | R_MAY_STREAM },
+	{ "GET",  "/openapi.json",        h_docs,             R_DOCS },
+	{ "GET",  "/docs",                h_docs,             R_DOCS },
+	{ "GET",  "/docs/{}",             h_docs,             R_DOCS },
+	{ "GET",  "/redoc",               h_docs,             R_DOCS },
+	{ "GET",  "/playground",          h_docs,             R_DOCS },
 };
 
 #define N_ROUTES (sizeof routes / sizeof routes[0])
@@ -43,8 +48,15 @@ static bool path_matches(const char *pattern, const char *path, const char **arg
 	return strcmp(pattern, path) == 0;
 }
 
-const struct route *route_match(const char *method, const char *path, const char **arg,
-				bool *path_known, char *allow, size_t n)
+const struct route *route_table(size_t *n)
+{
+	*n = N_ROUTES;
+	return routes;
+}
+
+/* route_match(), blind to the rows with any of the hidden flags. */
+static const struct route *match_visible(const char *method, const char *path, const char **arg,
+					 bool *path_known, char *allow, size_t n, unsigned hidden)
 {
 	*path_known = false;
 	if (n)
@@ -53,7 +65,7 @@ const struct route *route_match(const char *method, const char *path, const char
 		const struct route *found = NULL;
 		for (size_t i = 0; i < N_ROUTES; i++) {
 			const char *a = NULL;
-			if (!path_matches(routes[i].path, suffix, &a))
+			if ((routes[i].flags & hidden) || !path_matches(routes[i].path, suffix, &a))
 				continue;
 			if (!*path_known) {
 				*path_known = true;
@@ -70,6 +82,12 @@ const struct route *route_match(const char *method, const char *path, const char
 			return found;
 	}
 	return NULL;
+}
+
+const struct route *route_match(const char *method, const char *path, const char **arg,
+				bool *path_known, char *allow, size_t n)
+{
+	return match_visible(method, path, arg, path_known, allow, n, 0);
 }
 
 bool route_may_stream(struct request *req)
@@ -224,7 +242,10 @@ void route_dispatch(struct request *req)
 	if (rc == 0)
 		rc = check_headers(req);
 	if (rc == 0) {
-		req->route = route_match(req->method, req->path, &req->path_arg, &path_known, allow, sizeof allow);
+		/* With DOCS off the pages answer exactly as if they did not exist. */
+		unsigned hidden = config_docs_enabled(&req->app->cfg) ? 0 : R_DOCS;
+		req->route = match_visible(req->method, req->path, &req->path_arg, &path_known, allow,
+					   sizeof allow, hidden);
 		if (path_known && strcmp(req->method, "OPTIONS") == 0) {
 			preflight(req, allow);
 			return;

@@ -10,6 +10,7 @@
 #define R_RATE_LIMITED 0x2  /* counts against the key's (or address's) limit */
 #define R_JSON_BODY    0x4  /* reads a JSON body first (415/413/411/400) */
 #define R_MAY_STREAM   0x8  /* may hold its thread for long (a stream, an upstream) */
+#define R_DOCS         0x10 /* a documentation page: absent (404) unless DOCS is on */
 
 /* A handler answers through response.h and returns 0, or returns -1 with
  * req->err set (status 0 there means an internal failure: 500) and sends
@@ -36,6 +37,8 @@ const struct route *route_match(const char *method, const char *path, const char
  * The reserve thread answers the others itself. Reads only the method and
  * path; route_dispatch() then answers req as usual. */
 bool route_may_stream(struct request *req);
+/* The route table itself, *n rows, for the OpenAPI document's test. */
+const struct route *route_table(size_t *n);
 
 /* Answers the request: routing, CORS preflight, auth, rate limit, body,
  * handler, error envelope. Never fails; the answer has been sent after. */
@@ -50,5 +53,6 @@ int h_chat_completions(struct request *req);
 int h_responses(struct request *req);
 int h_completions(struct request *req);
 int h_embeddings(struct request *req);
+int h_docs(struct request *req);
 
 #endif

@@ -9,6 +9,8 @@ SERVE_PKGS="lighttpd spawn-fcgi curl"
 TEST_PKGS="libcmocka-dev nginx-light apache2 libapache2-mod-fcgid"
 # scripts/build-static: musl and what building the Debian source packages takes.
 STATIC_PKGS="musl-tools libtool cmake dpkg-dev file binutils openssl dnsmasq-base"
+# The docs pages' browser tests drive Debian's Chromium (never a downloaded one).
+TEST_PKGS="$TEST_PKGS chromium"
 
 say() { printf '==> %s\n' "$*" >&2; }
 
@@ -62,4 +64,14 @@ build() {
 	fi
 	say "make"
 	make -C "$dir" -s -j"$(nproc)"
+}
+
+# npm_ci DIR: installs DIR's npm packages exactly as its lock says, again
+# only when the lock changed since the last install.
+npm_ci() {
+	local dir=$1
+	if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+		say "npm ci (${dir#"$top"/})"
+		(cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+	fi
 }
