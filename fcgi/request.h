@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "backend_upstream.h"
+#include "config.h"
 #include "openai_error.h"
 #include "ratelimit.h"
 #include "strbuf.h"
@@ -58,6 +60,10 @@ struct request {
 	bool head_sent;
 	bool client_gone;
 	oa_error err;                /* set by a handler that returns -1 */
+	struct {                     /* models_lookup()'s answer for a model an upstream lists */
+		struct discovered_model found;
+		struct model_cfg model;  /* points into found */
+	} discovered;
 };
 
 /* Resets req for a new request on io. Never fails: what is wrong with the
