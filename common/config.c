@@ -168,6 +168,12 @@ static void load_models(struct loader *ld, const char *file, const config_settin
 				mc->mock.delay_ms = delay;
 			}
 		}
+		long long max_out = MODEL_DEFAULT_MAX_OUTPUT_TOKENS;
+		if (config_setting_lookup_int64(m, "max_output_tokens", &max_out) &&
+		    (max_out < 1 || max_out > MODEL_MAX_OUTPUT_TOKENS_LIMIT))
+			cfg_report(&ld->rep->errors, "models[%d].max_output_tokens (%s): must be from 1 to %d",
+				   i, where, MODEL_MAX_OUTPUT_TOKENS_LIMIT);
+		mc->max_output_tokens = (long)max_out;
 		mc->id = xstrdup(id);
 		mc->owned_by = xstrdup(owner && *owner ? owner : "openai-fcgi");
 		mc->created = (long)created;
@@ -656,6 +662,7 @@ static void resolve_models(struct loader *ld)
 			m->backend = BACKEND_MOCK;
 			m->mock.mode = MOCK_CANNED;
 			m->mock.delay_ms = 100;
+			m->max_output_tokens = MODEL_DEFAULT_MAX_OUTPUT_TOKENS;
 		}
 	}
 	if (cfg->mock_stream_delay_ms >= 0)
@@ -811,8 +818,8 @@ void config_describe(const struct config *cfg, strbuf *out)
 	}
 	for (size_t i = 0; i < cfg->n_models; i++) {
 		const struct model_cfg *m = &cfg->models[i];
-		sb_printf(out, "model %s: backend %s, owned_by %s", m->id,
-			  m->backend == BACKEND_MOCK ? "mock" : "upstream", m->owned_by);
+		sb_printf(out, "model %s: backend %s, owned_by %s, max_output_tokens %ld", m->id,
+			  m->backend == BACKEND_MOCK ? "mock" : "upstream", m->owned_by, m->max_output_tokens);
 		if (m->backend == BACKEND_UPSTREAM)
 			sb_printf(out, ", %s at %s (key %s)", m->upstream.model, m->upstream.up->base_url,
 				  m->upstream.up->api_key ? "set" : "none");

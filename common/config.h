@@ -29,12 +29,16 @@ struct upstream_cfg {
 	long discover_ttl_s;       /* how long that list is reused */
 };
 
+#define MODEL_DEFAULT_MAX_OUTPUT_TOKENS 4096
+#define MODEL_MAX_OUTPUT_TOKENS_LIMIT 1048576
+
 /* A model clients may name; from the config file's models list. */
 struct model_cfg {
 	char *id;
 	char *owned_by;
 	long created;
 	enum backend_kind backend;
+	long max_output_tokens;  /* per choice: the mock cuts there (finish_reason "length") */
 	struct {
 		enum mock_mode mode;
 		long delay_ms;     /* between streamed words; MOCK_STREAM_DELAY_MS overrides */
