@@ -3,6 +3,7 @@
 #define _GNU_SOURCE  /* memmem */
 #endif
 #include "backend.h"
+#include "backend_mock.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -21,13 +22,6 @@
 #define CANNED_TEXT "THIS IS THE MOCKED CHAT RESPONSE FROM OPENAI API BLUEPRINT. " \
 	"If you see this message, your chat endpoint is working correctly!"
 #define CALL_ID_CHARS 24
-
-/* What one answer may cost, whatever the request asks: the token cut alone
- * bounds neither bytes (whitespace is free, see tokens.h) nor, with n up
- * to 128, the events and time of a stream. */
-#define MOCK_MAX_ANSWER_BYTES (1L << 20)  /* the text of all choices together */
-#define MOCK_MAX_STREAM_EVENTS 8192      /* content events of one stream, all choices together */
-#define MOCK_MAX_STREAM_MS 30000         /* the pauses of one stream, all together */
 
 /* ---- the text of the answer ---- */
 
@@ -228,10 +222,23 @@ static size_t count_pieces(const char *s, size_t n)
 	return pieces;
 }
 
+struct mock_pace mock_stream_pace(size_t words, int choices, long delay_ms)
+{
+	size_t max_events = MOCK_MAX_STREAM_EVENTS / (size_t)(choices > 0 ? choices : 1);
+	struct mock_pace p = { 1, delay_ms > 0 ? delay_ms : 0 };
+	if (max_events == 0)
+		max_events = 1;
+	if (words > max_events)
+		p.words_per_event = (words + max_events - 1) / max_events;
+	size_t events = (words + p.words_per_event - 1) / p.words_per_event;
+	if (events > 1 && (long long)p.pause_ms * (long long)(events - 1) > MOCK_MAX_STREAM_MS)
+		p.pause_ms = (long)(MOCK_MAX_STREAM_MS / (long long)(events - 1));
+	return p;
+}
+
 /* Every choice gets the same text: word by word when streaming, pausing
- * between words as a model would, else in one piece. A long answer with
- * many choices goes a few words per event, and faster, so that a stream's
- * events and time stay within MOCK_MAX_STREAM_EVENTS and _MS. */
+ * between words as a model would, else in one piece; long answers at the
+ * pace mock_stream_pace() allows. */
 static int send_text(const struct model_cfg *model, const struct chat_request *req,
 		     const struct chat_sink *sink, const char *s, size_t n)
 {
@@ -242,23 +249,17 @@ static int send_text(const struct model_cfg *model, const struct chat_request *r
 				return -1;
 		return 0;
 	}
-	size_t words = count_pieces(s, n);
-	size_t max_events = MOCK_MAX_STREAM_EVENTS / (size_t)nc;
-	size_t per_event = max_events && words > max_events ? (words + max_events - 1) / max_events : 1;
-	size_t events = (words + per_event - 1) / per_event;
-	long long delay = model ? model->mock.delay_ms : 0;
-	if (events > 1 && delay * (long long)(events - 1) > MOCK_MAX_STREAM_MS)
-		delay = MOCK_MAX_STREAM_MS / (long long)(events - 1);
+	struct mock_pace pace = mock_stream_pace(count_pieces(s, n), nc, model ? model->mock.delay_ms : 0);
 	for (size_t i = 0; i < n;) {
 		size_t e = i;
-		for (size_t w = 0; w < per_event && e < n; w++)
+		for (size_t w = 0; w < pace.words_per_event && e < n; w++)
 			e = piece_end(s, e, n);
 		for (int c = 0; c < nc; c++)
 			if (sink->delta(sink->ctx, c, i == 0 ? "assistant" : NULL, s + i, e - i) < 0)
 				return -1;
 		i = e;
-		if (i < n && delay > 0)
-			pause_ms((long)delay);
+		if (i < n && pace.pause_ms > 0)
+			pause_ms(pace.pause_ms);
 	}
 	return 0;
 }

@@ -205,6 +205,8 @@ static enum gen_rc gen_number(struct gen *g, json_object *s, bool integer)
 		for (int i = 0; integer && i < 8 && isfinite(w) && w != floor(w); i++)
 			w = ++k * m;
 		if (!isfinite(w) || w < lo || w > hi || (integer && w != floor(w)))
+			w = 0;  /* a multiple of everything, when the bounds allow it */
+		if (w < lo || w > hi)
 			return GEN_NO;
 		v = w;
 	}
