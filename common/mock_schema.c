@@ -430,9 +430,9 @@ static enum gen_rc gen_type_list(struct gen *g, json_object *s, json_object *typ
 	return GEN_NO;
 }
 
-/* anyOf/oneOf/allOf: a branch that can be made, those that are not null
- * first (last in the minimal pass). allOf is taken as its first branch:
- * right for the common one-branch wrapper of a $ref. */
+/* anyOf/oneOf/allOf: the first branch that can be made, those that are not
+ * null first (last in the minimal pass). allOf too is answered by one
+ * branch: right for its common use, a one-branch wrapper of a $ref. */
 static enum gen_rc gen_branches(struct gen *g, json_object *s, bool *had)
 {
 	static const char *const keys[] = { "anyOf", "oneOf", "allOf" };
