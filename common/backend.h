@@ -56,7 +56,8 @@ struct chat_sink {
 
 /* A backend. chat() answers req through sink. It returns 0 when done, or -1:
  * either the sink said the client is gone (err untouched, status 0), or the
- * backend failed and err says how (502/504 ... for upstream trouble). */
+ * backend failed and err says how (502/504 ... for upstream trouble, 400
+ * for a schema the mock cannot answer within its bounds). */
 struct backend_ops {
 	const char *name;
 	int (*chat)(const struct model_cfg *model, const struct chat_request *req,

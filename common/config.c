@@ -273,7 +273,7 @@ static unsigned load_model_endpoints(struct loader *ld, const config_setting_t *
 static const struct member model_members[] = {
 	{ "id", MK_STRING }, { "owned_by", MK_STRING }, { "created", MK_INT }, { "backend", MK_STRING },
 	{ "mock", MK_GROUP }, { "upstream", MK_STRING }, { "upstream_model", MK_STRING }, { "kind", MK_STRING },
-	{ "endpoints", MK_LIST }, { "dimensions", MK_INT }, { NULL, 0 },
+	{ "endpoints", MK_LIST }, { "dimensions", MK_INT }, { "max_output_tokens", MK_INT }, { NULL, 0 },
 };
 static const struct member mock_members[] = {
 	{ "mode", MK_STRING }, { "delay_ms", MK_INT }, { NULL, 0 },
@@ -352,6 +352,12 @@ static void load_models(struct loader *ld, const char *file, const config_settin
 			continue;
 		}
 		mc->dimensions = (long)dims;
+		long long max_out = MODEL_DEFAULT_MAX_OUTPUT_TOKENS;
+		if (config_setting_lookup_int64(m, "max_output_tokens", &max_out) &&
+		    (max_out < 1 || max_out > MODEL_MAX_OUTPUT_TOKENS_LIMIT))
+			cfg_report(&ld->rep->errors, "models[%d].max_output_tokens (%s): must be from 1 to %d",
+				   i, where, MODEL_MAX_OUTPUT_TOKENS_LIMIT);
+		mc->max_output_tokens = (long)max_out;
 		mc->id = xstrdup(id);
 		mc->owned_by = xstrdup(owner && *owner ? owner : "openai-fcgi");
 		mc->created = (long)created;
@@ -946,6 +952,7 @@ static void resolve_models(struct loader *ld)
 			m->backend = BACKEND_MOCK;
 			m->mock.mode = MOCK_CANNED;
 			m->mock.delay_ms = 100;
+			m->max_output_tokens = MODEL_DEFAULT_MAX_OUTPUT_TOKENS;
 		}
 	}
 	for (size_t i = 0; i < cfg->n_models; i++) {
@@ -1113,8 +1120,8 @@ void config_describe(const struct config *cfg, strbuf *out)
 	}
 	for (size_t i = 0; i < cfg->n_models; i++) {
 		const struct model_cfg *m = &cfg->models[i];
-		sb_printf(out, "model %s: backend %s, owned_by %s", m->id,
-			  m->backend == BACKEND_MOCK ? "mock" : "upstream", m->owned_by);
+		sb_printf(out, "model %s: backend %s, owned_by %s, max_output_tokens %ld", m->id,
+			  m->backend == BACKEND_MOCK ? "mock" : "upstream", m->owned_by, m->max_output_tokens);
 		if (m->backend == BACKEND_UPSTREAM)
 			sb_printf(out, ", %s at %s (key %s%s)", m->upstream.model, m->upstream.up->base_url,
 				  m->upstream.up->api_key ? "set" : "none",

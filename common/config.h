@@ -38,6 +38,8 @@ enum model_endpoint {
 	EP_CHAT = 1, EP_RESPONSES = 2, EP_COMPLETIONS = 4, EP_EMBEDDINGS = 8
 };
 #define EP_CHAT_FAMILY (EP_CHAT | EP_RESPONSES | EP_COMPLETIONS)  /* kind "chat", the default */
+#define MODEL_DEFAULT_MAX_OUTPUT_TOKENS 4096
+#define MODEL_MAX_OUTPUT_TOKENS_LIMIT 1048576
 
 /* A model clients may name; from the config file's models list. */
 struct model_cfg {
@@ -46,6 +48,7 @@ struct model_cfg {
 	long created;
 	unsigned endpoints;        /* EP_* it answers: kind = "chat" | "embedding", or endpoints = [...] */
 	enum backend_kind backend;
+	long max_output_tokens;  /* per choice: the mock cuts there (finish_reason "length") */
 	struct {
 		enum mock_mode mode;
 		long delay_ms;     /* between streamed words; MOCK_STREAM_DELAY_MS overrides */

@@ -2,6 +2,9 @@
 #include "request.h"
 
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,8 +191,26 @@ static void put_ms(strbuf *sb, long long us)
 	sb_append(sb, frac, 3);
 }
 
+/* A worker keeps its buffers from one request to the next, but not the
+ * megabytes of one large body or answer: those go back to the system
+ * (malloc_trim, since glibc keeps freed memory in the thread's arena). */
+static void release_buffers(struct request *req)
+{
+	int freed = sb_reset_capped(&req->body, REQUEST_BUFFER_KEEP);
+	freed |= sb_reset_capped(&req->out, REQUEST_BUFFER_KEEP);
+	freed |= sb_reset_capped(&req->head, REQUEST_BUFFER_KEEP);
+	freed |= sb_reset_capped(&req->scratch, REQUEST_BUFFER_KEEP);
+#ifdef __GLIBC__
+	if (freed)
+		malloc_trim(0);
+#else
+	(void)freed;
+#endif
+}
+
 void request_end(struct request *req)
 {
+	release_buffers(req);  /* the answer is out: only the log line is left */
 	if (!log_enabled(LOG_INFO)) {
 		log_set_request_id(NULL);
 		return;

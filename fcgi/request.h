@@ -63,7 +63,11 @@ struct request {
 /* Resets req for a new request on io. Never fails: what is wrong with the
  * request (path, headers) is found by the router. */
 void request_begin(struct request *req, const struct app *app, const struct req_io *io);
-/* Writes the access-log line. */
+/* The most memory a buffer of the context keeps between requests. */
+#define REQUEST_BUFFER_KEEP (64 * 1024)
+
+/* Frees what a large request left in the buffers (beyond
+ * REQUEST_BUFFER_KEEP each), then writes the access-log line. */
 void request_end(struct request *req);
 /* Frees the reusable buffers (at thread exit). */
 void request_free(struct request *req);
