@@ -29,6 +29,18 @@ struct upstream_cfg {
 	size_t n_headers;
 	bool discover;             /* GET /v1/models also lists its /models */
 	long discover_ttl_s;       /* how long that list is reused */
+	long failures;             /* in a row before a deployment on it cools down (UPSTREAM_FAILURES) */
+	long cooldown_ms;          /* how long it then cools (UPSTREAM_COOLDOWN_S); 0: never */
+};
+
+/* One place a model is served: an upstream and the model's name there,
+ * in a priority group (lower first) with a weight inside it. */
+struct deployment_cfg {
+	const struct upstream_cfg *up;  /* borrowed from config.upstreams */
+	char *model;               /* the upstream's name for it (often the model's id) */
+	char *name;                /* "<upstream>/<model>": the log's and the x-openai-fcgi-deployment header's */
+	long priority;             /* 0..1000; every deployment of the lowest is tried first */
+	long weight;               /* 1..1000; odds of going first within its group */
 };
 
 /* A model clients may name; from the config file's models list. */
@@ -42,9 +54,13 @@ struct model_cfg {
 		long delay_ms;     /* between streamed words; MOCK_STREAM_DELAY_MS overrides */
 	} mock;
 	struct {
-		const struct upstream_cfg *up;  /* borrowed from config.upstreams */
-		char *model;       /* the upstream's name for it (often the same id) */
+		const struct upstream_cfg *up;  /* deployments[0]'s, borrowed */
+		const char *model;              /* deployments[0]'s, borrowed */
+		struct deployment_cfg *deployments;  /* owned; at least one */
+		size_t n_deployments;
+		long retries;      /* other deployments a request may move on to (UPSTREAM_RETRIES) */
 	} upstream;
+	long ping_ms;          /* a silent stream's keep-alive period (STREAM_PING_S); 0: none */
 };
 
 /* A key from the config file's keys list: a token (plain or
@@ -90,6 +106,10 @@ struct config {
 	long upstream_total_timeout_s;   /* every upstream's total_ms unless its own is set */
 	long upstream_max_event_bytes;
 	long upstream_max_body_bytes;
+	long upstream_retries;           /* UPSTREAM_RETRIES: a request's budget of further deployments */
+	long upstream_failures;          /* UPSTREAM_FAILURES */
+	long upstream_cooldown_s;        /* UPSTREAM_COOLDOWN_S */
+	long stream_ping_s;              /* STREAM_PING_S; 0: no keep-alive comments */
 };
 
 /* Where config_load() looks. Any field may be NULL. */

@@ -59,6 +59,14 @@ const struct setting settings_table[] = {
 	  F(upstream_max_event_bytes), 0, "largest line or event of an upstream's stream (502, or an error event, above)" },
 	{ "UPSTREAM_MAX_BODY_BYTES", ST_INT, 4096, 1L << 30, NULL, "16777216", 0,
 	  F(upstream_max_body_bytes), 0, "largest whole answer from an upstream (502 above)" },
+	{ "UPSTREAM_RETRIES", ST_INT, 0, 10, NULL, "2", 0,
+	  F(upstream_retries), 0, "further deployments a request may move on to after a connect failure, a timeout before the first byte, a 429 or a 5xx" },
+	{ "UPSTREAM_FAILURES", ST_INT, 1, 1000, NULL, "3", 0,
+	  F(upstream_failures), 0, "failures in a row that make a deployment cool down" },
+	{ "UPSTREAM_COOLDOWN_S", ST_INT, 0, 86400, NULL, "30", 0,
+	  F(upstream_cooldown_s), 0, "seconds a deployment is left alone after those failures (0: never); an upstream 429's Retry-After is its own" },
+	{ "STREAM_PING_S", ST_INT, 0, 3600, NULL, "15", 0,
+	  F(stream_ping_s), 0, "seconds of silence after which a stream gets a keep-alive comment (0: none)" },
 	{ NULL, 0, 0, 0, NULL, NULL, 0, 0, 0, NULL },
 };
 

@@ -1,4 +1,5 @@
 /* h_chat.c: POST /v1/chat/completions: validate, pick the model's backend, answer whole or as SSE */
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -8,6 +9,7 @@
 #include "chat_response.h"
 #include "response.h"
 #include "routes.h"
+#include "tokens.h"
 
 static const struct backend_ops *backend_for(const struct model_cfg *m)
 {
@@ -32,6 +34,44 @@ static bool client_left(void *hctx)
 	return resp_client_gone(hctx);
 }
 
+/* Which deployment answers: for the access log, and as a header (the
+ * backend says it before the answer's first byte). */
+static void answered_by(void *hctx, const char *name)
+{
+	struct request *req = hctx;
+	snprintf(req->deployment, sizeof req->deployment, "%s", name);
+	resp_header(req, "x-openai-fcgi-deployment", "%s", name);
+}
+
+/* How often a silent stream must write to see that its client left:
+ * nginx closes the FastCGI connection at once (a poll sees it, no write
+ * needed); lighttpd and Apache notice only when a write to the client
+ * fails, and a CGI process only when its pipe breaks. */
+#define PROBE_MS 500
+
+static long probe_period(const struct request *req)
+{
+	const char *sw = req_param(req, "SERVER_SOFTWARE");
+	return sw && strncmp(sw, "nginx", 5) == 0 ? 0 : PROBE_MS;
+}
+
+static void sink_for_request(struct chat_sink *sink, struct request *req)
+{
+	sink->header = error_header;
+	sink->gone = client_left;
+	sink->deployment = answered_by;
+	sink->probe_ms = probe_period(req);
+	sink->hctx = req;
+}
+
+/* A client that left: the usage known so far goes to the access log (the
+ * prompt by our count; what the backend had reported, else nothing). */
+static void note_usage(struct request *req, const struct chat_request *cr, const struct chat_usage *u)
+{
+	req->prompt_tokens = u ? u->prompt_tokens : tok_prompt(cr);
+	req->completion_tokens = u ? u->completion_tokens : 0;
+}
+
 static int answer_whole(struct request *req, const struct backend_ops *be, const struct model_cfg *m,
 			const struct chat_request *cr, const struct chat_meta *meta)
 {
@@ -39,10 +79,10 @@ static int answer_whole(struct request *req, const struct backend_ops *be, const
 	struct chat_sink sink;
 	chat_accum_init(&acc, meta, cr->n, cr->legacy_functions);
 	chat_accum_sink(&acc, &sink);
-	sink.header = error_header;
-	sink.gone = client_left;
-	sink.hctx = req;
+	sink_for_request(&sink, req);
 	int rc = be->chat(m, cr, &sink, &req->err);
+	if (rc != 0 && req->client_gone)
+		note_usage(req, cr, acc.have_usage ? &acc.usage : NULL);
 	if (rc == 0) {
 		sb_reset(&req->out);
 		chat_accum_json(&acc, &req->out);
@@ -92,10 +132,10 @@ static int answer_stream(struct request *req, const struct backend_ops *be, cons
 	const body_writer lazy = { &ls, lazy_write, lazy_flush };
 	chat_stream_init(&st, meta, &lazy, cr->include_usage, cr->legacy_functions);
 	chat_stream_sink(&st, &sink);
-	sink.header = error_header;
-	sink.gone = client_left;
-	sink.hctx = req;
+	sink_for_request(&sink, req);
 	int rc = be->chat(m, cr, &sink, &req->err);
+	if (rc != 0 && req->client_gone)
+		note_usage(req, cr, NULL);
 	if (rc == 0)
 		chat_stream_end(&st);
 	else if (ls.w && !req->client_gone)
