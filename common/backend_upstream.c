@@ -592,9 +592,9 @@ static int upstream_chat(const struct model_cfg *model, const struct chat_reques
 			log_warn("deployment %s failed (%s, HTTP %ld): trying %s", d->name, err->code ? err->code : "-",
 				 o.status, model->upstream.deployments[order[a + 1]].name);
 	}
-	if (rc != 0 && !x.client_gone) {
-		announce(&x);
-		if (x.status == 429 || x.status == 503)
+	if (rc != 0) {
+		announce(&x);  /* the log says whom a departed client was waiting for */
+		if (!x.client_gone && (x.status == 429 || x.status == 503))
 			pass_retry(&x);
 	}
 	return rc;

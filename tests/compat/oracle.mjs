@@ -125,6 +125,12 @@ export class Oracle {
     let pending = '';
     const seen = new Map();  // choice index -> chunks seen
     const onEvent = (ev) => {
+      // our keep-alive, an SSE comment line: what a client must ignore (it
+      // is not an event), and the one kind of comment we send
+      if (ev === ': keep-alive') {
+        x.keepalives = (x.keepalives || 0) + 1;
+        return;
+      }
       x.events.push(ev);
       if (!/^data: [^\n]*$/.test(ev)) {
         this.problem(x, `event ${x.events.length} is not one "data: " line: ${JSON.stringify(ev)}`);
