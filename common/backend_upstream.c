@@ -313,8 +313,8 @@ static bool keepalive_due(const struct xfer *x, int64_t now)
 	       x->sink->keepalive && x->keepalive_ms > 0 && now - x->client_heard_ms >= x->keepalive_ms;
 }
 
-/* curl calls this about once a second while waiting, and after reads: the
- * limits are checked here, and whether the client is still there, since
+/* curl calls this on every pass of perform()'s loop (at least every
+ * WAIT_SLICE_MS while waiting) and after reads: the limits are checked here, and whether the client is still there, since
  * an upstream may keep sending for long without an event to relay (the
  * only other moment a gone client is seen): asked of what carries the
  * request, and by a keep-alive to a stream's client. */
@@ -589,14 +589,16 @@ static int upstream_chat(const struct model_cfg *model, const struct chat_reques
 		if (rc == 0 || !fo_should_retry(&o))
 			break;
 		if (a + 1 < count)
-			log_warn("deployment %s failed (%s, HTTP %ld): trying %s", d->name, err->code ? err->code : "-",
+			log_warn("deployment %s failed (%s, HTTP %ld): trying %s", d->name, err->code[0] ? err->code : "-",
 				 o.status, model->upstream.deployments[order[a + 1]].name);
 	}
-	if (rc != 0) {
-		announce(&x);  /* the log says whom a departed client was waiting for */
-		if (!x.client_gone && (x.status == 429 || x.status == 503))
-			pass_retry(&x);
+	if (rc == 0) {
+		memset(err, 0, sizeof *err);  /* a failure we moved on from is no error of the answer */
+		return 0;
 	}
+	announce(&x);  /* the log says whom a departed client was waiting for */
+	if (!x.client_gone && (x.status == 429 || x.status == 503))
+		pass_retry(&x);
 	return rc;
 }
 

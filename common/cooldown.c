@@ -77,7 +77,7 @@ struct cd_slot {
 
 struct cd_store {
 	char *path;
-	int fd;
+	int fd;                     /* never changes: a new file is dup3()ed onto it */
 	dev_t dev;
 	ino_t ino;
 	pthread_mutex_t lock;       /* writers of this process; the fcntl lock is per process */
@@ -205,9 +205,17 @@ static void follow_path(cd_store *s)
 		log_warn("%s; keeping the file already open", err);
 		return;
 	}
+	/* the new file takes the old one's descriptor at once: a thread
+	 * reading without the lock sees one file or the other, never a
+	 * descriptor closed under it or reused for something else */
+	if (dup3(fd, s->fd, O_CLOEXEC) < 0) {
+		log_warn("cooldown file %s: deleted or replaced, and cannot be reopened: %s", s->path,
+			 strerror(errno));
+		close(fd);
+		return;
+	}
+	close(fd);
 	log_warn("cooldown file %s: deleted or replaced, reopened", s->path);
-	close(s->fd);
-	s->fd = fd;
 	s->dev = st.st_dev;
 	s->ino = st.st_ino;
 }

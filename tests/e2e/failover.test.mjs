@@ -157,7 +157,7 @@ describe('failover between deployments', () => {
     const deadUrl = `http://127.0.0.1:${await freePort()}`;  // nothing listens there
     env = {
       OPENAI_FCGI_CONFIG: config(dir, a, b, c, deadUrl), STATE_DIR: shared,
-      UPSTREAM_RETRIES: '1', UPSTREAM_FAILURES: '2', UPSTREAM_COOLDOWN_S: '2', STREAM_PING_S: '1',
+      UPSTREAM_RETRIES: '1', UPSTREAM_FAILURES: '2', UPSTREAM_COOLDOWN_S: '3', STREAM_PING_S: '1',
     };
     px = await startServer({ threads: 2, env });
     px2 = await startServer({ threads: 2, env });
@@ -262,22 +262,22 @@ describe('failover between deployments', () => {
       assert.equal(r.headers.get('x-openai-fcgi-deployment'), 'b/cool-b');
     }
     assert.equal(a.count('cool-a'), 2, 'a was asked while cooling down');
-    // UPSTREAM_COOLDOWN_S=2: then it is asked again
+    // UPSTREAM_COOLDOWN_S=3: then it is asked again
     a.mode['cool-a'] = 'ok';
-    await sleep(2200);
+    await sleep(3200);
     const r = await ask(px2, 'cool');
     assert.equal(r.headers.get('x-openai-fcgi-deployment'), 'a/cool-a');
   });
 
   test("an upstream 429's Retry-After is its cooldown, at once", async () => {
-    a.mode['ra-a'] = '429:2';
+    a.mode['ra-a'] = '429:3';
     let r = await ask(px, 'ra');
     assert.equal(r.headers.get('x-openai-fcgi-deployment'), 'b/ra-b');
     r = await ask(px2, 'ra');
     assert.equal(r.headers.get('x-openai-fcgi-deployment'), 'b/ra-b');
     assert.equal(a.count('ra-a'), 1, 'asked again within its Retry-After');
     a.mode['ra-a'] = 'ok';
-    await sleep(2200);
+    await sleep(3200);
     r = await ask(px, 'ra');
     assert.equal(r.headers.get('x-openai-fcgi-deployment'), 'a/ra-a');
   });
@@ -313,7 +313,8 @@ describe('failover between deployments', () => {
       if (why) {
         assert.ok(pings.length >= 2, `${pings.length} keep-alives`);  // lighttpd: the probe too
       } else {
-        assert.ok(pings.length >= 2 && pings.length <= 3, `${pings.length} keep-alives in 2.6 s at 1 s`);
+        // the 0.5 s probe would make about five
+        assert.ok(pings.length >= 1 && pings.length <= 3, `${pings.length} keep-alives in 2.6 s at 1 s`);
       }
       for (let i = first + 1; i <= second; i++) {
         assert.ok(s.items[i].at - s.items[i - 1].at < 1600, `a silence of ${s.items[i].at - s.items[i - 1].at} ms`);
