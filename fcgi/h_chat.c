@@ -134,7 +134,9 @@ static int answer_stream(struct request *req, const struct backend_ops *be, cons
 	chat_stream_sink(&st, &sink);
 	sink_for_request(&sink, req);
 	int rc = be->chat(m, cr, &sink, &req->err);
-	if (rc != 0 && req->client_gone)
+	/* a stream that had not begun knows its prompt; one that had, what it
+	 * sent, which is not counted here (the relay would pay for it) */
+	if (rc != 0 && req->client_gone && !ls.w)
 		note_usage(req, cr, NULL);
 	if (rc == 0)
 		chat_stream_end(&st);
