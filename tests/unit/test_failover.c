@@ -1,4 +1,4 @@
-/* test_failover.c: failover.c: the order deployments are tried in, which failures move on, and keep-alive periods */
+/* test_failover.c: failover.c: the order deployments are tried in, and which failures move on */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,7 +8,6 @@
 #include <cmocka.h>
 
 #include "failover.h"
-#include "sse.h"
 
 static struct deployment_cfg dep(long priority, long weight)
 {
@@ -104,18 +103,6 @@ static void test_which_failures_move_on(void **state)
 	}
 }
 
-/* One keep-alive period: STREAM_PING_S for idle-cutting proxies, the
- * probe where only a write tells that a client left; the shorter wins. */
-static void test_keepalive_period(void **state)
-{
-	(void)state;
-	assert_int_equal(sse_keepalive_period(15000, 500), 500);
-	assert_int_equal(sse_keepalive_period(15000, 0), 15000);
-	assert_int_equal(sse_keepalive_period(0, 500), 500);
-	assert_int_equal(sse_keepalive_period(0, 0), 0);
-	assert_int_equal(sse_keepalive_period(200, 500), 200);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -123,7 +110,6 @@ int main(void)
 		cmocka_unit_test(test_order_weights_within_group),
 		cmocka_unit_test(test_order_skips_cooling_and_probes_soonest),
 		cmocka_unit_test(test_which_failures_move_on),
-		cmocka_unit_test(test_keepalive_period),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
