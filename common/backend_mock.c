@@ -16,6 +16,7 @@
 #include "chat_response.h"
 #include "config.h"
 #include "mock_schema.h"
+#include "sse.h"
 #include "strbuf.h"
 #include "tokens.h"
 
@@ -214,6 +215,24 @@ static void pause_ms(long ms)
 		;
 }
 
+/* The pause between two words, with a keep-alive comment to the client
+ * every STREAM_PING_S of it (a long delay is a silence like any other).
+ * The probe period is not used: the mock's silence is its own and ends
+ * with the next word, whose write finds a departed client. 0, or -1 when
+ * the client is gone. */
+static int pause_pinging(const struct model_cfg *model, const struct chat_sink *sink, long ms)
+{
+	long every = sink->keepalive ? sse_keepalive_period(model->ping_ms, 0) : 0;
+	while (every > 0 && ms > every) {
+		pause_ms(every);
+		ms -= every;
+		if (sink->keepalive(sink->ctx) < 0)
+			return -1;
+	}
+	pause_ms(ms);
+	return 0;
+}
+
 static size_t count_pieces(const char *s, size_t n)
 {
 	size_t pieces = 0;
@@ -258,8 +277,8 @@ static int send_text(const struct model_cfg *model, const struct chat_request *r
 			if (sink->delta(sink->ctx, c, i == 0 ? "assistant" : NULL, s + i, e - i) < 0)
 				return -1;
 		i = e;
-		if (i < n && pace.pause_ms > 0)
-			pause_ms(pace.pause_ms);
+		if (i < n && pace.pause_ms > 0 && pause_pinging(model, sink, pace.pause_ms) < 0)
+			return -1;
 	}
 	return 0;
 }

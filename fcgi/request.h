@@ -58,6 +58,9 @@ struct request {
 	bool head_sent;
 	bool client_gone;
 	oa_error err;                /* set by a handler that returns -1 */
+	char deployment[160];        /* the upstream deployment that answered, "" when none */
+	long prompt_tokens;          /* the usage known when a client left; -1: not counted */
+	long completion_tokens;
 };
 
 /* Resets req for a new request on io. Never fails: what is wrong with the

@@ -815,6 +815,7 @@ static void test_cors_any_origin(void **state)
 	assert_string_equal(header(&a, "Access-Control-Allow-Origin"), "*");
 	assert_non_null(strstr(header(&a, "Access-Control-Expose-Headers"), "x-request-id"));
 	assert_non_null(strstr(header(&a, "Access-Control-Expose-Headers"), "x-ratelimit-remaining-requests"));
+	assert_non_null(strstr(header(&a, "Access-Control-Expose-Headers"), "x-openai-fcgi-deployment"));
 	assert_string_equal(header(&a, "Vary"), "Origin");
 	answer_free(&a);
 }
