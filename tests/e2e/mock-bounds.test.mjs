@@ -2,6 +2,7 @@
 // lighttpd: a 400 or a bounded 200 cut with finish_reason length, the worker alive after,
 // its memory given back.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -28,9 +29,17 @@ const props = (n, value, required = false) => ({
 const words = (n) => Array.from({ length: n }, (_, i) => `word${i % 10}`).join(' ');
 
 // The app's pid (spawn-fcgi's child) and a field of its /proc status, in kB.
-const appPid = (srv) => srv.pids.find((pid) => {
+const isApp = (pid) => {
   try { return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('openai-fcgi'); } catch { return false; }
-});
+};
+// The process that answers: the app's worker (a child of its master when
+// spawn-fcgi runs `openai-fcgi --processes N`), else the app itself.
+const appPid = (srv) => {
+  const app = srv.pids.find(isApp);
+  const kids = spawnSync('pgrep', ['-P', String(app)], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean)
+    .map(Number).filter(isApp);
+  return kids.length ? kids[0] : app;
+};
 const statusKb = (pid, field) => {
   const m = fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm'));
   return m ? Number(m[1]) : NaN;
