@@ -52,11 +52,21 @@ struct chat_sink {
 	 * upstream that sends bytes but no event), so that a departed client
 	 * does not hold it. Takes hctx; cheap, never blocks. */
 	bool (*gone)(void *hctx);
+	/* Optional, NULL when unset: the deployment ("<upstream>/<model>")
+	 * whose answer or error the client gets, said once, before any byte
+	 * of it goes out (so that it can travel as a header). Takes hctx. */
+	void (*deployment)(void *hctx, const char *name);
+	/* How often (ms) a silent stream must write to find out that its
+	 * client left, when what carries the request cannot tell without a
+	 * write (lighttpd, Apache, CGI); 0 when it can (nginx closes the
+	 * FastCGI connection). Set by the handler. */
+	long probe_ms;
 };
 
 /* A backend. chat() answers req through sink. It returns 0 when done, or -1:
  * either the sink said the client is gone (err untouched, status 0), or the
- * backend failed and err says how (502/504 ... for upstream trouble). */
+ * backend failed and err says how (502/504 ... for upstream trouble, 400
+ * for a schema the mock cannot answer within its bounds). */
 struct backend_ops {
 	const char *name;
 	int (*chat)(const struct model_cfg *model, const struct chat_request *req,

@@ -3,8 +3,11 @@
 #define _GNU_SOURCE  /* memmem */
 #endif
 #include "backend.h"
+#include "backend_mock.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -12,250 +15,14 @@
 
 #include "chat_response.h"
 #include "config.h"
+#include "mock_schema.h"
+#include "sse.h"
 #include "strbuf.h"
 #include "tokens.h"
 
 #define CANNED_TEXT "THIS IS THE MOCKED CHAT RESPONSE FROM OPENAI API BLUEPRINT. " \
 	"If you see this message, your chat endpoint is working correctly!"
-#define SCHEMA_DEPTH 8      /* deeper objects and arrays come out empty */
-#define MAX_ARRAY_ITEMS 16  /* minItems beyond this is not honoured */
 #define CALL_ID_CHARS 24
-
-/* ---- instances of a JSON Schema, for tool arguments and json_schema ---- */
-
-static void schema_instance(json_object *root, json_object *s, strbuf *out, int depth);
-
-static json_object *member(json_object *o, const char *key)
-{
-	json_object *v;
-	if (!o || !json_object_is_type(o, json_type_object))
-		return NULL;
-	return json_object_object_get_ex(o, key, &v) ? v : NULL;
-}
-
-static void put_json(strbuf *out, json_object *v)
-{
-	sb_puts(out, json_object_to_json_string_ext(v,
-		JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-}
-
-/* Follows a local reference ("#/$defs/x"); NULL when it leads nowhere. */
-static json_object *resolve_ref(json_object *root, const char *ref)
-{
-	if (ref[0] != '#')
-		return NULL;
-	json_object *at = root;
-	const char *p = ref + 1;
-	while (at && *p == '/') {
-		p++;
-		size_t len = strcspn(p, "/");
-		char key[128];
-		size_t k = 0;
-		for (size_t i = 0; i < len && k + 1 < sizeof(key); i++) {
-			/* JSON Pointer escapes: ~1 is '/', ~0 is '~' */
-			if (p[i] == '~' && i + 1 < len && (p[i + 1] == '0' || p[i + 1] == '1')) {
-				key[k++] = p[i + 1] == '1' ? '/' : '~';
-				i++;
-			} else {
-				key[k++] = p[i];
-			}
-		}
-		key[k] = '\0';
-		at = member(at, key);
-		p += len;
-	}
-	return at;
-}
-
-/* The schema's type: "type" itself (the first non-null of a list), else
- * what its keywords imply; NULL when it says nothing. */
-static const char *schema_type(json_object *s)
-{
-	json_object *t = member(s, "type");
-	if (t && json_object_is_type(t, json_type_string))
-		return json_object_get_string(t);
-	if (t && json_object_is_type(t, json_type_array)) {
-		for (size_t i = 0; i < json_object_array_length(t); i++) {
-			const char *name = json_object_get_string(json_object_array_get_idx(t, i));
-			if (name && strcmp(name, "null") != 0)
-				return name;
-		}
-		return "null";
-	}
-	if (member(s, "properties"))
-		return "object";
-	if (member(s, "items"))
-		return "array";
-	return NULL;
-}
-
-static double num_member(json_object *s, const char *key, double dflt, int *found)
-{
-	json_object *v = member(s, key);
-	if (v && (json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double))) {
-		*found = 1;
-		return json_object_get_double(v);
-	}
-	*found = 0;
-	return dflt;
-}
-
-/* The least value the bounds allow, or 1 when that is allowed too. */
-static double number_value(json_object *s, int integer)
-{
-	int has_min, has_xmin, has_max;
-	double v = 1;
-	double min = num_member(s, "minimum", 0, &has_min);
-	double xmin = num_member(s, "exclusiveMinimum", 0, &has_xmin);
-	double max = num_member(s, "maximum", 0, &has_max);
-	if (has_min)
-		v = min;
-	else if (has_xmin)
-		v = integer ? xmin + 1 : xmin + 0.5;
-	if (integer && v != (double)(long long)v)
-		v = (double)(long long)v + (v > 0 ? 1 : 0);
-	if (has_max && v > max)
-		v = integer ? (double)(long long)max : max;
-	return v;
-}
-
-static void string_instance(json_object *s, strbuf *out)
-{
-	static const struct { const char *format, *example; } formats[] = {
-		{ "date-time", "2024-01-01T00:00:00Z" }, { "date", "2024-01-01" },
-		{ "time", "00:00:00Z" }, { "email", "user@example.com" },
-		{ "uri", "https://example.com/" }, { "url", "https://example.com/" },
-		{ "uuid", "00000000-0000-4000-8000-000000000000" },
-	};
-	const char *format = json_object_get_string(member(s, "format"));
-	for (size_t i = 0; format && i < sizeof(formats) / sizeof(formats[0]); i++) {
-		if (strcmp(format, formats[i].format) == 0) {
-			sb_json_str(out, formats[i].example, strlen(formats[i].example));
-			return;
-		}
-	}
-	char buf[64] = "example";
-	int has;
-	size_t len = strlen(buf);
-	size_t min = (size_t)num_member(s, "minLength", 0, &has);
-	size_t max = (size_t)num_member(s, "maxLength", sizeof(buf) - 1, &has);
-	while (len < min && len < sizeof(buf) - 1)
-		buf[len++] = 'x';
-	if (len > max)
-		len = max;
-	sb_json_str(out, buf, len);
-}
-
-static void object_instance(json_object *root, json_object *s, strbuf *out, int depth)
-{
-	sb_putc(out, '{');
-	json_object *props = member(s, "properties");
-	if (depth < SCHEMA_DEPTH && props && json_object_is_type(props, json_type_object)) {
-		int first = 1;
-		json_object_object_foreach(props, key, sub) {
-			if (!first)
-				sb_putc(out, ',');
-			first = 0;
-			sb_json_str(out, key, strlen(key));
-			sb_putc(out, ':');
-			schema_instance(root, sub, out, depth + 1);
-		}
-	}
-	sb_putc(out, '}');
-}
-
-static void array_instance(json_object *root, json_object *s, strbuf *out, int depth)
-{
-	int has;
-	long n = (long)num_member(s, "minItems", 1, &has);
-	long max = (long)num_member(s, "maxItems", MAX_ARRAY_ITEMS, &has);
-	if (n < 1)
-		n = 1;
-	if (n > MAX_ARRAY_ITEMS)
-		n = MAX_ARRAY_ITEMS;
-	if (max < n)
-		n = max;
-	if (depth >= SCHEMA_DEPTH)
-		n = 0;
-	sb_putc(out, '[');
-	for (long i = 0; i < n; i++) {
-		if (i)
-			sb_putc(out, ',');
-		schema_instance(root, member(s, "items"), out, depth + 1);
-	}
-	sb_putc(out, ']');
-}
-
-/* A branch of anyOf/oneOf/allOf to follow: the first that is not "null". */
-static json_object *pick_branch(json_object *s)
-{
-	static const char *const keys[] = { "anyOf", "oneOf", "allOf" };
-	for (size_t k = 0; k < 3; k++) {
-		json_object *list = member(s, keys[k]);
-		if (!list || !json_object_is_type(list, json_type_array))
-			continue;
-		size_t n = json_object_array_length(list);
-		for (size_t i = 0; i < n; i++) {
-			json_object *b = json_object_array_get_idx(list, i);
-			const char *t = schema_type(b);
-			if (!t || strcmp(t, "null") != 0)
-				return b;
-		}
-		if (n)
-			return json_object_array_get_idx(list, 0);
-	}
-	return NULL;
-}
-
-/* Appends a JSON value valid for schema s; root resolves "$ref". An absent
- * or empty schema allows anything: {} will do. */
-static void schema_instance(json_object *root, json_object *s, strbuf *out, int depth)
-{
-	json_object *v;
-	/* $ref loops end at the depth bound */
-	if (depth > 2 * SCHEMA_DEPTH || !s || !json_object_is_type(s, json_type_object)) {
-		sb_puts(out, "{}");
-		return;
-	}
-	if ((v = member(s, "const"))) {
-		put_json(out, v);
-		return;
-	}
-	if ((v = member(s, "enum")) && json_object_is_type(v, json_type_array) &&
-	    json_object_array_length(v) > 0) {
-		put_json(out, json_object_array_get_idx(v, 0));
-		return;
-	}
-	if ((v = member(s, "$ref")) && json_object_is_type(v, json_type_string)) {
-		schema_instance(root, resolve_ref(root, json_object_get_string(v)), out, depth + 1);
-		return;
-	}
-	const char *type = schema_type(s);
-	if (!type && (v = pick_branch(s))) {
-		schema_instance(root, v, out, depth + 1);
-		return;
-	}
-	if (!type || strcmp(type, "object") == 0)
-		object_instance(root, s, out, depth);
-	else if (strcmp(type, "array") == 0)
-		array_instance(root, s, out, depth);
-	else if (strcmp(type, "string") == 0)
-		string_instance(s, out);
-	else if (strcmp(type, "integer") == 0)
-		sb_printf(out, "%lld", (long long)number_value(s, 1));
-	else if (strcmp(type, "number") == 0) {
-		double d = number_value(s, 0);
-		if (d == (double)(long long)d)
-			sb_printf(out, "%lld.0", (long long)d);
-		else
-			sb_printf(out, "%.17g", d);
-	} else if (strcmp(type, "boolean") == 0)
-		sb_puts(out, "true");
-	else if (strcmp(type, "null") == 0)
-		sb_puts(out, "null");
-	else
-		sb_puts(out, "{}");
-}
 
 /* ---- the text of the answer ---- */
 
@@ -341,41 +108,102 @@ static size_t stop_at(const struct chat_request *req, const char *s, size_t n)
 	return cut;
 }
 
+/* The last user message, or as much of it as an answer can hold: a
+ * megabyte more would be cut anyway, and copying it would not be free. */
 static void last_user_text(const struct chat_request *req, strbuf *out)
 {
 	for (size_t i = req->n_messages; i-- > 0;) {
 		const struct chat_message *m = &req->messages[i];
 		if (m->role == ROLE_USER) {
+			size_t n = m->text_len;
+			if (n > MOCK_MAX_ANSWER_BYTES + 1)
+				n = MOCK_MAX_ANSWER_BYTES + 1;
 			if (m->text)
-				sb_append(out, m->text, m->text_len);
+				sb_append(out, m->text, n);
 			return;
 		}
 	}
 }
 
-/* The whole answer before any cut: the model's text, shaped by
- * response_format. */
-static void answer_text(const struct model_cfg *model, const struct chat_request *req,
-			strbuf *out)
+/* OpenAI's wording for a schema it refuses, naming where it is. */
+static int schema_refused(oa_error *err, const char *what, const char *name, const char *code,
+			  const char *param)
 {
+	return oa_error_set(err, 400, OA_INVALID_REQUEST, code, param,
+			    "Invalid schema for %s '%.64s': no value of it fits in %d bytes. Recursion "
+			    "through $ref must be optional, and minItems, minLength and the numeric "
+			    "bounds must be satisfiable within that size.",
+			    what, name ? name : "", MOCK_SCHEMA_MAX_BYTES);
+}
+
+/* The whole answer before any cut: the model's text, shaped by
+ * response_format. 0, or -1 with err set (a 400) when the json_schema has
+ * no value within the bounds. */
+static int answer_text(const struct model_cfg *model, const struct chat_request *req,
+		       strbuf *out, oa_error *err)
+{
+	if (req->response_format == RF_JSON_SCHEMA) {
+		if (mock_schema_instance(req->json_schema, MOCK_SCHEMA_MAX_BYTES, out) == 0)
+			return 0;
+		return schema_refused(err, "response_format", req->json_schema_name, "invalid_json_schema",
+				      "response_format.json_schema.schema");
+	}
 	strbuf text = STRBUF_INIT;
 	if (model && model->mock.mode == MOCK_ECHO)
 		last_user_text(req, &text);
 	else
 		sb_puts(&text, CANNED_TEXT);
-	switch (req->response_format) {
-	case RF_JSON_OBJECT:
+	if (req->response_format == RF_JSON_OBJECT) {
 		sb_puts(out, "{\"message\":");
 		sb_json_str(out, sb_str(&text), text.len);
 		sb_putc(out, '}');
-		break;
-	case RF_JSON_SCHEMA:
-		schema_instance(req->json_schema, req->json_schema, out, 0);
-		break;
-	default:
+	} else {
 		sb_append(out, sb_str(&text), text.len);
 	}
 	sb_free(&text);
+	return 0;
+}
+
+/* ---- bounding it ---- */
+
+static int choices(const struct chat_request *req)
+{
+	return req->n > 0 ? req->n : 1;
+}
+
+/* The most tokens one choice may have: the request's max_tokens, within
+ * the model's max_output_tokens. */
+static long token_limit(const struct model_cfg *model, const struct chat_request *req)
+{
+	long cap = model && model->max_output_tokens > 0 ? model->max_output_tokens
+							  : MODEL_DEFAULT_MAX_OUTPUT_TOKENS;
+	return req->max_tokens >= 1 && req->max_tokens < cap ? req->max_tokens : cap;
+}
+
+/* How much of s fits in max bytes, cut at a word boundary; only when not
+ * even the first word fits is a word cut (between characters). */
+static size_t cut_to_bytes(const char *s, size_t n, size_t max)
+{
+	if (n <= max)
+		return n;
+	size_t i = 0;
+	for (;;) {
+		size_t e = piece_end(s, i, n);
+		if (e > max)
+			return i ? i : char_floor(s, max, n);
+		i = e;
+	}
+}
+
+/* How much of s[0..n) one choice may say: within its tokens and its share
+ * of the answer's bytes. *cut tells whether anything was left out. */
+static size_t bounded_length(const struct model_cfg *model, const struct chat_request *req,
+			     const char *s, size_t n, bool *cut)
+{
+	size_t fit = cut_to_bytes(s, n, (size_t)MOCK_MAX_ANSWER_BYTES / (size_t)choices(req));
+	fit = cut_to_tokens(s, fit, token_limit(model, req));
+	*cut = fit < n;
+	return fit;
 }
 
 /* ---- sending it ---- */
@@ -387,13 +215,49 @@ static void pause_ms(long ms)
 		;
 }
 
-static int choices(const struct chat_request *req)
+/* The pause between two words, with a keep-alive comment to the client
+ * every STREAM_PING_S of it (a long delay is a silence like any other).
+ * The probe period is not used: the mock's silence is its own and ends
+ * with the next word, whose write finds a departed client. 0, or -1 when
+ * the client is gone. */
+static int pause_pinging(const struct model_cfg *model, const struct chat_sink *sink, long ms)
 {
-	return req->n > 0 ? req->n : 1;
+	long every = sink->keepalive ? sse_keepalive_period(model->ping_ms, 0) : 0;
+	while (every > 0 && ms > every) {
+		pause_ms(every);
+		ms -= every;
+		if (sink->keepalive(sink->ctx) < 0)
+			return -1;
+	}
+	pause_ms(ms);
+	return 0;
+}
+
+static size_t count_pieces(const char *s, size_t n)
+{
+	size_t pieces = 0;
+	for (size_t i = 0; i < n; i = piece_end(s, i, n))
+		pieces++;
+	return pieces;
+}
+
+struct mock_pace mock_stream_pace(size_t words, int choices, long delay_ms)
+{
+	size_t max_events = MOCK_MAX_STREAM_EVENTS / (size_t)(choices > 0 ? choices : 1);
+	struct mock_pace p = { 1, delay_ms > 0 ? delay_ms : 0 };
+	if (max_events == 0)
+		max_events = 1;
+	if (words > max_events)
+		p.words_per_event = (words + max_events - 1) / max_events;
+	size_t events = (words + p.words_per_event - 1) / p.words_per_event;
+	if (events > 1 && (long long)p.pause_ms * (long long)(events - 1) > MOCK_MAX_STREAM_MS)
+		p.pause_ms = (long)(MOCK_MAX_STREAM_MS / (long long)(events - 1));
+	return p;
 }
 
 /* Every choice gets the same text: word by word when streaming, pausing
- * between words as a model would, else in one piece. */
+ * between words as a model would, else in one piece; long answers at the
+ * pace mock_stream_pace() allows. */
 static int send_text(const struct model_cfg *model, const struct chat_request *req,
 		     const struct chat_sink *sink, const char *s, size_t n)
 {
@@ -404,33 +268,33 @@ static int send_text(const struct model_cfg *model, const struct chat_request *r
 				return -1;
 		return 0;
 	}
-	long delay = model ? model->mock.delay_ms : 0;
+	struct mock_pace pace = mock_stream_pace(count_pieces(s, n), nc, model ? model->mock.delay_ms : 0);
 	for (size_t i = 0; i < n;) {
-		size_t e = piece_end(s, i, n);
+		size_t e = i;
+		for (size_t w = 0; w < pace.words_per_event && e < n; w++)
+			e = piece_end(s, e, n);
 		for (int c = 0; c < nc; c++)
 			if (sink->delta(sink->ctx, c, i == 0 ? "assistant" : NULL, s + i, e - i) < 0)
 				return -1;
 		i = e;
-		if (i < n && delay > 0)
-			pause_ms(delay);
+		if (i < n && pace.pause_ms > 0 && pause_pinging(model, sink, pace.pause_ms) < 0)
+			return -1;
 	}
 	return 0;
 }
 
 static int answer_with_text(const struct model_cfg *model, const struct chat_request *req,
-			    const struct chat_sink *sink, long *completion)
+			    const struct chat_sink *sink, long *completion, oa_error *err)
 {
 	strbuf text = STRBUF_INIT;
-	answer_text(model, req, &text);
-	size_t n = stop_at(req, sb_str(&text), text.len);
-	const char *finish = "stop";
-	if (req->max_tokens >= 1) {
-		size_t fit = cut_to_tokens(sb_str(&text), n, req->max_tokens);
-		if (fit < n) {
-			n = fit;
-			finish = "length";
-		}
+	if (answer_text(model, req, &text, err) != 0) {
+		sb_free(&text);
+		return -1;
 	}
+	bool cut;
+	size_t n = stop_at(req, sb_str(&text), text.len);
+	n = bounded_length(model, req, sb_str(&text), n, &cut);
+	const char *finish = cut ? "length" : "stop";
 	int rc = send_text(model, req, sink, sb_str(&text), n);
 	for (int c = 0; rc == 0 && c < choices(req); c++)
 		rc = sink->finish(sink->ctx, c, finish);
@@ -461,13 +325,26 @@ static const struct chat_tool *tool_to_call(const struct chat_request *req)
 	return &req->tools[0];
 }
 
-static int answer_with_call(const struct chat_request *req, const struct chat_tool *tool,
-			    const struct chat_sink *sink, long *completion)
+/* The arguments are cut like text when they exceed the limits, as
+ * OpenAI's are: finish_reason "length", arguments no longer whole JSON. */
+static int answer_with_call(const struct model_cfg *model, const struct chat_request *req,
+			    const struct chat_tool *tool, const struct chat_sink *sink,
+			    long *completion, oa_error *err)
 {
-	strbuf args = STRBUF_INIT;
-	schema_instance(tool->parameters, tool->parameters, &args, 0);
 	const char *name = tool->name ? tool->name : "";
-	const char *finish = req->legacy_functions ? "function_call" : "tool_calls";
+	strbuf args = STRBUF_INIT;
+	if (mock_schema_instance(tool->parameters, MOCK_SCHEMA_MAX_BYTES, &args) != 0) {
+		char param[64];
+		snprintf(param, sizeof param, req->legacy_functions ? "functions[%zu].parameters"
+				: "tools[%zu].function.parameters", tool->index);
+		sb_free(&args);
+		return schema_refused(err, "function", name, "invalid_function_parameters", param);
+	}
+	bool cut;
+	size_t n = bounded_length(model, req, sb_str(&args), args.len, &cut);
+	args.buf[n] = '\0';
+	args.len = n;
+	const char *finish = cut ? "length" : req->legacy_functions ? "function_call" : "tool_calls";
 	int rc = 0;
 	*completion = 0;
 	for (int c = 0; rc == 0 && c < choices(req); c++) {
@@ -484,14 +361,15 @@ static int answer_with_call(const struct chat_request *req, const struct chat_to
 	return rc;
 }
 
+/* A bad schema is the one failure the mock has (a 400, before anything is
+ * sent); otherwise only the client can go away. */
 static int mock_chat(const struct model_cfg *model, const struct chat_request *req,
 		     const struct chat_sink *sink, oa_error *err)
 {
-	(void)err;  /* the mock cannot fail; only the client can go away */
 	long completion = 0;
 	const struct chat_tool *tool = tool_to_call(req);
-	int rc = tool ? answer_with_call(req, tool, sink, &completion)
-		      : answer_with_text(model, req, sink, &completion);
+	int rc = tool ? answer_with_call(model, req, tool, sink, &completion, err)
+		      : answer_with_text(model, req, sink, &completion, err);
 	if (rc < 0)
 		return -1;
 	struct chat_usage u = { tok_prompt(req), completion, 0 };

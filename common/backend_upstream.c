@@ -9,28 +9,39 @@
 #include "backend_upstream.h"
 #include "ca_bundle.h"
 #include "config.h"
+#include "cooldown.h"
 #include "curl_api.h"
+#include "failover.h"
 #include "log.h"
+#include "rand.h"
 #include "sse.h"
 #include "upstream.h"
 #include "xalloc.h"
 
 #define ERROR_BODY_BYTES (64L << 10)   /* of a non-2xx answer: enough for any error object */
 #define CLIENT_CHECK_MS  200           /* how often a waiting transfer asks if the client is still there */
-#define KEEPALIVE_MS     500           /* a stream's client hears from us at least this often */
+#define WAIT_SLICE_MS    100           /* the longest our transfer loop sleeps between looks */
 
-/* One easy handle per thread, reused, so that its connection cache keeps
- * upstream connections (and their TLS sessions and DNS answers) alive from
- * one request to the next. The key's destructor frees it at thread exit. */
+/* One easy handle and one multi handle per thread, reused, so that the
+ * multi's connection cache keeps upstream connections (and their TLS
+ * sessions and DNS answers) alive from one request to the next. The key's
+ * destructor frees them at thread exit. */
+struct handles {
+	CURL *easy;
+	CURLM *multi;
+};
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static pthread_key_t handle_key;
-static _Thread_local CURL *handle;
+static _Thread_local struct handles handle;
 static const struct curl_api *curl;  /* NULL: libcurl could not be loaded */
 static const char *ca_file;          /* CURLOPT_CAINFO, set by upstream_preload; NULL: libcurl's own */
+static cd_store *cooldowns;          /* NULL: each deployment's failures are not remembered */
 
 static void handle_free(void *h)
 {
-	curl->easy_cleanup(h);
+	struct handles *hs = h;
+	curl->easy_cleanup(hs->easy);
+	curl->multi_cleanup(hs->multi);
 }
 
 static void init_once(void)
@@ -44,21 +55,55 @@ static void init_once(void)
 	pthread_key_create(&handle_key, handle_free);
 }
 
-/* This thread's handle, or NULL (no libcurl, or no memory). */
+/* This thread's easy handle, or NULL (no libcurl, or no memory). */
 static CURL *thread_handle(void)
 {
 	pthread_once(&once, init_once);
 	if (!curl)
 		return NULL;
-	if (handle) {
+	if (handle.easy) {
 		/* keeps live connections, the DNS cache and TLS session ids */
-		curl->easy_reset(handle);
-		return handle;
+		curl->easy_reset(handle.easy);
+		return handle.easy;
 	}
-	handle = curl->easy_init();
-	if (handle)
-		pthread_setspecific(handle_key, handle);
-	return handle;
+	handle.multi = curl->multi_init();
+	handle.easy = handle.multi ? curl->easy_init() : NULL;
+	if (!handle.easy) {
+		if (handle.multi)
+			curl->multi_cleanup(handle.multi);
+		handle.multi = NULL;
+		return NULL;
+	}
+	pthread_setspecific(handle_key, &handle);
+	return handle.easy;
+}
+
+/* Runs the transfer on c to its end through this thread's multi handle,
+ * waking at least every WAIT_SLICE_MS so that on_progress (called on every
+ * pass) sees the limits and a departed client soon. */
+static CURLcode perform(CURL *c)
+{
+	CURLM *m = handle.multi;
+	if (curl->multi_add_handle(m, c) != CURLM_OK)
+		return CURLE_OUT_OF_MEMORY;
+	CURLcode cc = CURLE_OK;
+	int running = 1;
+	while (running) {
+		if (curl->multi_perform(m, &running) != CURLM_OK) {
+			cc = CURLE_RECV_ERROR;
+			break;
+		}
+		if (running && curl->multi_wait(m, NULL, 0, WAIT_SLICE_MS, NULL) != CURLM_OK) {
+			cc = CURLE_RECV_ERROR;
+			break;
+		}
+	}
+	int left;
+	for (CURLMsg *msg; (msg = curl->multi_info_read(m, &left)) != NULL;)
+		if (msg->msg == CURLMSG_DONE && msg->easy_handle == c)
+			cc = msg->data.result;
+	curl->multi_remove_handle(m, c);
+	return cc;
 }
 
 static int64_t mono_ms(void)
@@ -92,9 +137,22 @@ struct xfer {
 	int64_t client_checked_ms;
 	int64_t client_heard_ms;  /* the last event or keep-alive we sent the client */
 	unsigned long comments; /* keep-alive lines seen so far */
+	long keepalive_ms;      /* how long the client may hear nothing (0: no keep-alives) */
+	bool pinged;            /* a keep-alive went to the client */
+	const char *deployment; /* its name, said to the sink before the first byte; NULL: none */
+	bool announced;
 	char retry_after[32];
 	char retry_after_ms[32];
 };
+
+/* Tells the sink which deployment answers, once, before anything goes out. */
+static void announce(struct xfer *x)
+{
+	if (x->announced || !x->deployment || !x->sink || !x->sink->deployment)
+		return;
+	x->announced = true;
+	x->sink->deployment(x->sink->hctx, x->deployment);
+}
 
 /* The bounds of up, or the built-in defaults for an upstream that was not
  * made by config_load() (the settings table has the same). */
@@ -200,6 +258,7 @@ static int on_event(void *ctx, const struct sse_msg *m)
 	}
 	if (has_finish_reason(obj))
 		x->finished = true;
+	announce(x);
 	int rc = x->sink->relay(x->sink->ctx, obj);
 	json_object_put(obj);
 	if (rc < 0) {
@@ -257,17 +316,16 @@ static size_t on_body(char *p, size_t size, size_t n, void *ctx)
 
 /* Is the client of this stream due a keep-alive? Only once the stream
  * is ours to keep (the upstream answered 200 with events or keep-alives of
- * its own: then our head may go out). Web servers take a client's FIN for
- * a half-close and notice it only when a write fails, so writing is the
- * one way to find out, through any front, that the client left. */
+ * its own: then our head may go out, and no other deployment will be
+ * tried), and after keepalive_ms of silence (sse_keepalive_period). */
 static bool keepalive_due(const struct xfer *x, int64_t now)
 {
 	return x->stream && x->is_sse && x->status / 100 == 2 && (x->events || x->comments) &&
-	       x->sink->keepalive && now - x->client_heard_ms >= KEEPALIVE_MS;
+	       x->sink->keepalive && x->keepalive_ms > 0 && now - x->client_heard_ms >= x->keepalive_ms;
 }
 
-/* curl calls this about once a second while waiting, and after reads: the
- * limits are checked here, and whether the client is still there, since
+/* curl calls this on every pass of perform()'s loop (at least every
+ * WAIT_SLICE_MS while waiting) and after reads: the limits are checked here, and whether the client is still there, since
  * an upstream may keep sending for long without an event to relay (the
  * only other moment a gone client is seen): asked of what carries the
  * request, and by a keep-alive to a stream's client. */
@@ -284,7 +342,9 @@ static int on_progress(void *ctx, curl_off_t dt, curl_off_t dn, curl_off_t ut, c
 	x->client_checked_ms = now;
 	bool gone = x->sink->gone && x->sink->gone(x->sink->hctx);
 	if (!gone && keepalive_due(x, now)) {
+		announce(x);
 		gone = x->sink->keepalive(x->sink->ctx) < 0;
+		x->pinged = true;
 		x->client_heard_ms = now;
 	}
 	x->client_gone = gone;
@@ -364,7 +424,7 @@ static int finish_whole(struct xfer *x)
 		log_warn("upstream %s: %s", x->up->name, x->stream ? "a stream was asked for, JSON came" :
 			 "the answer lacks what it must have");
 		up_fail(x->err, UP_MALFORMED);
-	} else if (x->sink->relay(x->sink->ctx, obj) < 0) {
+	} else if ((announce(x), x->sink->relay(x->sink->ctx, obj)) < 0) {
 		x->client_gone = true;
 	} else {
 		rc = 0;
@@ -401,8 +461,6 @@ static int conclude(struct xfer *x, CURLcode cc)
 	}
 	if (x->status / 100 != 2) {
 		log_warn("upstream %s: HTTP %ld: %.200s", x->up->name, x->status, sb_str(&x->body));
-		if (x->status == 429 || x->status == 503)
-			pass_retry(x);
 		return up_map_status(x->status, x->body.buf, x->body.len, x->err);
 	}
 	if (!x->stream || !x->is_sse)
@@ -414,58 +472,178 @@ static int conclude(struct xfer *x, CURLcode cc)
 	return 0;
 }
 
-/* POSTs body to the upstream's endpoint and relays what comes back. */
-static int exchange(const struct model_cfg *model, const char *endpoint, json_object *root, bool stream,
-		    const struct chat_sink *sink, oa_error *err)
+static bool unreachable_code(CURLcode cc)
 {
-	const struct upstream_cfg *up = model->upstream.up;
-	CURL *c = thread_handle();
-	if (!c)
-		return up_fail(err, UP_UNREACHABLE);
-	struct xfer x;
-	memset(&x, 0, sizeof x);
-	x.up = up;
-	x.sink = sink;
-	x.err = err;
-	x.stream = stream;
+	return cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST || cc == CURLE_COULDNT_RESOLVE_PROXY ||
+	       cc == CURLE_SSL_CONNECT_ERROR || cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_UNSUPPORTED_PROTOCOL;
+}
+
+/* What one request asks of its deployments: the body (root, its model
+ * replaced by each deployment's name for it) POSTed to endpoint. */
+struct ask {
+	const char *endpoint;      /* "chat/completions", "responses", "completions", "embeddings" */
+	json_object *root;
+	bool stream;
+};
+
+/* One exchange with one deployment. Fills *o for the retry rule and x's
+ * retry values; returns what conclude() says. */
+static int exchange(const struct deployment_cfg *dep, const struct model_cfg *model, const struct ask *ask,
+		    const struct chat_sink *sink, oa_error *err, struct xfer *x, struct fo_outcome *o)
+{
+	const struct upstream_cfg *up = dep->up;
+	memset(o, 0, sizeof *o);
+	memset(x, 0, sizeof *x);
+	x->up = up;
+	x->sink = sink;
+	x->err = err;
+	x->stream = ask->stream;
+	x->deployment = dep->name;
 	/* what tells an answer from anything else an upstream might send */
-	x.whole_member = strcmp(endpoint, "responses") == 0 ? "output"
-		       : strcmp(endpoint, "embeddings") == 0 ? "data" : "choices";
-	sse_parser_init(&x.sse, on_event, &x);
+	x->whole_member = strcmp(ask->endpoint, "responses") == 0 ? "output"
+			: strcmp(ask->endpoint, "embeddings") == 0 ? "data" : "choices";
+	CURL *c = thread_handle();
+	if (!c) {
+		o->unreachable = true;
+		return up_fail(err, UP_UNREACHABLE);
+	}
+	x->keepalive_ms = sse_keepalive_period(model->ping_ms, sink->probe_ms);
+	sse_parser_init(&x->sse, on_event, x);
 	/* a line may be one whole event, with its "data: " */
-	sse_parser_limit(&x.sse, max_event(up) + 64, max_event(up));
+	sse_parser_limit(&x->sse, max_event(up) + 64, max_event(up));
 
 	strbuf url = STRBUF_INIT, body = STRBUF_INIT;
-	sb_printf(&url, "%s/%s", up->base_url, endpoint);
-	up_body_with_model(root, model->upstream.model, &body);
-	struct curl_slist *headers = request_headers(up, stream);
-	setup(c, &x, sb_str(&url));
+	sb_printf(&url, "%s/%s", up->base_url, ask->endpoint);
+	up_body_with_model(ask->root, dep->model, &body);
+	struct curl_slist *headers = request_headers(up, ask->stream);
+	setup(c, x, sb_str(&url));
 	curl->easy_setopt(c, CURLOPT_HTTPHEADER, headers);
 	curl->easy_setopt(c, CURLOPT_POSTFIELDS, body.buf);
 	curl->easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body.len);
 
-	up_clock_start(&x.clock, mono_ms());
-	CURLcode cc = curl->easy_perform(c);
-	int rc = conclude(&x, cc);
+	up_clock_start(&x->clock, mono_ms());
+	x->client_heard_ms = x->clock.start_ms;
+	CURLcode cc = perform(c);
+	int rc = conclude(x, cc);
+
+	o->ok = rc == 0;
+	o->client_gone = x->client_gone;
+	o->sent_to_client = x->events > 0 || x->pinged || x->announced;
+	o->unreachable = !x->status && unreachable_code(cc);
+	o->before_first_byte = !x->clock.got_byte && (x->limit == UP_LIMIT_FIRST_BYTE ||
+						       (x->limit == UP_LIMIT_NONE && cc == CURLE_OPERATION_TIMEDOUT));
+	o->status = x->status;
 
 	curl->slist_free_all(headers);
 	sb_free(&url);
 	sb_free(&body);
-	sb_free(&x.body);
-	sse_parser_free(&x.sse);
+	sb_free(&x->body);
+	sse_parser_free(&x->sse);
 	return rc;
+}
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* What the attempt teaches the shared record of its deployment: a failure
+ * that counts (an upstream's 429 with its Retry-After as the wait), or a
+ * success after failures. A success with no failures writes nothing. */
+static void remember(const struct deployment_cfg *dep, uint64_t key, const struct cd_state *before,
+		     const struct xfer *x, const struct fo_outcome *o)
+{
+	int64_t now = wall_ms();
+	if (o->ok) {
+		if (before->failures || before->until_ms)
+			cd_record(cooldowns, key, now, true, 0, 0, -1, NULL);
+		return;
+	}
+	if (!fo_counts_as_failure(o))
+		return;
+	long secs, ms;
+	int64_t retry_ms = -1;
+	if (o->status == 429 && up_retry_headers(x->retry_after, x->retry_after_ms, time(NULL), &secs, &ms))
+		retry_ms = ms;
+	struct cd_state after;
+	if (cd_record(cooldowns, key, now, false, dep->up->failures, dep->up->cooldown_ms, retry_ms, &after) == 0 &&
+	    cd_cooling(&after, now) && !cd_cooling(before, now))
+		log_warn("deployment %s: cooling down for %lld ms (%u failures in a row%s)", dep->name,
+			 (long long)(after.until_ms - now), after.failures, retry_ms >= 0 ? ", its Retry-After" : "");
+}
+
+/* Tries the model's deployments in fo_order(), moving on after a failure
+ * that fo_should_retry() allows, at most 1 + retries times. The client
+ * gets the first answer, or the last failure. */
+static int ask_deployments(const struct model_cfg *model, const struct ask *ask, const struct chat_sink *sink,
+			   oa_error *err)
+{
+	size_t n = model->upstream.n_deployments;
+	if (n > FO_MAX_DEPLOYMENTS)
+		n = FO_MAX_DEPLOYMENTS;
+	if (n == 0)
+		return up_fail(err, UP_UNREACHABLE);
+	pthread_once(&once, init_once);
+	uint64_t keys[FO_MAX_DEPLOYMENTS];
+	struct cd_state states[FO_MAX_DEPLOYMENTS];
+	bool cooling[FO_MAX_DEPLOYMENTS];
+	int64_t until[FO_MAX_DEPLOYMENTS];
+	size_t order[FO_MAX_DEPLOYMENTS];
+	int64_t now = wall_ms();
+	for (size_t i = 0; i < n; i++) {
+		const struct deployment_cfg *d = &model->upstream.deployments[i];
+		keys[i] = cd_key(d->up->base_url, d->model);
+		states[i] = cd_get(cooldowns, keys[i], now);
+		cooling[i] = cd_cooling(&states[i], now);
+		until[i] = states[i].until_ms;
+	}
+	size_t count = fo_order(model->upstream.deployments, n, cooling, until, rand_u64(), order);
+	size_t budget = 1 + (size_t)(model->upstream.retries > 0 ? model->upstream.retries : 0);
+	if (count > budget)
+		count = budget;
+	struct xfer x;
+	struct fo_outcome o;
+	int rc = -1;
+	for (size_t a = 0; a < count; a++) {
+		const struct deployment_cfg *d = &model->upstream.deployments[order[a]];
+		rc = exchange(d, model, ask, sink, err, &x, &o);
+		remember(d, keys[order[a]], &states[order[a]], &x, &o);
+		if (rc == 0 || !fo_should_retry(&o))
+			break;
+		if (a + 1 < count)
+			log_warn("deployment %s failed (%s, HTTP %ld): trying %s", d->name, err->code[0] ? err->code : "-",
+				 o.status, model->upstream.deployments[order[a + 1]].name);
+	}
+	if (rc == 0) {
+		memset(err, 0, sizeof *err);  /* a failure we moved on from is no error of the answer */
+		return 0;
+	}
+	announce(&x);  /* the log says whom a departed client was waiting for */
+	if (!x.client_gone && (x.status == 429 || x.status == 503))
+		pass_retry(&x);
+	return rc;
+}
+
+/* POSTs body to the model's deployments' endpoint and relays what comes back. */
+static int forward(const struct model_cfg *model, const char *endpoint, json_object *root, bool stream,
+		   const struct chat_sink *sink, oa_error *err)
+{
+	const struct ask ask = { endpoint, root, stream };
+	return ask_deployments(model, &ask, sink, err);
 }
 
 static int upstream_chat(const struct model_cfg *model, const struct chat_request *req,
 			 const struct chat_sink *sink, oa_error *err)
 {
-	return exchange(model, "chat/completions", req->root, req->stream, sink, err);
+	return forward(model, "chat/completions", req->root, req->stream, sink, err);
 }
 
 const struct backend_ops backend_upstream = {
 	.name = "upstream",
 	.chat = upstream_chat,
-	.forward = exchange,
+	.forward = forward,
 };
 
 /* ---- GET /models of upstreams with discover = true ---- */
@@ -534,7 +712,7 @@ static int fetch_models(const struct upstream_cfg *up, struct discovered_model *
 	setup(c, &x, sb_str(&url));
 	curl->easy_setopt(c, CURLOPT_HTTPHEADER, headers);
 	up_clock_start(&x.clock, mono_ms());
-	CURLcode cc = curl->easy_perform(c);
+	CURLcode cc = perform(c);
 	json_object *list = NULL;
 	if (cc == CURLE_OK && x.status == 200)
 		list = parse_json(up, "its model list", sb_str(&x.body), x.body.len);
@@ -667,6 +845,16 @@ int upstream_discovered(const struct config *cfg, const char *id, long now_s, st
 	struct find_ctx f = { id, out, false };
 	walk(cfg, now_s, find_one, &f);
 	return f.found ? 0 : -1;
+}
+
+int upstream_cooldowns_open(const char *path, char *err, size_t errlen)
+{
+	cd_store *s;
+	if (cd_open(path, &s, err, errlen) != 0)
+		return -1;
+	cd_close(cooldowns);
+	cooldowns = s;
+	return 0;
 }
 
 bool upstream_in_use(const struct config *cfg)

@@ -39,4 +39,10 @@ bool upstream_in_use(const struct config *cfg);
  * not needed), or -1 with the reason, naming the package, in err. */
 int upstream_preload(const struct config *cfg, char *err, size_t errlen);
 
+/* Opens the file (in STATE_DIR) where every process of the host keeps
+ * which deployments failed in a row and which cool down (cooldown.h):
+ * call once at start-up, before the first request. 0, or -1 with the
+ * reason in err; without it each request tries deployments afresh. */
+int upstream_cooldowns_open(const char *path, char *err, size_t errlen);
+
 #endif

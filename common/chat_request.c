@@ -464,9 +464,10 @@ static void fill_messages(struct chat_request *r, json_object *messages)
 	free(joined);
 }
 
-static void add_tool(struct chat_request *r, json_object *fn)
+static void add_tool(struct chat_request *r, json_object *fn, size_t index)
 {
 	struct chat_tool *t = &r->tools[r->n_tools++];
+	t->index = index;
 	t->name = str_at(fn, "name");
 	t->description = str_at(fn, "description");
 	t->parameters = field(fn, "parameters");
@@ -485,9 +486,9 @@ static void fill_tools(struct chat_request *r, json_object *root)
 	for (size_t i = 0; i < n; i++) {
 		json_object *t = json_object_array_get_idx(list, i);
 		if (r->legacy_functions)
-			add_tool(r, t);
+			add_tool(r, t, i);
 		else if (strcmp(str_at(t, "type"), "function") == 0)
-			add_tool(r, field(t, "function"));
+			add_tool(r, field(t, "function"), i);
 	}
 }
 
@@ -552,6 +553,7 @@ static void fill_response_format(struct chat_request *r, json_object *rf)
 	} else if (strcmp(type, "json_schema") == 0) {
 		r->response_format = RF_JSON_SCHEMA;
 		r->json_schema = field(field(rf, "json_schema"), "schema");
+		r->json_schema_name = str_at(field(rf, "json_schema"), "name");
 	} else {
 		r->response_format = RF_TEXT;
 	}

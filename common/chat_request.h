@@ -30,6 +30,7 @@ struct chat_tool {
 	const char *name;
 	const char *description;   /* NULL when absent */
 	json_object *parameters;   /* JSON Schema, borrowed from root; NULL when absent */
+	size_t index;              /* its place in tools[] or functions[], for error params */
 };
 
 enum tool_choice {
@@ -74,6 +75,7 @@ struct chat_request {
 
 	enum response_format response_format;
 	json_object *json_schema;  /* response_format.json_schema.schema; borrowed */
+	const char *json_schema_name;  /* response_format.json_schema.name; NULL when absent */
 };
 
 /* Parses and validates body (len bytes, need not be NUL-terminated) into

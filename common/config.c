@@ -273,7 +273,8 @@ static unsigned load_model_endpoints(struct loader *ld, const config_setting_t *
 static const struct member model_members[] = {
 	{ "id", MK_STRING }, { "owned_by", MK_STRING }, { "created", MK_INT }, { "backend", MK_STRING },
 	{ "mock", MK_GROUP }, { "upstream", MK_STRING }, { "upstream_model", MK_STRING }, { "kind", MK_STRING },
-	{ "endpoints", MK_LIST }, { "dimensions", MK_INT }, { NULL, 0 },
+	{ "endpoints", MK_LIST }, { "dimensions", MK_INT }, { "max_output_tokens", MK_INT },
+	{ "deployments", MK_LIST }, { NULL, 0 },
 };
 static const struct member mock_members[] = {
 	{ "mode", MK_STRING }, { "delay_ms", MK_INT }, { NULL, 0 },
@@ -352,6 +353,12 @@ static void load_models(struct loader *ld, const char *file, const config_settin
 			continue;
 		}
 		mc->dimensions = (long)dims;
+		long long max_out = MODEL_DEFAULT_MAX_OUTPUT_TOKENS;
+		if (config_setting_lookup_int64(m, "max_output_tokens", &max_out) &&
+		    (max_out < 1 || max_out > MODEL_MAX_OUTPUT_TOKENS_LIMIT))
+			cfg_report(&ld->rep->errors, "models[%d].max_output_tokens (%s): must be from 1 to %d",
+				   i, where, MODEL_MAX_OUTPUT_TOKENS_LIMIT);
+		mc->max_output_tokens = (long)max_out;
 		mc->id = xstrdup(id);
 		mc->owned_by = xstrdup(owner && *owner ? owner : "openai-fcgi");
 		mc->created = (long)created;
@@ -946,6 +953,7 @@ static void resolve_models(struct loader *ld)
 			m->backend = BACKEND_MOCK;
 			m->mock.mode = MOCK_CANNED;
 			m->mock.delay_ms = 100;
+			m->max_output_tokens = MODEL_DEFAULT_MAX_OUTPUT_TOKENS;
 		}
 	}
 	for (size_t i = 0; i < cfg->n_models; i++) {
@@ -958,6 +966,9 @@ static void resolve_models(struct loader *ld)
 	if (cfg->mock_stream_delay_ms >= 0)
 		for (size_t i = 0; i < cfg->n_models; i++)
 			cfg->models[i].mock.delay_ms = cfg->mock_stream_delay_ms;
+	/* every model's streams, the mock's too: a long delay is a silence as well */
+	for (size_t i = 0; i < cfg->n_models; i++)
+		cfg->models[i].ping_ms = cfg->stream_ping_s * 1000;
 }
 
 int config_load(const struct config_paths *paths, struct config *cfg, struct config_report *rep)
@@ -1025,7 +1036,7 @@ void config_free(struct config *cfg)
 	for (size_t i = 0; i < cfg->n_models; i++) {
 		free(cfg->models[i].id);
 		free(cfg->models[i].owned_by);
-		free(cfg->models[i].upstream.model);
+		cfg_free_deployments(&cfg->models[i]);
 	}
 	free(cfg->models);
 	for (size_t i = 0; i < cfg->n_upstreams; i++) {
@@ -1113,12 +1124,16 @@ void config_describe(const struct config *cfg, strbuf *out)
 	}
 	for (size_t i = 0; i < cfg->n_models; i++) {
 		const struct model_cfg *m = &cfg->models[i];
-		sb_printf(out, "model %s: backend %s, owned_by %s", m->id,
-			  m->backend == BACKEND_MOCK ? "mock" : "upstream", m->owned_by);
-		if (m->backend == BACKEND_UPSTREAM)
-			sb_printf(out, ", %s at %s (key %s%s)", m->upstream.model, m->upstream.up->base_url,
-				  m->upstream.up->api_key ? "set" : "none",
-				  m->upstream.up->responses_native ? ", responses native" : "");
+		sb_printf(out, "model %s: backend %s, owned_by %s, max_output_tokens %ld", m->id,
+			  m->backend == BACKEND_MOCK ? "mock" : "upstream", m->owned_by, m->max_output_tokens);
+		for (size_t d = 0; m->backend == BACKEND_UPSTREAM && d < m->upstream.n_deployments; d++) {
+			const struct deployment_cfg *dep = &m->upstream.deployments[d];
+			sb_printf(out, "%s %s at %s (key %s%s", d ? ";" : ",", dep->model, dep->up->base_url,
+				  dep->up->api_key ? "set" : "none", dep->up->responses_native ? ", responses native" : "");
+			if (m->upstream.n_deployments > 1)
+				sb_printf(out, ", priority %ld, weight %ld", dep->priority, dep->weight);
+			sb_putc(out, ')');
+		}
 		sb_puts(out, ", answers");
 		for (unsigned e = EP_CHAT; e <= EP_EMBEDDINGS; e <<= 1)
 			if (m->endpoints & e)

@@ -31,6 +31,18 @@ struct upstream_cfg {
 	long discover_ttl_s;       /* how long that list is reused */
 	bool responses_native;     /* responses = "native": it serves /responses itself;
 	                            * else ("translate") they become chat completions */
+	long failures;             /* in a row before a deployment on it cools down (UPSTREAM_FAILURES) */
+	long cooldown_ms;          /* how long it then cools (UPSTREAM_COOLDOWN_S); 0: never */
+};
+
+/* One place a model is served: an upstream and the model's name there,
+ * in a priority group (lower first) with a weight inside it. */
+struct deployment_cfg {
+	const struct upstream_cfg *up;  /* borrowed from config.upstreams */
+	char *model;               /* the upstream's name for it (often the model's id) */
+	char *name;                /* "<upstream>/<model>": the log's and the x-openai-fcgi-deployment header's */
+	long priority;             /* 0..1000; every deployment of the lowest is tried first */
+	long weight;               /* 1..1000; odds of going first within its group */
 };
 
 /* The endpoints a model answers (model_cfg.endpoints). */
@@ -38,6 +50,8 @@ enum model_endpoint {
 	EP_CHAT = 1, EP_RESPONSES = 2, EP_COMPLETIONS = 4, EP_EMBEDDINGS = 8
 };
 #define EP_CHAT_FAMILY (EP_CHAT | EP_RESPONSES | EP_COMPLETIONS)  /* kind "chat", the default */
+#define MODEL_DEFAULT_MAX_OUTPUT_TOKENS 4096
+#define MODEL_MAX_OUTPUT_TOKENS_LIMIT 1048576
 
 /* A model clients may name; from the config file's models list. */
 struct model_cfg {
@@ -46,15 +60,20 @@ struct model_cfg {
 	long created;
 	unsigned endpoints;        /* EP_* it answers: kind = "chat" | "embedding", or endpoints = [...] */
 	enum backend_kind backend;
+	long max_output_tokens;  /* per choice: the mock cuts there (finish_reason "length") */
 	struct {
 		enum mock_mode mode;
 		long delay_ms;     /* between streamed words; MOCK_STREAM_DELAY_MS overrides */
 	} mock;
 	struct {
-		const struct upstream_cfg *up;  /* borrowed from config.upstreams */
-		char *model;       /* the upstream's name for it (often the same id) */
+		const struct upstream_cfg *up;  /* deployments[0]'s, borrowed */
+		const char *model;              /* deployments[0]'s, borrowed */
+		struct deployment_cfg *deployments;  /* owned; at least one */
+		size_t n_deployments;
+		long retries;      /* other deployments a request may move on to (UPSTREAM_RETRIES) */
 	} upstream;
 	long dimensions;       /* an embedding model's vector length; 0: not one */
+	long ping_ms;          /* a silent stream's keep-alive period (STREAM_PING_S); 0: none */
 };
 
 /* A key from the config file's keys list: a token (plain or
@@ -104,6 +123,10 @@ struct config {
 	int upstream_responses;          /* UPSTREAM_RESPONSES: 0 translate, 1 native */
 	int docs;                        /* DOCS: enum docs_mode */
 	char *docs_dir;                  /* DOCS_DIR: the pages and their assets */
+	long upstream_retries;           /* UPSTREAM_RETRIES: a request's budget of further deployments */
+	long upstream_failures;          /* UPSTREAM_FAILURES */
+	long upstream_cooldown_s;        /* UPSTREAM_COOLDOWN_S */
+	long stream_ping_s;              /* STREAM_PING_S; 0: no keep-alive comments */
 };
 
 /* Where config_load() looks. Any field may be NULL. */

@@ -57,6 +57,8 @@ void cfg_load_upstreams(struct loader *ld, const char *file, const config_settin
 int cfg_load_model_upstream(struct loader *ld, struct model_cfg *mc, const char *file, const config_setting_t *m,
 			    int i, const char *id, const char *where);
 void cfg_resolve_upstream_env(struct loader *ld);
+/* Frees a model's deployments (and their strings). */
+void cfg_free_deployments(struct model_cfg *mc);
 void cfg_resolve_upstream_keys(struct loader *ld);
 /* Gives every upstream the UPSTREAM_TOTAL_TIMEOUT_S its file did not
  * override, and the UPSTREAM_MAX_*_BYTES bounds. */

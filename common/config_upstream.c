@@ -4,11 +4,13 @@
 #include <string.h>
 
 #include "config_loader.h"
+#include "failover.h"
 #include "xalloc.h"
 
 #define UPSTREAM_CONNECT_MS 10000
 #define UPSTREAM_WAIT_MS    60000   /* first byte, and between streamed events */
 #define UPSTREAM_TTL_S      300
+#define UPSTREAM_ENV_URLS   8       /* URLs UPSTREAM_BASE_URL may list */
 
 int config_check_url(const char *url, char *why, size_t n)
 {
@@ -78,7 +80,7 @@ static struct upstream_cfg *new_upstream(struct loader *ld, const char *name)
 
 void cfg_reserve_upstreams(struct loader *ld, size_t n)
 {
-	ld->upstream_cap = n + 1;  /* + the one from UPSTREAM_BASE_URL */
+	ld->upstream_cap = n + UPSTREAM_ENV_URLS;  /* + those from UPSTREAM_BASE_URL */
 	ld->cfg->upstreams = xcalloc(ld->upstream_cap, sizeof *ld->cfg->upstreams);
 }
 
@@ -134,7 +136,11 @@ void cfg_resolve_upstream_limits(struct loader *ld)
 			up->total_ms = cfg->upstream_total_timeout_s * 1000;
 		up->max_event_bytes = cfg->upstream_max_event_bytes;
 		up->max_body_bytes = cfg->upstream_max_body_bytes;
+		up->failures = cfg->upstream_failures;
+		up->cooldown_ms = cfg->upstream_cooldown_s * 1000;
 	}
+	for (size_t i = 0; i < cfg->n_models; i++)
+		cfg->models[i].upstream.retries = cfg->upstream_retries;
 }
 
 /* least: 0 for the limits where 0 means none; 1 for total_ms, which
@@ -251,32 +257,142 @@ void cfg_load_upstreams(struct loader *ld, const char *file, const config_settin
 	}
 }
 
+/* Adds a deployment to mc (model is copied); deployments[0] is also the
+ * model's upstream.up and upstream.model. */
+static void add_deployment(struct model_cfg *mc, const struct upstream_cfg *up, const char *model, long priority,
+			   long weight)
+{
+	mc->upstream.deployments = xrealloc(mc->upstream.deployments,
+					    (mc->upstream.n_deployments + 1) * sizeof *mc->upstream.deployments);
+	struct deployment_cfg *d = &mc->upstream.deployments[mc->upstream.n_deployments++];
+	strbuf name = STRBUF_INIT;
+	sb_printf(&name, "%s/%s", up->name, model);
+	d->up = up;
+	d->model = xstrdup(model);
+	d->name = xstrdup(sb_str(&name));
+	d->priority = priority;
+	d->weight = weight;
+	sb_free(&name);
+	mc->upstream.up = mc->upstream.deployments[0].up;
+	mc->upstream.model = mc->upstream.deployments[0].model;
+}
+
+void cfg_free_deployments(struct model_cfg *mc)
+{
+	for (size_t i = 0; i < mc->upstream.n_deployments; i++) {
+		free(mc->upstream.deployments[i].model);
+		free(mc->upstream.deployments[i].name);
+	}
+	free(mc->upstream.deployments);
+	mc->upstream.deployments = NULL;
+	mc->upstream.n_deployments = 0;
+}
+
+static const struct member deployment_members[] = {
+	{ "upstream", MK_STRING }, { "model", MK_STRING }, { "priority", MK_INT }, { "weight", MK_INT },
+	{ NULL, 0 },
+};
+
+/* An int member from least to most, or dflt when absent; -1 (reported)
+ * when out of bounds. */
+static long lookup_bounded(struct loader *ld, const config_setting_t *g, const char *name, long least, long most,
+			   long dflt, const char *what, const char *where)
+{
+	long long v;
+	if (!config_setting_lookup_int64(g, name, &v))
+		return dflt;
+	if (v < least || v > most) {
+		cfg_report(&ld->rep->errors, "%s.%s (%s): must be from %ld to %ld", what, name, where, least, most);
+		return -1;
+	}
+	return (long)v;
+}
+
+/* deployments = ( { upstream = "a"; model = "m"; priority = 0; weight = 2; }, ... ) */
+static int load_deployments(struct loader *ld, struct model_cfg *mc, const char *file, const config_setting_t *list,
+			    const char *model_what, const char *id)
+{
+	char what[96], where[320];
+	int n = config_setting_length(list);
+	cfg_file_origin(where, sizeof where, file, list);
+	if ((!config_setting_is_list(list) && !config_setting_is_array(list)) || n < 1 || n > FO_MAX_DEPLOYMENTS) {
+		cfg_report(&ld->rep->errors, "%s.deployments (%s): must be a list of 1 to %d groups "
+			   "( { upstream = \"<name>\"; model = \"...\"; priority = 0; weight = 1; }, ... )",
+			   model_what, where, FO_MAX_DEPLOYMENTS);
+		return -1;
+	}
+	int bad = 0;
+	for (int j = 0; j < n; j++) {
+		const config_setting_t *g = config_setting_get_elem(list, (unsigned)j);
+		snprintf(what, sizeof what, "%s.deployments[%d]", model_what, j);
+		cfg_file_origin(where, sizeof where, file, g);
+		if (!config_setting_is_group(g) || cfg_check_members(ld, file, g, what, deployment_members, NULL)) {
+			if (!config_setting_is_group(g))
+				cfg_report(&ld->rep->errors, "%s (%s): must be a group { upstream = ...; }", what, where);
+			bad++;
+			continue;
+		}
+		const char *name = cfg_mem_str(g, "upstream");
+		const char *remote = cfg_mem_str(g, "model");
+		const struct upstream_cfg *up = name ? find_upstream(ld->cfg, name) : NULL;
+		if (!up) {
+			cfg_report(&ld->rep->errors, "%s.upstream (%s): %s%s%s", what, where,
+				   name ? "no upstream named \"" : "required: the name of one in upstreams",
+				   name ? name : "", name ? "\" in upstreams" : "");
+			bad++;
+			continue;
+		}
+		long priority = lookup_bounded(ld, g, "priority", 0, 1000, 0, what, where);
+		long weight = lookup_bounded(ld, g, "weight", 1, 1000, 1, what, where);
+		if (priority < 0 || weight < 0) {
+			bad++;
+			continue;
+		}
+		add_deployment(mc, up, remote && *remote ? remote : id, priority, weight);
+	}
+	return bad ? -1 : 0;
+}
+
 /* backend = "upstream": upstream = "<name>" shares one from the upstreams
- * list; a base_url of its own makes a private one. 0, or -1 (reported). */
+ * list; a base_url of its own makes a private one; deployments lists
+ * several. 0, or -1 (reported). */
 int cfg_load_model_upstream(struct loader *ld, struct model_cfg *mc, const char *file, const config_setting_t *m,
 			    int i, const char *id, const char *where)
 {
 	char what[64];
 	const char *shared = cfg_mem_str(m, "upstream");
 	const char *remote = cfg_mem_str(m, "upstream_model");
+	const config_setting_t *deps = config_setting_get_member(m, "deployments");
+	const struct upstream_cfg *up = NULL;
 	snprintf(what, sizeof what, "models[%d]", i);
+	if (deps && (shared || config_setting_get_member(m, "base_url"))) {
+		cfg_report(&ld->rep->errors, "%s (%s): deployments, or upstream / base_url: not both", what, where);
+		return -1;
+	}
+	if (deps) {
+		if (load_deployments(ld, mc, file, deps, what, id) != 0) {
+			cfg_free_deployments(mc);
+			return -1;
+		}
+		return 0;
+	}
 	if (shared) {
-		mc->upstream.up = find_upstream(ld->cfg, shared);
-		if (!mc->upstream.up) {
+		up = find_upstream(ld->cfg, shared);
+		if (!up) {
 			cfg_report(&ld->rep->errors, "%s.upstream (%s): no upstream named \"%s\" in upstreams", what, where,
 			       shared);
 			return -1;
 		}
 	} else if (config_setting_get_member(m, "base_url")) {
-		struct upstream_cfg *up = new_upstream(ld, id);
-		load_upstream_group(ld, up, file, m, what, where);
-		mc->upstream.up = up;
+		struct upstream_cfg *own = new_upstream(ld, id);
+		load_upstream_group(ld, own, file, m, what, where);
+		up = own;
 	} else {
-		cfg_report(&ld->rep->errors, "%s (%s): backend \"upstream\" needs upstream = \"<name>\" or a base_url",
-		       what, where);
+		cfg_report(&ld->rep->errors, "%s (%s): backend \"upstream\" needs upstream = \"<name>\", a base_url "
+			   "or deployments", what, where);
 		return -1;
 	}
-	mc->upstream.model = xstrdup(remote && *remote ? remote : id);
+	add_deployment(mc, up, remote && *remote ? remote : id, 0, 1);
 	return 0;
 }
 
@@ -299,21 +415,50 @@ void cfg_resolve_upstream_env(struct loader *ld)
 	}
 	if (!cfg->upstreams)
 		cfg_reserve_upstreams(ld, 0);
-	struct upstream_cfg *up = new_upstream(ld, "env");
+	/* "url1,url2": one upstream each, same key and timeouts, tried in
+	 * that order (each its own priority group) */
+	const struct upstream_cfg *ups[UPSTREAM_ENV_URLS];
+	size_t n_ups = 0;
 	char why[160];
-	if (config_check_url(cfg->upstream_base_url, why, sizeof why) != 0) {
-		cfg_report(&ld->rep->errors, "UPSTREAM_BASE_URL (%s): %s", url_origin, why);
+	for (const char *p = cfg->upstream_base_url; *p;) {
+		size_t len = strcspn(p, ",");
+		char *url = xstrndup(p, len);
+		char *u = url;
+		while (*u == ' ')
+			u++;
+		for (size_t e = strlen(u); e && u[e - 1] == ' '; e--)
+			u[e - 1] = '\0';
+		p += len + (p[len] == ',');
+		if (n_ups == UPSTREAM_ENV_URLS) {
+			cfg_report(&ld->rep->errors, "UPSTREAM_BASE_URL (%s): at most %d URLs", url_origin, UPSTREAM_ENV_URLS);
+			free(url);
+			return;
+		}
+		if (config_check_url(u, why, sizeof why) != 0) {
+			cfg_report(&ld->rep->errors, "UPSTREAM_BASE_URL (%s): %s%s", url_origin,
+				   strchr(cfg->upstream_base_url, ',') ? "one of the URLs " : "", why);
+			free(url);
+			return;
+		}
+		char name[16];
+		snprintf(name, sizeof name, n_ups ? "env%zu" : "env", n_ups + 1);
+		struct upstream_cfg *up = new_upstream(ld, name);
+		set_base_url(ld, up, u, "UPSTREAM", url_origin);
+		free(url);
+		if (cfg->upstream_api_key)
+			up->api_key = xstrdup(cfg->upstream_api_key);
+		if (cfg->upstream_timeout_s > 0)
+			up->first_byte_ms = up->idle_ms = cfg->upstream_timeout_s * 1000;
+		up->responses_native = cfg->upstream_responses == 1;
+		ups[n_ups++] = up;
+	}
+	if (n_ups == 0) {
+		cfg_report(&ld->rep->errors, "UPSTREAM_BASE_URL (%s): %s", url_origin, "has no URL");
 		return;
 	}
-	set_base_url(ld, up, cfg->upstream_base_url, "UPSTREAM", url_origin);
-	if (cfg->upstream_api_key)
-		up->api_key = xstrdup(cfg->upstream_api_key);
-	else if (config_strict(cfg))
+	if (!cfg->upstream_api_key && config_strict(cfg))
 		cfg_report(&ld->rep->errors, "UPSTREAM_API_KEY (not set): required in %s with UPSTREAM_BASE_URL",
 		       config_env_name(cfg->env));
-	if (cfg->upstream_timeout_s > 0)
-		up->first_byte_ms = up->idle_ms = cfg->upstream_timeout_s * 1000;
-	up->responses_native = cfg->upstream_responses == 1;
 	cfg->models = xrealloc(cfg->models, (cfg->n_models + cfg->n_upstream_models) * sizeof *cfg->models);
 	for (size_t i = 0; i < cfg->n_upstream_models; i++) {
 		const char *entry = cfg->upstream_models[i];
@@ -332,8 +477,8 @@ void cfg_resolve_upstream_env(struct loader *ld)
 		mc->owned_by = xstrdup("openai-fcgi");
 		mc->created = 1700000000;
 		mc->backend = BACKEND_UPSTREAM;
-		mc->upstream.up = up;
-		mc->upstream.model = xstrdup(remote);
+		for (size_t k = 0; k < n_ups; k++)
+			add_deployment(mc, ups[k], remote, (long)k, 1);
 		/* the upstream knows what each of its models does: every endpoint
 		 * is passed on, and it answers what it does not serve */
 		mc->endpoints = EP_CHAT_FAMILY | EP_EMBEDDINGS;

@@ -21,6 +21,15 @@ struct curl_api {
 	__typeof__(curl_easy_strerror) *easy_strerror;
 	__typeof__(curl_slist_append) *slist_append;
 	__typeof__(curl_slist_free_all) *slist_free_all;
+	/* a transfer is driven by our own loop, so that it wakes often enough
+	 * to see a departed client (curl_easy_perform waits up to 1 s) */
+	__typeof__(curl_multi_init) *multi_init;
+	__typeof__(curl_multi_cleanup) *multi_cleanup;
+	__typeof__(curl_multi_add_handle) *multi_add_handle;
+	__typeof__(curl_multi_remove_handle) *multi_remove_handle;
+	__typeof__(curl_multi_perform) *multi_perform;
+	__typeof__(curl_multi_wait) *multi_wait;
+	__typeof__(curl_multi_info_read) *multi_info_read;
 };
 
 /* Returns 0 or -1 (the loader); the process's table is a pointer or NULL.

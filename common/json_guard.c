@@ -475,6 +475,19 @@ static json_tokener *thread_tokener(void)
 	return tok;
 }
 
+/* A tokener keeps the buffer of the longest string it ever parsed: after a
+ * large body it is dropped (the next parse makes a new one), so that a
+ * worker thread does not keep megabytes between requests. */
+#define TOKENER_KEEP_BYTES (64 * 1024)
+
+static void tokener_done(json_tokener *tok, size_t n)
+{
+	if (n <= TOKENER_KEEP_BYTES)
+		return;
+	json_tokener_free(tok);
+	(void)pthread_setspecific(tok_key, NULL);
+}
+
 int json_guard_parse(const char *p, size_t n, json_object **out, oa_error *err)
 {
 	*out = NULL;
@@ -494,6 +507,7 @@ int json_guard_parse(const char *p, size_t n, json_object **out, oa_error *err)
 	}
 	bool ok = obj && json_tokener_get_error(tok) == json_tokener_success
 		&& only_blanks(p + end, n - end);
+	tokener_done(tok, n);
 	if (!ok) {
 		json_object_put(obj);
 		return oa_invalid(err, NULL, NULL, "%s", json_guard_not_json);

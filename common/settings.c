@@ -71,6 +71,14 @@ const struct setting settings_table[] = {
 	  F(docs), 0, "/docs, /redoc, /playground and /openapi.json: auto is on in development and test, off in staging and production" },
 	{ "DOCS_DIR", ST_STRING, 0, 0, NULL, PKGDATADIR "/www", 0,
 	  F(docs_dir), 0, "where the documentation pages and their assets are read from" },
+	{ "UPSTREAM_RETRIES", ST_INT, 0, 10, NULL, "2", 0,
+	  F(upstream_retries), 0, "further deployments a request may move on to after a connect failure, a timeout before the first byte, a 429 or a 5xx" },
+	{ "UPSTREAM_FAILURES", ST_INT, 1, 1000, NULL, "3", 0,
+	  F(upstream_failures), 0, "failures in a row that make a deployment cool down" },
+	{ "UPSTREAM_COOLDOWN_S", ST_INT, 0, 86400, NULL, "30", 0,
+	  F(upstream_cooldown_s), 0, "seconds a deployment is left alone after those failures (0: never); an upstream 429's Retry-After is its own" },
+	{ "STREAM_PING_S", ST_INT, 0, 3600, NULL, "15", 0,
+	  F(stream_ping_s), 0, "seconds of silence after which a stream gets a keep-alive comment (0: none)" },
 	{ NULL, 0, 0, 0, NULL, NULL, 0, 0, 0, NULL },
 };
 

@@ -172,3 +172,10 @@ int sse_parser_feed(struct sse_parser *p, const char *buf, size_t n)
 	}
 	return keep_partial(p, buf + start, n - start);
 }
+
+long sse_keepalive_period(long ping_ms, long probe_ms)
+{
+	if (ping_ms <= 0)
+		return probe_ms > 0 ? probe_ms : 0;
+	return probe_ms > 0 && probe_ms < ping_ms ? probe_ms : ping_ms;
+}

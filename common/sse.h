@@ -69,4 +69,11 @@ int sse_parser_feed(struct sse_parser *p, const char *buf, size_t n);
  * dropped, as EventSource does at the end of a stream. */
 void sse_parser_free(struct sse_parser *p);
 
+/* How long a stream may stay silent towards its client before it gets a
+ * keep-alive comment: the shorter of ping_ms (STREAM_PING_S, for the
+ * proxies and load balancers that cut an idle connection) and probe_ms
+ * (to find out that the client left, where only a write tells); 0 for
+ * either means that one is off, and 0 back means never. */
+long sse_keepalive_period(long ping_ms, long probe_ms);
+
 #endif

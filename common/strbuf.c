@@ -193,6 +193,16 @@ void sb_reset(strbuf *sb)
 		sb->buf[0] = '\0';
 }
 
+int sb_reset_capped(strbuf *sb, size_t keep)
+{
+	if (sb->cap <= keep) {
+		sb_reset(sb);
+		return 0;
+	}
+	sb_free(sb);
+	return 1;
+}
+
 void sb_free(strbuf *sb)
 {
 	free(sb->buf);

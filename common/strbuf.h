@@ -35,6 +35,10 @@ int sb_read_file(strbuf *sb, const char *path);
 int hex_digit(char c);
 /* Empties the buffer but keeps its memory, for reuse across requests. */
 void sb_reset(strbuf *sb);
+/* Empties the buffer, keeping its memory only when that is at most keep
+ * bytes: a buffer reused across requests then holds a small allocation,
+ * not the largest it ever needed. Returns 1 when memory was freed, else 0. */
+int sb_reset_capped(strbuf *sb, size_t keep);
 /* Frees the memory; the buffer is STRBUF_INIT again afterwards. */
 void sb_free(strbuf *sb);
 /* The contents as a C string ("" for a never-used buffer); borrowed. */

@@ -1,6 +1,9 @@
 /* generate.c: what every endpoint that asks a model shares: finding it, its backend, a stream's lazy head */
 #include "generate.h"
 
+#include <stdio.h>
+#include <string.h>
+
 #include "app.h"
 #include "response.h"
 #include "routes.h"
@@ -54,6 +57,36 @@ void gen_error_header(void *hctx, const char *name, const char *value)
 bool gen_client_left(void *hctx)
 {
 	return resp_client_gone(hctx);
+}
+
+/* Which deployment answers: for the access log, and as a header (the
+ * backend says it before the answer's first byte). */
+static void answered_by(void *hctx, const char *name)
+{
+	struct request *req = hctx;
+	snprintf(req->deployment, sizeof req->deployment, "%s", name);
+	resp_header(req, "x-openai-fcgi-deployment", "%s", name);
+}
+
+/* How often a silent stream must write to see that its client left:
+ * nginx closes the FastCGI connection at once (a poll sees it, no write
+ * needed); lighttpd and Apache notice only when a write to the client
+ * fails, and a CGI process only when its pipe breaks. */
+#define PROBE_MS 500
+
+static long probe_period(const struct request *req)
+{
+	const char *sw = req_param(req, "SERVER_SOFTWARE");
+	return sw && strncmp(sw, "nginx", 5) == 0 ? 0 : PROBE_MS;
+}
+
+void gen_sink_init(struct chat_sink *sink, struct request *req)
+{
+	sink->header = gen_error_header;
+	sink->gone = gen_client_left;
+	sink->deployment = answered_by;
+	sink->probe_ms = probe_period(req);
+	sink->hctx = req;
 }
 
 static const body_writer *lazy_begin(struct gen_lazy_stream *ls)

@@ -24,6 +24,11 @@ void gen_error_header(void *hctx, const char *name, const char *value);
 /* A sink's gone callback: has the client left (the front closed the
  * request)? hctx is req. */
 bool gen_client_left(void *hctx);
+/* Gives a backend's sink what every endpoint's has: the error headers, the
+ * client-gone check, which deployment answered (the x-openai-fcgi-deployment
+ * header and the access log), and how often a silent stream must write to
+ * notice a client that left. */
+void gen_sink_init(struct chat_sink *sink, struct request *req);
 
 /* A stream whose head goes out with its first byte, not before: a backend
  * that fails before it has anything to say (an upstream's 429, a timeout

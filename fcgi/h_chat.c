@@ -9,6 +9,15 @@
 #include "generate.h"
 #include "response.h"
 #include "routes.h"
+#include "tokens.h"
+
+/* A client that left: the usage known so far goes to the access log (the
+ * prompt by our count; what the backend had reported, else nothing). */
+static void note_usage(struct request *req, const struct chat_request *cr, const struct chat_usage *u)
+{
+	req->prompt_tokens = u ? u->prompt_tokens : tok_prompt(cr);
+	req->completion_tokens = u ? u->completion_tokens : 0;
+}
 
 static int answer_whole(struct request *req, const struct backend_ops *be, const struct model_cfg *m,
 			const struct chat_request *cr, const struct chat_meta *meta)
@@ -17,10 +26,10 @@ static int answer_whole(struct request *req, const struct backend_ops *be, const
 	struct chat_sink sink;
 	chat_accum_init(&acc, meta, cr->n, cr->legacy_functions);
 	chat_accum_sink(&acc, &sink);
-	sink.header = gen_error_header;
-	sink.gone = gen_client_left;
-	sink.hctx = req;
+	gen_sink_init(&sink, req);
 	int rc = be->chat(m, cr, &sink, &req->err);
+	if (rc != 0 && req->client_gone)
+		note_usage(req, cr, acc.have_usage ? &acc.usage : NULL);
 	if (rc == 0) {
 		sb_reset(&req->out);
 		chat_accum_json(&acc, &req->out);
@@ -40,10 +49,12 @@ static int answer_stream(struct request *req, const struct backend_ops *be, cons
 	gen_lazy_init(&ls, req);
 	chat_stream_init(&st, meta, &ls.writer, cr->include_usage, cr->legacy_functions);
 	chat_stream_sink(&st, &sink);
-	sink.header = gen_error_header;
-	sink.gone = gen_client_left;
-	sink.hctx = req;
+	gen_sink_init(&sink, req);
 	int rc = be->chat(m, cr, &sink, &req->err);
+	/* a stream that had not begun knows its prompt; one that had, what it
+	 * sent, which is not counted here (the relay would pay for it) */
+	if (rc != 0 && req->client_gone && !ls.w)
+		note_usage(req, cr, NULL);
 	if (rc == 0)
 		chat_stream_end(&st);
 	else if (ls.w && !req->client_gone)

@@ -41,9 +41,7 @@ static int answer_mock(struct request *req, const struct backend_ops *be, const 
 	cmpl_out_init(&o, cr->model, (long)time(NULL), cr->n_prompts, cr->n, cr->stream ? &ls.writer : NULL,
 		      cr->include_usage);
 	cmpl_out_sink(&o, &sink);
-	sink.header = gen_error_header;
-	sink.gone = gen_client_left;
-	sink.hctx = req;
+	gen_sink_init(&sink, req);
 	int rc = run_prompts(be, m, cr, &o, &sink, &req->err);
 	if (!cr->stream && rc == 0) {
 		sb_reset(&req->out);
@@ -70,9 +68,7 @@ static int answer_forwarded(struct request *req, const struct backend_ops *be, c
 		struct chat_accum acc;
 		chat_accum_init(&acc, &meta, 1, false);
 		chat_accum_sink(&acc, &sink);
-		sink.header = gen_error_header;
-		sink.gone = gen_client_left;
-		sink.hctx = req;
+		gen_sink_init(&sink, req);
 		int rc = be->forward(m, "completions", cr->root, false, &sink, &req->err);
 		if (rc == 0) {
 			sb_reset(&req->out);
@@ -87,9 +83,7 @@ static int answer_forwarded(struct request *req, const struct backend_ops *be, c
 	gen_lazy_init(&ls, req);
 	chat_stream_init(&st, &meta, &ls.writer, false, false);
 	chat_stream_sink(&st, &sink);
-	sink.header = gen_error_header;
-	sink.gone = gen_client_left;
-	sink.hctx = req;
+	gen_sink_init(&sink, req);
 	int rc = be->forward(m, "completions", cr->root, true, &sink, &req->err);
 	if (rc == 0)
 		chat_stream_end(&st);

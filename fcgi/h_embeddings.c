@@ -20,9 +20,7 @@ static int answer_forwarded(struct request *req, const struct backend_ops *be, c
 	chat_meta_init(&meta, er->model, (long)time(NULL));
 	chat_accum_init(&acc, &meta, 1, false);
 	chat_accum_sink(&acc, &sink);
-	sink.header = gen_error_header;
-	sink.gone = gen_client_left;
-	sink.hctx = req;
+	gen_sink_init(&sink, req);
 	int rc = be->forward(m, "embeddings", er->root, false, &sink, &req->err);
 	if (rc == 0) {
 		sb_reset(&req->out);

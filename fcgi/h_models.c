@@ -1,4 +1,5 @@
 /* h_models.c: GET /v1/models and GET /v1/models/{id}: the configured models and those upstreams list */
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -52,6 +53,13 @@ const struct model_cfg *models_lookup(struct request *req, const char *id)
 		return NULL;
 	/* served by the upstream that lists it, by the name it lists, for
 	 * whatever it is asked: the upstream says what it does not do */
+	struct deployment_cfg *dep = &req->discovered.deployment;
+	snprintf(req->discovered.deployment_name, sizeof req->discovered.deployment_name, "%s/%s", d->up->name, d->id);
+	memset(dep, 0, sizeof *dep);
+	dep->up = d->up;
+	dep->model = d->id;
+	dep->name = req->discovered.deployment_name;
+	dep->weight = 1;
 	struct model_cfg *mc = &req->discovered.model;
 	memset(mc, 0, sizeof *mc);
 	mc->id = d->id;
@@ -60,6 +68,10 @@ const struct model_cfg *models_lookup(struct request *req, const char *id)
 	mc->backend = BACKEND_UPSTREAM;
 	mc->upstream.up = d->up;
 	mc->upstream.model = d->id;
+	mc->upstream.deployments = dep;
+	mc->upstream.n_deployments = 1;
+	mc->upstream.retries = 0;
+	mc->ping_ms = cfg->stream_ping_s * 1000;
 	mc->endpoints = EP_CHAT_FAMILY | EP_EMBEDDINGS;
 	return mc;
 }

@@ -23,9 +23,7 @@ static int answer_built(struct request *req, const struct backend_ops *be, const
 	gen_lazy_init(&ls, req);
 	rsp_builder_init(&b, meta, rr->stream ? &ls.writer : NULL);
 	rsp_builder_sink(&b, &sink);
-	sink.header = gen_error_header;
-	sink.gone = gen_client_left;
-	sink.hctx = req;
+	gen_sink_init(&sink, req);
 	int rc = be->chat(m, &rr->chat, &sink, &req->err);
 	if (rc != 0 && b.too_big) {
 		log_warn("responses: the answer grew past %ld bytes", RSP_MAX_TEXT);
@@ -58,9 +56,7 @@ static int answer_relayed(struct request *req, const struct backend_ops *be, con
 	gen_lazy_init(&ls, req);
 	rsp_relay_init(&r, rr->model, rr->stream ? &ls.writer : NULL);
 	rsp_relay_sink(&r, &sink);
-	sink.header = gen_error_header;
-	sink.gone = gen_client_left;
-	sink.hctx = req;
+	gen_sink_init(&sink, req);
 	int rc = be->forward(m, "responses", rr->root, rr->stream, &sink, &req->err);
 	if (!rr->stream && rc == 0)
 		resp_json(req, 200, r.whole.buf, r.whole.len);

@@ -192,6 +192,13 @@ static int open_state(void)
 		log_msg(LOG_CRITICAL, __FILE__, __LINE__, "config: upstream models: %s", err);
 		return -1;
 	}
+	if (upstream_in_use(&app.cfg)) {
+		strbuf path = STRBUF_INIT;
+		sb_printf(&path, "%s/upstream-cooldown", app.cfg.state_dir);
+		if (upstream_cooldowns_open(sb_str(&path), err, sizeof err) != 0)
+			log_warn("%s: deployments' failures are not remembered between requests", err);
+		sb_free(&path);
+	}
 	return 0;
 }
 

@@ -2,6 +2,9 @@
 #include "request.h"
 
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +81,8 @@ void request_begin(struct request *req, const struct app *app, const struct req_
 	req->head_sent = false;
 	req->client_gone = false;
 	memset(&req->err, 0, sizeof req->err);
+	req->deployment[0] = '\0';
+	req->prompt_tokens = req->completion_tokens = -1;
 
 	const char *cid = io->param(io->ctx, "HTTP_X_REQUEST_ID");
 	if (cid && sane_request_id(cid))
@@ -188,8 +193,26 @@ static void put_ms(strbuf *sb, long long us)
 	sb_append(sb, frac, 3);
 }
 
+/* A worker keeps its buffers from one request to the next, but not the
+ * megabytes of one large body or answer: those go back to the system
+ * (malloc_trim, since glibc keeps freed memory in the thread's arena). */
+static void release_buffers(struct request *req)
+{
+	int freed = sb_reset_capped(&req->body, REQUEST_BUFFER_KEEP);
+	freed |= sb_reset_capped(&req->out, REQUEST_BUFFER_KEEP);
+	freed |= sb_reset_capped(&req->head, REQUEST_BUFFER_KEEP);
+	freed |= sb_reset_capped(&req->scratch, REQUEST_BUFFER_KEEP);
+#ifdef __GLIBC__
+	if (freed)
+		malloc_trim(0);
+#else
+	(void)freed;
+#endif
+}
+
 void request_end(struct request *req)
 {
+	release_buffers(req);  /* the answer is out: only the log line is left */
 	if (!log_enabled(LOG_INFO)) {
 		log_set_request_id(NULL);
 		return;
@@ -199,6 +222,8 @@ void request_end(struct request *req)
 	if (dur_us < 0)
 		dur_us = 0;
 	const char *ts = log_time(req->start_us);
+	/* nginx's code for a client that closed before its answer was sent */
+	int status = req->client_gone && !req->head_sent ? 499 : req->status;
 	strbuf *line = &req->scratch;
 	sb_reset(line);
 	if (log_json()) {
@@ -211,14 +236,25 @@ void request_end(struct request *req)
 		sb_puts(line, ",\"path\":");
 		sb_json_str(line, path, strlen(path));
 		sb_puts(line, ",\"status\":");
-		sb_put_int(line, req->status);
+		sb_put_int(line, status);
 		sb_puts(line, ",\"bytes\":");
 		sb_put_int(line, (long long)req->bytes_sent);
 		sb_puts(line, ",\"duration_ms\":");
 		put_ms(line, dur_us);
 		sb_puts(line, ",\"key\":\"");
 		sb_puts(line, req->key_fp);
-		sb_puts(line, req->client_gone ? "\",\"client_gone\":true}\n" : "\"}\n");
+		sb_putc(line, '"');
+		if (req->deployment[0]) {
+			sb_puts(line, ",\"deployment\":");
+			sb_json_str(line, req->deployment, strlen(req->deployment));
+		}
+		if (req->prompt_tokens >= 0) {
+			sb_puts(line, ",\"prompt_tokens\":");
+			sb_put_int(line, req->prompt_tokens);
+			sb_puts(line, ",\"completion_tokens\":");
+			sb_put_int(line, req->completion_tokens);
+		}
+		sb_puts(line, req->client_gone ? ",\"client_gone\":true}\n" : "}\n");
 	} else {
 		sb_puts(line, ts);
 		sb_puts(line, " access ");
@@ -230,13 +266,20 @@ void request_end(struct request *req)
 		sb_putc(line, ' ');
 		sb_json_str(line, path, strlen(path));
 		sb_putc(line, ' ');
-		sb_put_int(line, req->status);
+		sb_put_int(line, status);
 		sb_putc(line, ' ');
 		sb_put_int(line, (long long)req->bytes_sent);
 		sb_putc(line, ' ');
 		put_ms(line, dur_us);
 		sb_puts(line, "ms key=");
 		sb_puts(line, req->key_fp);
+		if (req->deployment[0]) {
+			/* a config's names, but escaped like everything else */
+			sb_puts(line, " deployment=");
+			log_escape_text(line, req->deployment, strlen(req->deployment), true);
+		}
+		if (req->prompt_tokens >= 0)
+			sb_printf(line, " tokens=%ld+%ld", req->prompt_tokens, req->completion_tokens);
 		sb_puts(line, req->client_gone ? " client_gone\n" : "\n");
 	}
 	log_raw(line->buf, line->len);

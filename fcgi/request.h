@@ -60,16 +60,25 @@ struct request {
 	bool head_sent;
 	bool client_gone;
 	oa_error err;                /* set by a handler that returns -1 */
+	char deployment[160];        /* the upstream deployment that answered, "" when none */
+	long prompt_tokens;          /* the usage known when a client left; -1: not counted */
+	long completion_tokens;
 	struct {                     /* models_lookup()'s answer for a model an upstream lists */
 		struct discovered_model found;
-		struct model_cfg model;  /* points into found */
+		char deployment_name[200];
+		struct deployment_cfg deployment;  /* its one deployment: the upstream that lists it */
+		struct model_cfg model;  /* points into the above */
 	} discovered;
 };
 
 /* Resets req for a new request on io. Never fails: what is wrong with the
  * request (path, headers) is found by the router. */
 void request_begin(struct request *req, const struct app *app, const struct req_io *io);
-/* Writes the access-log line. */
+/* The most memory a buffer of the context keeps between requests. */
+#define REQUEST_BUFFER_KEEP (64 * 1024)
+
+/* Frees what a large request left in the buffers (beyond
+ * REQUEST_BUFFER_KEEP each), then writes the access-log line. */
 void request_end(struct request *req);
 /* Frees the reusable buffers (at thread exit). */
 void request_free(struct request *req);

@@ -10,7 +10,8 @@
 
 /* Headers a browser client may read (CORS). */
 #define EXPOSE_HEADERS "x-request-id, openai-processing-ms, x-ratelimit-limit-requests, " \
-	"x-ratelimit-remaining-requests, x-ratelimit-reset-requests, retry-after, retry-after-ms"
+	"x-ratelimit-remaining-requests, x-ratelimit-reset-requests, retry-after, retry-after-ms, " \
+	"x-openai-fcgi-deployment"
 
 void resp_header(struct request *req, const char *name, const char *fmt, ...)
 {

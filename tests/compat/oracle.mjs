@@ -201,6 +201,12 @@ export class Oracle {
       checkResponseEvent(rst, m[1], v, (what) => this.problem(x, `event ${x.events.length}: ${what}`));
     };
     const onEvent = (ev) => {
+      // our keep-alive, an SSE comment line: what a client must ignore (it
+      // is not an event), and the one kind of comment we send
+      if (ev === ': keep-alive') {
+        x.keepalives = (x.keepalives || 0) + 1;
+        return;
+      }
       x.events.push(ev);
       if (responses) {
         onResponseEvent(ev);

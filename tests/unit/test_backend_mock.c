@@ -9,10 +9,13 @@
 
 #include <cmocka.h>
 #include <json-c/json.h>
+#include <limits.h>
 
 #include "backend.h"
+#include "backend_mock.h"
 #include "chat_response.h"
 #include "config.h"
+#include "mock_schema.h"
 #include "sse.h"
 #include "tokens.h"
 
@@ -712,6 +715,464 @@ static int c_usage(void *ctx, const struct chat_usage *u)
 	return count_call(ctx);
 }
 
+/* ---- hostile schemas: bounded instances, or a refusal ---- */
+
+/* Parses s deeper than json_tokener_parse() would (its limit is 32). */
+static json_object *parse_deep(const char *s)
+{
+	json_tokener *tok = json_tokener_new_ex(256);
+	json_object *o = json_tokener_parse_ex(tok, s, (int)strlen(s) + 1);  /* the NUL ends a bare number */
+	enum json_tokener_error e = json_tokener_get_error(tok);
+	json_tokener_free(tok);
+	if (e != json_tokener_success)
+		fail_msg("not JSON (%s): %.200s", json_tokener_error_desc(e), s);
+	return o;
+}
+
+/* The instance for schema, checked to be JSON within the bound; NULL when
+ * refused. The caller frees the result. */
+static char *instance_of(const char *schema)
+{
+	json_object *s = parse_deep(schema);
+	strbuf out = STRBUF_INIT;
+	sb_puts(&out, "kept");  /* what was in out before stays */
+	int rc = mock_schema_instance(s, MOCK_SCHEMA_MAX_BYTES, &out);
+	json_object_put(s);
+	assert_memory_equal(out.buf, "kept", 4);
+	if (rc != 0) {
+		assert_int_equal(rc, -1);
+		assert_int_equal(out.len, 4);  /* nothing of a refused attempt left */
+		sb_free(&out);
+		return NULL;
+	}
+	assert_true(out.len - 4 <= MOCK_SCHEMA_MAX_BYTES);
+	json_object_put(parse_deep(out.buf + 4));
+	char *r = strdup(out.buf + 4);
+	sb_free(&out);
+	return r;
+}
+
+#define REFUSED NULL
+
+static const struct { const char *schema, *instance; } schema_cases[] = {
+	/* optional recursion: made once more, then left out */
+	{ "{\"type\":\"object\",\"properties\":{\"a\":{\"$ref\":\"#\"},\"b\":{\"$ref\":\"#\"}}}",
+	  "{\"a\":{},\"b\":{}}" },
+	{ "{\"type\":\"object\",\"properties\":{\"next\":{\"anyOf\":[{\"$ref\":\"#\"},{\"type\":\"null\"}]},"
+	  "\"v\":{\"type\":\"integer\"}},\"required\":[\"next\",\"v\"]}",
+	  "{\"next\":{\"next\":null,\"v\":1},\"v\":1}" },
+	{ "{\"type\":[\"object\",\"null\"],\"properties\":{\"n\":{\"$ref\":\"#\"}},\"required\":[\"n\"]}",
+	  "{\"n\":null}" },
+	{ "{\"type\":\"object\",\"properties\":{\"kids\":{\"type\":\"array\",\"items\":{\"$ref\":\"#\"}}}}",
+	  "{\"kids\":[{\"kids\":[]}]}" },
+	{ "{\"$defs\":{\"t\":{\"type\":\"object\",\"properties\":{\"up\":{\"$ref\":\"#/$defs/t\"},"
+	  "\"id\":{\"type\":\"string\"}},\"required\":[\"id\"]}},\"$ref\":\"#/$defs/t\"}",
+	  "{\"up\":{\"id\":\"example\"},\"id\":\"example\"}" },
+	/* required recursion never ends: refused */
+	{ "{\"type\":\"object\",\"properties\":{\"a\":{\"$ref\":\"#\"}},\"required\":[\"a\"]}", REFUSED },
+	{ "{\"$defs\":{\"a\":{\"type\":\"object\",\"properties\":{\"b\":{\"$ref\":\"#/$defs/b\"}},\"required\":[\"b\"]},"
+	  "\"b\":{\"type\":\"object\",\"properties\":{\"a\":{\"$ref\":\"#/$defs/a\"}},\"required\":[\"a\"]}},"
+	  "\"$ref\":\"#/$defs/a\"}", REFUSED },
+	{ "{\"type\":\"array\",\"items\":{\"$ref\":\"#\"},\"minItems\":1}", REFUSED },
+	{ "{\"allOf\":[{\"$ref\":\"#\"}]}", REFUSED },
+	{ "false", REFUSED },
+	/* counts beyond any bound, negative or fractional ones */
+	{ "{\"type\":\"array\",\"items\":{\"type\":\"integer\"},\"minItems\":1e300}", REFUSED },
+	{ "{\"type\":\"array\",\"minItems\":99999999999999999999999}", REFUSED },
+	{ "{\"type\":\"array\",\"items\":{\"type\":\"integer\"},\"minItems\":3,\"maxItems\":3}", "[1,1,1]" },
+	{ "{\"type\":\"array\",\"items\":{\"type\":\"integer\"},\"minItems\":-1e300,\"maxItems\":1e300}", "[1]" },
+	{ "{\"type\":\"array\",\"items\":{\"type\":\"integer\"},\"minItems\":2.5}", "[1,1,1]" },
+	{ "{\"type\":\"array\",\"items\":{\"type\":\"integer\"},\"minItems\":4,\"maxItems\":2}", REFUSED },
+	{ "{\"type\":\"array\",\"items\":false}", "[]" },
+	{ "{\"type\":\"string\",\"minLength\":1e9}", REFUSED },
+	{ "{\"type\":\"string\",\"minLength\":70000}", REFUSED },
+	{ "{\"type\":\"string\",\"minLength\":-5}", "\"example\"" },
+	{ "{\"type\":\"string\",\"maxLength\":3}", "\"exa\"" },
+	{ "{\"type\":\"string\",\"minLength\":9,\"maxLength\":-1e300}", REFUSED },
+	{ "{\"anyOf\":[{\"type\":\"string\",\"minLength\":1e300},{\"type\":\"integer\"}]}", "1" },
+	/* numbers: no conversion beyond long, bounds nothing satisfies refused */
+	{ "{\"type\":\"integer\",\"minimum\":9.3e18}", "9300000000000000000" },
+	{ "{\"type\":\"number\",\"minimum\":1e300}", "1.0000000000000001e+300" },
+	{ "{\"type\":\"number\",\"maximum\":-1e300}", "-1.0000000000000001e+300" },
+	{ "{\"type\":\"integer\",\"minimum\":3,\"multipleOf\":5}", "5" },
+	{ "{\"type\":\"integer\",\"multipleOf\":0.4}", "2" },
+	{ "{\"type\":\"integer\",\"multipleOf\":0.7,\"maximum\":2}", "0" },
+	{ "{\"type\":\"integer\",\"multipleOf\":0.7,\"minimum\":0.5,\"maximum\":2}", REFUSED },
+	{ "{\"type\":\"number\",\"exclusiveMinimum\":1}", "1.0000000000000002" },
+	{ "{\"type\":\"integer\",\"exclusiveMinimum\":1}", "2" },
+	{ "{\"type\":\"integer\",\"minimum\":1,\"exclusiveMinimum\":true}", "2" },
+	{ "{\"type\":\"integer\",\"exclusiveMaximum\":-1e300,\"minimum\":-1e300}", REFUSED },
+	{ "{\"type\":\"integer\",\"minimum\":10,\"maximum\":5}", REFUSED },
+	{ "{\"type\":\"integer\",\"exclusiveMinimum\":1.5,\"exclusiveMaximum\":2}", REFUSED },
+	{ "{\"type\":\"number\",\"minimum\":1e300,\"multipleOf\":1e-300}", REFUSED },
+	{ "{\"type\":\"integer\",\"minimum\":-5,\"maximum\":-7}", REFUSED },
+	/* what the schema gives: too large is left out where it may be */
+	{ "{\"const\":null}", "null" },
+	{ "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\",\"minLength\":70000}},\"required\":[\"a\"]}",
+	  REFUSED },
+	{ "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\",\"minLength\":70000},"
+	  "\"b\":{\"type\":\"boolean\"}},\"required\":[\"b\"]}", "{\"b\":true}" },
+	{ "{\"type\":\"object\",\"properties\":{\"b\":{\"type\":\"boolean\"}},\"required\":[\"b\",\"b\",\"b\"]}",
+	  "{\"b\":true}" },
+	{ "true", "{}" },
+	{ "{}", "{}" },
+};
+
+static void test_schema_cases(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof schema_cases / sizeof schema_cases[0]; i++) {
+		char *got = instance_of(schema_cases[i].schema);
+		if (!got != !schema_cases[i].instance || (got && strcmp(got, schema_cases[i].instance) != 0))
+			fail_msg("case %zu %s: got %s, want %s", i, schema_cases[i].schema,
+				 got ? got : "refused", schema_cases[i].instance ? schema_cases[i].instance : "refused");
+		free(got);
+	}
+}
+
+/* Schemas of a size no table writes by hand, built here. */
+enum shape { WIDE_REFS, WIDE_REFS_REQUIRED, DAG_REQUIRED, DAG_OPTIONAL, REF_CHAIN, BIG_CONSTS,
+	     NESTED_MIN_ITEMS, BIG_ENUM_ITEMS };
+
+static void build_shape(strbuf *sb, enum shape shape, int n)
+{
+	switch (shape) {
+	case WIDE_REFS:
+	case WIDE_REFS_REQUIRED:
+		sb_puts(sb, "{\"type\":\"object\",\"properties\":{");
+		for (int i = 0; i < n; i++)
+			sb_printf(sb, "%s\"p%d\":{\"$ref\":\"#\"}", i ? "," : "", i);
+		sb_puts(sb, "}");
+		if (shape == WIDE_REFS_REQUIRED) {
+			sb_puts(sb, ",\"required\":[");
+			for (int i = 0; i < n; i++)
+				sb_printf(sb, "%s\"p%d\"", i ? "," : "", i);
+			sb_puts(sb, "]");
+		}
+		sb_puts(sb, "}");
+		break;
+	case DAG_REQUIRED:
+	case DAG_OPTIONAL:  /* each level refers to the next twice: 2^n leaves */
+		sb_puts(sb, "{\"$ref\":\"#/$defs/a0\",\"$defs\":{");
+		for (int i = 0; i < n; i++)
+			sb_printf(sb, "\"a%d\":{\"type\":\"object\",\"properties\":{\"x\":{\"$ref\":\"#/$defs/a%d\"},"
+				  "\"y\":{\"$ref\":\"#/$defs/a%d\"}}%s},", i, i + 1, i + 1,
+				  shape == DAG_REQUIRED ? ",\"required\":[\"x\",\"y\"]" : "");
+		sb_printf(sb, "\"a%d\":{\"type\":\"string\"}}}", n);
+		break;
+	case REF_CHAIN:
+		sb_puts(sb, "{\"$ref\":\"#/$defs/c0\",\"$defs\":{");
+		for (int i = 0; i < n; i++)
+			sb_printf(sb, "\"c%d\":{\"$ref\":\"#/$defs/c%d\"},", i, i + 1);
+		sb_printf(sb, "\"c%d\":{\"type\":\"integer\"}}}", n);
+		break;
+	case BIG_CONSTS:  /* n properties, each a 30000-byte const */
+		sb_puts(sb, "{\"type\":\"object\",\"properties\":{");
+		for (int i = 0; i < n; i++) {
+			sb_printf(sb, "%s\"k%d\":{\"const\":\"", i ? "," : "", i);
+			for (int k = 0; k < 30000; k++)
+				sb_putc(sb, (char)('a' + i % 26));
+			sb_puts(sb, "\"}");
+		}
+		sb_puts(sb, "}}");
+		break;
+	case NESTED_MIN_ITEMS:  /* n arrays deep, 100 items each */
+		for (int i = 0; i < n; i++)
+			sb_puts(sb, "{\"type\":\"array\",\"minItems\":100,\"items\":");
+		sb_puts(sb, "{\"type\":\"string\",\"minLength\":100}");
+		for (int i = 0; i < n; i++)
+			sb_puts(sb, "}");
+		break;
+	case BIG_ENUM_ITEMS:  /* minItems n of a 1000-byte enum value */
+		sb_printf(sb, "{\"type\":\"array\",\"minItems\":%d,\"items\":{\"enum\":[\"", n);
+		for (int k = 0; k < 1000; k++)
+			sb_putc(sb, 'q');
+		sb_puts(sb, "\"]}}");
+		break;
+	}
+}
+
+static void test_schema_shapes(void **state)
+{
+	(void)state;
+	static const struct { enum shape shape; int n; const char *instance; size_t min_len; } cases[] = {
+		{ WIDE_REFS, 150, NULL, 1000 },         /* every p_i once more, inside it nothing */
+		{ WIDE_REFS, 3000, "{}", 0 },           /* too many for that: the minimal instance */
+		{ WIDE_REFS_REQUIRED, 40, REFUSED, 0 },
+		{ WIDE_REFS_REQUIRED, 1, REFUSED, 0 },
+		{ DAG_REQUIRED, 30, REFUSED, 0 },       /* 2^30 strings required */
+		{ DAG_REQUIRED, 10, NULL, 10000 },      /* 2^10 of them fit */
+		{ DAG_OPTIONAL, 30, "{}", 0 },
+		{ REF_CHAIN, 30, "1", 0 },
+		{ REF_CHAIN, 1000, REFUSED, 0 },        /* deeper than MOCK_SCHEMA_MAX_DEPTH */
+		{ BIG_CONSTS, 3, "{}", 0 },             /* 90 KB of optional consts */
+		{ BIG_CONSTS, 1, NULL, 30000 },
+		{ NESTED_MIN_ITEMS, 3, REFUSED, 0 },    /* 100^3 strings of 100 */
+		{ NESTED_MIN_ITEMS, 1, NULL, 10000 },
+		{ BIG_ENUM_ITEMS, 60, NULL, 60000 },
+		{ BIG_ENUM_ITEMS, 70, REFUSED, 0 },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		strbuf sb = STRBUF_INIT;
+		build_shape(&sb, cases[i].shape, cases[i].n);
+		char *got = instance_of(sb.buf);
+		if (cases[i].instance == REFUSED && cases[i].min_len == 0) {
+			if (got)
+				fail_msg("shape case %zu: not refused: %.200s", i, got);
+		} else if (!got) {
+			fail_msg("shape case %zu refused", i);
+		} else if (cases[i].instance) {
+			assert_string_equal(got, cases[i].instance);
+		} else {
+			assert_true(strlen(got) >= cases[i].min_len);
+		}
+		free(got);
+		sb_free(&sb);
+	}
+}
+
+/* A schema refused is a 400 naming it, before anything is sent. */
+static const char required_loop[] =
+	"{\"type\":\"object\",\"properties\":{\"self\":{\"$ref\":\"#\"}},\"required\":[\"self\"]}";
+
+static void expect_refusal(struct fixture *f, const char *code, const char *param, const char *named)
+{
+	for (int stream = 0; stream < 2; stream++) {
+		f->req.stream = stream;
+		struct counting c = { 0, INT_MAX };
+		struct chat_sink sink = { .ctx = &c, .delta = c_delta, .tool_call = c_tool,
+					  .finish = c_finish, .usage = c_usage };
+		oa_error err = { 0 };
+		assert_int_equal(backend_mock.chat(&f->model, &f->req, &sink, &err), -1);
+		assert_int_equal(c.calls, 0);
+		assert_int_equal(err.status, 400);
+		assert_string_equal(err.type, "invalid_request_error");
+		assert_string_equal(err.code, code);
+		assert_string_equal(err.param, param);
+		if (!strstr(err.message, named))
+			fail_msg("message does not name %s: %s", named, err.message);
+	}
+}
+
+static void test_schema_refused_is_400(void **state)
+{
+	(void)state;
+	struct fixture f;
+	fixture_init(&f);
+	add_tools(&f);
+	f.owned[1] = parse(required_loop);
+	f.tools[1] = (struct chat_tool){ .name = "loop", .parameters = f.owned[1], .index = 3 };
+	f.req.tool_choice = TOOL_CHOICE_NAMED;
+	f.req.tool_choice_name = "loop";
+	expect_refusal(&f, "invalid_function_parameters", "tools[3].function.parameters",
+		       "Invalid schema for function 'loop'");
+	f.req.legacy_functions = true;
+	expect_refusal(&f, "invalid_function_parameters", "functions[3].parameters",
+		       "Invalid schema for function 'loop'");
+
+	f.req.legacy_functions = false;
+	f.req.tool_choice = TOOL_CHOICE_AUTO;
+	f.req.response_format = RF_JSON_SCHEMA;
+	f.req.json_schema = f.owned[1];
+	f.req.json_schema_name = "answer";
+	expect_refusal(&f, "invalid_json_schema", "response_format.json_schema.schema",
+		       "Invalid schema for response_format 'answer'");
+	fixture_free(&f);
+}
+
+/* ---- the output's bounds ---- */
+
+static void test_model_max_output_tokens(void **state)
+{
+	(void)state;
+	struct fixture f;
+	fixture_init(&f);
+	static const struct { long model_cap, max_tokens; const char *content, *finish; } cases[] = {
+		{ 5, -1, "THIS IS THE MOCKED", "length" },
+		{ 5, 1000, "THIS IS THE MOCKED", "length" },   /* the model's cap wins */
+		{ 5, 2, "THIS IS", "length" },                  /* the request's, when lower */
+		{ 0, -1, CANNED, "stop" },                      /* unset: the default, 4096 */
+		{ 1000, -1, CANNED, "stop" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		f.model.max_output_tokens = cases[i].model_cap;
+		f.req.max_tokens = cases[i].max_tokens;
+		struct body b;
+		run_accum(&f, &b);
+		assert_string_equal(content(&b, 0), cases[i].content);
+		assert_string_equal(finish(&b, 0), cases[i].finish);
+		body_free(&b);
+		struct seen s;
+		run_stream(&f, &s);
+		assert_string_equal(sb_str(&s.text[0]), cases[i].content);
+		assert_string_equal(s.finish[0], cases[i].finish);
+		seen_free(&s);
+		f.req.stream = false;
+	}
+	fixture_free(&f);
+}
+
+/* Text of `words` copies of word, each after `spaces` spaces (whitespace
+ * costs no tokens: only bytes bound such a text). */
+static void spaced_words(strbuf *sb, size_t words, const char *word, size_t spaces)
+{
+	for (size_t i = 0; i < words; i++) {
+		sb_grow(sb, spaces);
+		memset(sb->buf + sb->len, ' ', spaces);
+		sb->len += spaces;
+		sb_puts(sb, word);
+	}
+}
+
+static void test_echo_bounded(void **state)
+{
+	(void)state;
+	static const struct { size_t words; const char *word; size_t spaces; int n; long cap; } cases[] = {
+		{ 100000, "word", 1, 1, 4096 },       /* 500 KB: the token cap cuts it */
+		{ 100000, "word", 1, 4, 4096 },
+		{ 3000, "a", 1000, 1, 4096 },         /* 3 MB that is 3000 tokens: bytes cut it */
+		{ 3000, "a", 1000, 4, 1000000 },
+		{ 1, "x", 2u << 20, 3, 4096 },        /* one word after 2 MiB of spaces */
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct fixture f;
+		fixture_init(&f);
+		strbuf text = STRBUF_INIT;
+		spaced_words(&text, cases[i].words, cases[i].word, cases[i].spaces);
+		f.model.mock.mode = MOCK_ECHO;
+		f.model.max_output_tokens = cases[i].cap;
+		f.msgs[1].text = text.buf;
+		f.msgs[1].text_len = text.len;
+		f.req.n = cases[i].n;
+		struct body b;
+		run_accum(&f, &b);
+		size_t total = 0;
+		for (int c = 0; c < cases[i].n; c++) {
+			const char *got = content(&b, c);
+			size_t len = strlen(got);
+			total += len;
+			assert_true(len < text.len);
+			assert_memory_equal(got, text.buf, len);
+			assert_true(tok_count(got, len) <= cases[i].cap);
+			assert_true(len <= (size_t)MOCK_MAX_ANSWER_BYTES / (size_t)cases[i].n);
+			assert_string_equal(finish(&b, c), "length");
+		}
+		assert_true(total <= (size_t)MOCK_MAX_ANSWER_BYTES);
+		body_free(&b);
+		sb_free(&text);
+		fixture_free(&f);
+	}
+}
+
+/* What a stream sent, counted without parsing it. */
+struct tally {
+	size_t deltas, bytes, finishes;
+};
+
+static int t_delta(void *ctx, int i, const char *r, const char *s, size_t n)
+{
+	struct tally *t = ctx;
+	(void)i; (void)r; (void)s;
+	t->deltas++;
+	t->bytes += n;
+	return 0;
+}
+
+static int t_finish(void *ctx, int i, const char *r)
+{
+	(void)i;
+	assert_string_equal(r, "length");
+	((struct tally *)ctx)->finishes++;
+	return 0;
+}
+
+static int t_usage(void *ctx, const struct chat_usage *u)
+{
+	(void)ctx; (void)u;
+	return 0;
+}
+
+/* A const of 10,000 words answered to n: 128 choices: a few words per
+ * event, the events and bytes within the bounds. */
+static void test_stream_bounded(void **state)
+{
+	(void)state;
+	static const int ns[] = { 1, 2, 7, 128 };
+	strbuf schema = STRBUF_INIT;
+	sb_puts(&schema, "{\"const\":\"");
+	spaced_words(&schema, 10000, "word", 1);
+	sb_puts(&schema, "\"}");
+	for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++) {
+		struct fixture f;
+		fixture_init(&f);
+		f.owned[1] = parse(schema.buf);
+		f.req.response_format = RF_JSON_SCHEMA;
+		f.req.json_schema = f.owned[1];
+		f.req.n = ns[i];
+		f.req.stream = true;
+		struct tally t = { 0 };
+		struct chat_sink sink = { .ctx = &t, .delta = t_delta, .finish = t_finish, .usage = t_usage };
+		oa_error err = { 0 };
+		assert_int_equal(backend_mock.chat(&f.model, &f.req, &sink, &err), 0);
+		assert_int_equal(t.finishes, (size_t)ns[i]);
+		assert_true(t.deltas <= MOCK_MAX_STREAM_EVENTS + (size_t)ns[i]);
+		assert_true(t.deltas >= (size_t)ns[i]);
+		assert_true(t.bytes <= (size_t)MOCK_MAX_ANSWER_BYTES);
+		fixture_free(&f);
+	}
+	sb_free(&schema);
+}
+
+static void test_stream_pace(void **state)
+{
+	(void)state;
+	static const struct { size_t words; int choices; long delay; } cases[] = {
+		{ 23, 1, 100 }, { 4096, 1, 100 }, { 4096, 128, 100 }, { 10000, 1, 100 },
+		{ 10000, 128, 60000 }, { 1, 128, 60000 }, { 0, 1, 100 }, { 300, 1, 0 },
+		{ 8192, 1, 3600000 }, { (size_t)1 << 40, 128, 60000 },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct mock_pace p = mock_stream_pace(cases[i].words, cases[i].choices, cases[i].delay);
+		assert_true(p.words_per_event >= 1);
+		size_t events = (cases[i].words + p.words_per_event - 1) / p.words_per_event;
+		assert_true(events * (size_t)cases[i].choices <= MOCK_MAX_STREAM_EVENTS);
+		assert_true(p.pause_ms >= 0 && p.pause_ms <= cases[i].delay);
+		if (events > 1)
+			assert_true((long long)p.pause_ms * (long long)(events - 1) <= MOCK_MAX_STREAM_MS);
+	}
+	/* within the bounds nothing changes: a word per event, the model's delay */
+	struct mock_pace p = mock_stream_pace(23, 1, 100);
+	assert_int_equal(p.words_per_event, 1);
+	assert_int_equal(p.pause_ms, 100);
+}
+
+static void test_tool_arguments_bounded(void **state)
+{
+	(void)state;
+	struct fixture f;
+	fixture_init(&f);
+	add_tools(&f);
+	/* 60 KB of arguments: within the schema's bound, beyond the model's tokens */
+	f.owned[1] = parse("{\"type\":\"object\",\"properties\":{\"s\":{\"type\":\"string\",\"minLength\":60000}},"
+			   "\"required\":[\"s\"]}");
+	f.tools[1] = (struct chat_tool){ .name = "big", .parameters = f.owned[1] };
+	f.req.tool_choice = TOOL_CHOICE_NAMED;
+	f.req.tool_choice_name = "big";
+	f.model.max_output_tokens = 100;
+	f.req.n = 2;
+	struct body b;
+	run_accum(&f, &b);
+	for (int i = 0; i < 2; i++) {
+		assert_string_equal(finish(&b, i), "length");
+		json_object *call = json_object_array_get_idx(get(get(choice(&b, i), "message"), "tool_calls"), 0);
+		const char *args = get_str(get(call, "function"), "arguments");
+		assert_true(tok_count(args, strlen(args)) <= 100);
+		assert_memory_equal(args, "{\"s\":\"examplex", 14);
+	}
+	body_free(&b);
+	fixture_free(&f);
+}
+
 static void test_sink_failure_stops_at_once(void **state)
 {
 	(void)state;
@@ -773,6 +1234,14 @@ int main(void)
 		cmocka_unit_test(test_json_object),
 		cmocka_unit_test(test_json_schema),
 		cmocka_unit_test(test_schema_depth_limited),
+		cmocka_unit_test(test_schema_cases),
+		cmocka_unit_test(test_schema_shapes),
+		cmocka_unit_test(test_schema_refused_is_400),
+		cmocka_unit_test(test_model_max_output_tokens),
+		cmocka_unit_test(test_echo_bounded),
+		cmocka_unit_test(test_stream_bounded),
+		cmocka_unit_test(test_stream_pace),
+		cmocka_unit_test(test_tool_arguments_bounded),
 		cmocka_unit_test(test_sink_failure_stops_at_once),
 		cmocka_unit_test(test_no_sleep_unless_streaming),
 	};

@@ -491,10 +491,13 @@ static void test_models_from_file(void **state)
 		   "models = (\n"
 		   "  { id = \"m-one\"; owned_by = \"acme\"; created = 1234; backend = \"mock\";\n"
 		   "    mock = { mode = \"echo\"; delay_ms = 7; }; },\n"
-		   "  { id = \"m-two\"; }\n"
+		   "  { id = \"m-two\"; },\n"
+		   "  { id = \"m-three\"; max_output_tokens = 77; }\n"
 		   ");\n");
 	assert_loads(w);
-	assert_int_equal(w->cfg.n_models, 2);
+	assert_int_equal(w->cfg.n_models, 3);
+	assert_int_equal(config_find_model(&w->cfg, "m-three")->max_output_tokens, 77);
+	assert_int_equal(config_find_model(&w->cfg, "m-one")->max_output_tokens, MODEL_DEFAULT_MAX_OUTPUT_TOKENS);
 	const struct model_cfg *m = config_find_model(&w->cfg, "m-one");
 	assert_non_null(m);
 	assert_string_equal(m->owned_by, "acme");
@@ -525,6 +528,7 @@ static void test_default_models(void **state)
 	assert_non_null(e);
 	assert_int_equal(e->endpoints, EP_EMBEDDINGS);
 	assert_null(config_find_model(&w->cfg, "gpt-4"));
+	assert_int_equal(config_find_model(&w->cfg, "blueprint-standard")->max_output_tokens, 4096);
 }
 
 /* A model says what it answers: a kind, or a list that overrides it. */
@@ -584,6 +588,15 @@ static void test_model_errors(void **state)
 
 	write_file(w->conf, "models = ( { id = \"a\"; mock = { delay_ms = 70000; }; } );\n");
 	assert_refused(w, "models[0].mock.delay_ms (");
+
+	static const char *const bad_caps[] = { "0", "-1", "1048577", "9223372036854775807L" };
+	for (size_t i = 0; i < sizeof bad_caps / sizeof bad_caps[0]; i++) {
+		char conf[160];
+		snprintf(conf, sizeof conf, "models = ( { id = \"a\"; max_output_tokens = %s; } );\n", bad_caps[i]);
+		write_file(w->conf, conf);
+		assert_refused(w, "models[0].max_output_tokens (");
+		assert_contains(sb_str(&w->rep.errors), "must be from 1 to 1048576");
+	}
 
 	write_file(w->conf, "models = \"a\";\n");
 	assert_refused(w, "models (");

@@ -297,6 +297,112 @@ static void test_limits_default_and_override(void **state)
 	config_report_free(&rep);
 }
 
+/* A model on several deployments: groups, weights, names, and the
+ * settings every request and every deployment gets. */
+static void test_deployments(void **state)
+{
+	(void)state;
+	static const char conf[] =
+		"upstreams = ( { name = \"a\"; base_url = \"http://a/v1\"; }, { name = \"b\"; base_url = \"http://b/v1\"; },\n"
+		"  { name = \"c\"; base_url = \"http://c/v1\"; } );\n"
+		"models = ( { id = \"chat\"; backend = \"upstream\"; deployments = (\n"
+		"  { upstream = \"a\"; model = \"llama\"; weight = 2; }, { upstream = \"b\"; },\n"
+		"  { upstream = \"c\"; model = \"gpt-4o-mini\"; priority = 1; } ); } );\n";
+	static const char *const env[] = { "UPSTREAM_RETRIES=1", "UPSTREAM_FAILURES=5", "UPSTREAM_COOLDOWN_S=9",
+		"STREAM_PING_S=4", NULL };
+	struct config cfg;
+	struct config_report rep;
+	assert_int_equal(load(conf, env, &cfg, &rep), 0);
+	const struct model_cfg *m = config_find_model(&cfg, "chat");
+	assert_non_null(m);
+	assert_int_equal(m->upstream.n_deployments, 3);
+	const struct deployment_cfg *d = m->upstream.deployments;
+	assert_string_equal(d[0].name, "a/llama");
+	assert_int_equal(d[0].weight, 2);
+	assert_int_equal(d[0].priority, 0);
+	assert_string_equal(d[1].name, "b/chat");  /* the model's id by default */
+	assert_int_equal(d[1].weight, 1);
+	assert_string_equal(d[2].model, "gpt-4o-mini");
+	assert_int_equal(d[2].priority, 1);
+	assert_ptr_equal(m->upstream.up, d[0].up);
+	assert_string_equal(m->upstream.model, "llama");
+	assert_int_equal(m->upstream.retries, 1);
+	assert_int_equal(m->ping_ms, 4000);
+	assert_int_equal(d[2].up->failures, 5);
+	assert_int_equal(d[2].up->cooldown_ms, 9000);
+	strbuf out = STRBUF_INIT;
+	config_describe(&cfg, &out);
+	assert_non_null(strstr(sb_str(&out), "gpt-4o-mini at http://c/v1 (key none, priority 1, weight 1)"));
+	sb_free(&out);
+	config_free(&cfg);
+	config_report_free(&rep);
+	/* defaults */
+	assert_int_equal(load(conf, NULL, &cfg, &rep), 0);
+	m = config_find_model(&cfg, "chat");
+	assert_int_equal(m->upstream.retries, 2);
+	assert_int_equal(m->ping_ms, 15000);
+	assert_int_equal(m->upstream.deployments[0].up->failures, 3);
+	assert_int_equal(m->upstream.deployments[0].up->cooldown_ms, 30000);
+	assert_int_equal(config_find_model(&cfg, "chat")->ping_ms, 15000);
+	config_free(&cfg);
+	config_report_free(&rep);
+}
+
+static void test_deployment_refusals(void **state)
+{
+	(void)state;
+	static const char ups[] = "upstreams = ( { name = \"a\"; base_url = \"http://a/v1\"; } );\n";
+	char conf[1024];
+	const struct {
+		const char *models, *needle;
+	} cases[] = {
+		{ "deployments = ( { upstream = \"zz\"; } )", "models[0].deployments[0].upstream (" },
+		{ "deployments = ( { model = \"m\"; } )", "models[0].deployments[0].upstream (" },
+		{ "deployments = ( { upstream = \"a\"; weight = 0; } )", "models[0].deployments[0].weight (" },
+		{ "deployments = ( { upstream = \"a\"; priority = -1; } )", "models[0].deployments[0].priority (" },
+		{ "deployments = ( { upstream = \"a\"; wieght = 2; } )", "wieght" },
+		{ "deployments = ( )", "models[0].deployments (" },
+		{ "deployments = ( \"a\" )", "models[0].deployments[0] (" },
+		{ "upstream = \"a\"; deployments = ( { upstream = \"a\"; } )", "not both" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		snprintf(conf, sizeof conf, "%smodels = ( { id = \"x\"; backend = \"upstream\"; %s; } );\n", ups,
+			 cases[i].models);
+		expect_refusal(conf, NULL, cases[i].needle);
+	}
+	static const char *const bad_rt[] = { "UPSTREAM_RETRIES=11", NULL };
+	expect_refusal(NULL, bad_rt, "UPSTREAM_RETRIES (environment)");
+	static const char *const bad_ping[] = { "STREAM_PING_S=-1", NULL };
+	expect_refusal(NULL, bad_ping, "STREAM_PING_S (environment)");
+	static const char *const bad_second[] = { "UPSTREAM_BASE_URL=http://x/v1,ftp://y", "UPSTREAM_MODELS=a", NULL };
+	expect_refusal(NULL, bad_second, "UPSTREAM_BASE_URL (environment): one of the URLs must start with http");
+	static const char *const too_many[] = { "UPSTREAM_BASE_URL=http://a,http://b,http://c,http://d,http://e,"
+		"http://f,http://g,http://h,http://i", "UPSTREAM_MODELS=a", NULL };
+	expect_refusal(NULL, too_many, "at most 8 URLs");
+}
+
+/* UPSTREAM_BASE_URL="u1, u2": every model on both, tried in that order. */
+static void test_env_several_urls(void **state)
+{
+	(void)state;
+	static const char *const env[] = { "UPSTREAM_BASE_URL=http://one:8001/v1, http://two:8002/v1/",
+		"UPSTREAM_API_KEY=sk-env-1", "UPSTREAM_MODELS=m,alias=real", NULL };
+	struct config cfg;
+	struct config_report rep;
+	assert_int_equal(load(NULL, env, &cfg, &rep), 0);
+	const struct model_cfg *a = config_find_model(&cfg, "alias");
+	assert_int_equal(a->upstream.n_deployments, 2);
+	assert_string_equal(a->upstream.deployments[0].up->base_url, "http://one:8001/v1");
+	assert_string_equal(a->upstream.deployments[1].up->base_url, "http://two:8002/v1");
+	assert_string_equal(a->upstream.deployments[0].name, "env/real");
+	assert_string_equal(a->upstream.deployments[1].name, "env2/real");
+	assert_true(a->upstream.deployments[0].priority < a->upstream.deployments[1].priority);
+	assert_string_equal(a->upstream.deployments[1].up->api_key, "sk-env-1");
+	assert_int_equal(config_find_model(&cfg, "m")->upstream.n_deployments, 2);
+	config_free(&cfg);
+	config_report_free(&rep);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -307,6 +413,9 @@ int main(void)
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_env_only),
 		cmocka_unit_test(test_limits_default_and_override),
+		cmocka_unit_test(test_deployments),
+		cmocka_unit_test(test_deployment_refusals),
+		cmocka_unit_test(test_env_several_urls),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -815,6 +815,7 @@ static void test_cors_any_origin(void **state)
 	assert_string_equal(header(&a, "Access-Control-Allow-Origin"), "*");
 	assert_non_null(strstr(header(&a, "Access-Control-Expose-Headers"), "x-request-id"));
 	assert_non_null(strstr(header(&a, "Access-Control-Expose-Headers"), "x-ratelimit-remaining-requests"));
+	assert_non_null(strstr(header(&a, "Access-Control-Expose-Headers"), "x-openai-fcgi-deployment"));
 	assert_string_equal(header(&a, "Vary"), "Origin");
 	answer_free(&a);
 }
@@ -1072,6 +1073,49 @@ static void test_chat_stream_client_gone(void **state)
 	sb_free(&f.out);
 }
 
+/* A large body and answer leave no large buffer with the thread's context:
+ * it is reused for every later request of the worker. */
+static void test_large_request_buffers_released(void **state)
+{
+	(void)state;
+	strbuf body = STRBUF_INIT;
+	sb_puts(&body, "{\"model\":\"blueprint-standard\",\"n\":8,\"messages\":[{\"role\":\"user\",\"content\":\"");
+	for (int i = 0; i < 40000; i++)  /* 200 KB of body */
+		sb_puts(&body, "word ");
+	/* 8 choices of a 60 KB const, each cut at 4096 tokens: 160 KB of answer */
+	sb_puts(&body, "\"}],\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"big\","
+		"\"schema\":{\"const\":\"");
+	for (int i = 0; i < 12000; i++)
+		sb_puts(&body, "word ");
+	sb_puts(&body, "\"}}}}");
+	struct fake f;
+	chat_post(&f);
+	fake_body(&f, body.buf);
+	struct req_io io = { &f, fake_param, fake_read, { &f, fake_write, fake_flush }, NULL };
+	struct request req;
+	memset(&req, 0, sizeof req);
+	request_begin(&req, &W->app, &io);
+	route_dispatch(&req);
+	assert_int_equal(req.status, 200);
+	assert_true(req.body.cap > REQUEST_BUFFER_KEEP);
+	assert_true(req.out.cap > REQUEST_BUFFER_KEEP);
+	request_end(&req);
+	assert_true(req.body.cap <= REQUEST_BUFFER_KEEP);
+	assert_true(req.out.cap <= REQUEST_BUFFER_KEEP);
+	assert_true(req.head.cap <= REQUEST_BUFFER_KEEP);
+	assert_true(req.scratch.cap <= REQUEST_BUFFER_KEEP);
+	/* and the context still serves the next request */
+	sb_free(&f.out);
+	fake_init(&f, "GET", "/health");
+	request_begin(&req, &W->app, &io);
+	route_dispatch(&req);
+	assert_int_equal(req.status, 200);
+	request_end(&req);
+	request_free(&req);
+	sb_free(&f.out);
+	sb_free(&body);
+}
+
 static void test_json_access_log(void **state)
 {
 	struct fake f;
@@ -1158,6 +1202,7 @@ int main(void)
 		cmocka_unit_test(test_chat_stream_client_gone),
 		cmocka_unit_test(test_json_access_log),
 		cmocka_unit_test(test_may_stream),
+		cmocka_unit_test(test_large_request_buffers_released),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -1,4 +1,4 @@
-/* test_sse.c: SSE framing, and the incremental parser fed chunks cut anywhere */
+/* test_sse.c: SSE framing, the incremental parser fed chunks cut anywhere, and the keep-alive period */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -280,6 +280,18 @@ static void test_round_trip(void **state)
 	assert_string_equal(s.text, "message||line one\nline two\n\nafter a blank;");
 }
 
+/* One keep-alive period: STREAM_PING_S for idle-cutting proxies, the
+ * probe where only a write tells that a client left; the shorter wins. */
+static void test_keepalive_period(void **state)
+{
+	(void)state;
+	assert_int_equal(sse_keepalive_period(15000, 500), 500);
+	assert_int_equal(sse_keepalive_period(15000, 0), 15000);
+	assert_int_equal(sse_keepalive_period(0, 500), 500);
+	assert_int_equal(sse_keepalive_period(0, 0), 0);
+	assert_int_equal(sse_keepalive_period(200, 500), 200);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -296,6 +308,7 @@ int main(void)
 		cmocka_unit_test(test_parser_bounds_are_inclusive),
 		cmocka_unit_test(test_parser_counts_comments_and_says_stopped),
 		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_keepalive_period),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

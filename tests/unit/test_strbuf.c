@@ -70,6 +70,26 @@ static void test_printf(void **state)
 	sb_free(&sb);
 }
 
+static void test_reset_capped(void **state)
+{
+	(void)state;
+	static const struct { size_t fill, keep; int freed; } cases[] = {
+		{ 0, 0, 0 }, { 10, 64, 0 }, { 100, 64, 1 }, { 1 << 20, 64 << 10, 1 }, { 1000, 1 << 20, 0 },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		strbuf sb = STRBUF_INIT;
+		for (size_t k = 0; k < cases[i].fill; k++)
+			sb_putc(&sb, 'x');
+		assert_int_equal(sb_reset_capped(&sb, cases[i].keep), cases[i].freed);
+		assert_int_equal(sb.len, 0);
+		assert_string_equal(sb_str(&sb), "");
+		assert_true(sb.cap <= cases[i].keep);
+		sb_puts(&sb, "again");  /* usable afterwards either way */
+		assert_string_equal(sb_str(&sb), "again");
+		sb_free(&sb);
+	}
+}
+
 static void test_reset_keeps_memory(void **state)
 {
 	strbuf sb = STRBUF_INIT;
@@ -170,6 +190,7 @@ int main(void)
 		cmocka_unit_test(test_append_and_growth),
 		cmocka_unit_test(test_printf),
 		cmocka_unit_test(test_reset_keeps_memory),
+		cmocka_unit_test(test_reset_capped),
 		cmocka_unit_test(test_json_plain_and_escapes),
 		cmocka_unit_test(test_json_control_chars),
 		cmocka_unit_test(test_json_valid_utf8_kept),
