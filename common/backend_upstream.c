@@ -648,42 +648,55 @@ const struct backend_ops backend_upstream = {
 
 /* ---- GET /models of upstreams with discover = true ---- */
 
-#define MAX_CACHED 16
+#define MAX_CACHED 16          /* upstreams with discover = true */
+#define MAX_DISCOVERED 1024    /* models kept of one upstream's list */
 
 struct model_cache {
 	const struct upstream_cfg *up;
 	long fetched_s;
-	char *items;      /* ",{...},{...}": already rendered; NULL: never fetched */
+	bool fetched;              /* a fetch has ended, well or not */
+	bool fetching;             /* a thread is asking the upstream now */
+	struct discovered_model *list;  /* owned; the last good list */
+	size_t n;
 };
 
+/* Guards cache[]; never held across a network call. */
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct model_cache cache[MAX_CACHED];
 
-static void render_models(const struct config *cfg, json_object *list, strbuf *out)
+/* The models of an upstream's /models answer: *out (owned, *n of them). */
+static void parse_models(const struct upstream_cfg *up, json_object *list, struct discovered_model **out,
+			 size_t *n)
 {
 	json_object *data, *v;
+	*out = NULL;
+	*n = 0;
 	if (!json_object_object_get_ex(list, "data", &data) || !json_object_is_type(data, json_type_array))
 		return;
-	for (size_t i = 0; i < json_object_array_length(data); i++) {
+	size_t len = json_object_array_length(data);
+	if (len > MAX_DISCOVERED)
+		len = MAX_DISCOVERED;
+	*out = xcalloc(len ? len : 1, sizeof **out);
+	for (size_t i = 0; i < len; i++) {
 		json_object *m = json_object_array_get_idx(data, i);
 		if (!json_object_object_get_ex(m, "id", &v) || !json_object_is_type(v, json_type_string))
 			continue;
 		const char *id = json_object_get_string(v);
-		if (config_find_model(cfg, id))
+		struct discovered_model *d = &(*out)[*n];
+		if (!*id || strlen(id) >= sizeof d->id)
 			continue;
-		long created = json_object_object_get_ex(m, "created", &v) ? (long)json_object_get_int64(v) : 0;
 		const char *owner = json_object_object_get_ex(m, "owned_by", &v) &&
 			json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "upstream";
-		sb_puts(out, ",{\"id\":");
-		sb_json_str(out, id, strlen(id));
-		sb_printf(out, ",\"object\":\"model\",\"created\":%ld,\"owned_by\":", created);
-		sb_json_str(out, owner, strlen(owner));
-		sb_putc(out, '}');
+		d->up = up;
+		snprintf(d->id, sizeof d->id, "%s", id);
+		snprintf(d->owned_by, sizeof d->owned_by, "%s", owner);
+		d->created = json_object_object_get_ex(m, "created", &v) ? (long)json_object_get_int64(v) : 0;
+		(*n)++;
 	}
 }
 
-/* Asks up for its /models; 0 and the rendered list in out, or -1. */
-static int fetch_models(const struct config *cfg, const struct upstream_cfg *up, strbuf *out)
+/* Asks up for its /models: 0 and the list in *out (owned), or -1. */
+static int fetch_models(const struct upstream_cfg *up, struct discovered_model **out, size_t *n)
 {
 	CURL *c = thread_handle();
 	if (!c)
@@ -705,7 +718,7 @@ static int fetch_models(const struct config *cfg, const struct upstream_cfg *up,
 		list = parse_json(up, "its model list", sb_str(&x.body), x.body.len);
 	int rc = -1;
 	if (list) {
-		render_models(cfg, list, out);
+		parse_models(up, list, out, n);
 		json_object_put(list);
 		rc = 0;
 	} else {
@@ -728,31 +741,110 @@ static struct model_cache *cache_slot(const struct upstream_cfg *up)
 	return NULL;
 }
 
-void upstream_discover(const struct config *cfg, long now_s, strbuf *out)
+/* Refreshes up's list when its time is up: one thread asks the upstream,
+ * outside the lock, while the others go on with the last list (a slow or
+ * down upstream slows only the one request that asks it). A failure keeps
+ * the last list and is not retried before the time is up again. */
+static void refresh(const struct upstream_cfg *up, long now_s)
 {
-	for (size_t i = 0; i < cfg->n_upstreams; i++) {
-		const struct upstream_cfg *up = &cfg->upstreams[i];
-		if (!up->discover || !up->base_url)
-			continue;
-		/* One thread fetches while the others wait: an upstream is not
-		 * asked once per waiting client when its list expires. */
-		pthread_mutex_lock(&cache_lock);
-		struct model_cache *slot = cache_slot(up);
-		if (slot && (!slot->items || now_s - slot->fetched_s >= up->discover_ttl_s)) {
-			strbuf fresh = STRBUF_INIT;
-			/* a failure keeps the last list, and is not retried before the
-			 * time is up: a down upstream must not slow every listing */
-			if (fetch_models(cfg, up, &fresh) == 0 || !slot->items) {
-				free(slot->items);
-				slot->items = xstrdup(sb_str(&fresh));
-			}
-			slot->fetched_s = now_s;
-			sb_free(&fresh);
-		}
-		if (slot && slot->items)
-			sb_puts(out, slot->items);
-		pthread_mutex_unlock(&cache_lock);
+	pthread_mutex_lock(&cache_lock);
+	struct model_cache *slot = cache_slot(up);
+	bool mine = slot && !slot->fetching && (!slot->fetched || now_s - slot->fetched_s >= up->discover_ttl_s);
+	if (mine)
+		slot->fetching = true;
+	pthread_mutex_unlock(&cache_lock);
+	if (!mine)
+		return;
+	struct discovered_model *list = NULL;
+	size_t n = 0;
+	int rc = fetch_models(up, &list, &n);
+	pthread_mutex_lock(&cache_lock);
+	if (rc == 0) {
+		free(slot->list);
+		slot->list = list;
+		slot->n = n;
+		list = NULL;
 	}
+	slot->fetched = true;
+	slot->fetched_s = now_s;
+	slot->fetching = false;
+	pthread_mutex_unlock(&cache_lock);
+	free(list);
+}
+
+/* Has an earlier discover upstream (before slot) already listed id? */
+static bool listed_before(const struct model_cache *slot, const char *id)
+{
+	for (const struct model_cache *c = cache; c < slot; c++)
+		for (size_t i = 0; i < c->n; i++)
+			if (strcmp(c->list[i].id, id) == 0)
+				return true;
+	return false;
+}
+
+/* Calls each, under cache_lock, for every discovered model that cfg does
+ * not configure and no earlier upstream listed; stops when each says so. */
+static void walk(const struct config *cfg, long now_s, bool (*each)(void *ctx, const struct discovered_model *m),
+		 void *ctx)
+{
+	for (size_t i = 0; i < cfg->n_upstreams; i++)
+		if (cfg->upstreams[i].discover && cfg->upstreams[i].base_url)
+			refresh(&cfg->upstreams[i], now_s);
+	pthread_mutex_lock(&cache_lock);
+	for (size_t k = 0; k < MAX_CACHED && cache[k].up; k++) {
+		const struct model_cache *slot = &cache[k];
+		for (size_t i = 0; i < slot->n; i++) {
+			const struct discovered_model *m = &slot->list[i];
+			if (config_find_model(cfg, m->id) || listed_before(slot, m->id))
+				continue;
+			if (!each(ctx, m))
+				goto done;
+		}
+	}
+done:
+	pthread_mutex_unlock(&cache_lock);
+}
+
+struct list_ctx {
+	void (*each)(void *ctx, const struct discovered_model *m);
+	void *ctx;
+};
+
+static bool list_one(void *ctx, const struct discovered_model *m)
+{
+	struct list_ctx *l = ctx;
+	l->each(l->ctx, m);
+	return true;
+}
+
+void upstream_discover(const struct config *cfg, long now_s,
+		       void (*each)(void *ctx, const struct discovered_model *m), void *ctx)
+{
+	struct list_ctx l = { each, ctx };
+	walk(cfg, now_s, list_one, &l);
+}
+
+struct find_ctx {
+	const char *id;
+	struct discovered_model *out;
+	bool found;
+};
+
+static bool find_one(void *ctx, const struct discovered_model *m)
+{
+	struct find_ctx *f = ctx;
+	if (strcmp(m->id, f->id) != 0)
+		return true;
+	*f->out = *m;
+	f->found = true;
+	return false;
+}
+
+int upstream_discovered(const struct config *cfg, const char *id, long now_s, struct discovered_model *out)
+{
+	struct find_ctx f = { id, out, false };
+	walk(cfg, now_s, find_one, &f);
+	return f.found ? 0 : -1;
 }
 
 int upstream_cooldowns_open(const char *path, char *err, size_t errlen)

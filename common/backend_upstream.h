@@ -7,12 +7,28 @@
 #include "config.h"
 #include "strbuf.h"
 
-/* For every upstream of cfg with discover set, appends to out the models
- * its GET /models lists, each as ",{model object}", skipping ids that cfg
- * already has. A list is fetched at most once per discover_ttl_s per
- * process (shared by its threads); an upstream that cannot be asked adds
- * nothing (the failure is logged). now_s: a monotonic clock in seconds. */
-void upstream_discover(const struct config *cfg, long now_s, strbuf *out);
+/* A model that an upstream with discover = true lists in its GET /models. */
+struct discovered_model {
+	const struct upstream_cfg *up;  /* borrowed from the config */
+	char id[128];
+	char owned_by[64];
+	long created;
+};
+
+/* Calls each(ctx, m) for every model the discover upstreams of cfg list
+ * and cfg does not configure itself, in upstream order, each id once (the
+ * first upstream that lists it); m is valid for the call only, and each
+ * must not call back in here. A list is fetched at most once per
+ * discover_ttl_s per process: one thread asks the upstream, outside any
+ * lock, while the others use the last list; an upstream that cannot be
+ * asked keeps its last list (the failure is logged). now_s: a monotonic
+ * clock in seconds. */
+void upstream_discover(const struct config *cfg, long now_s,
+		       void (*each)(void *ctx, const struct discovered_model *m), void *ctx);
+
+/* The discovered model named id, as upstream_discover() would list it:
+ * 0 and *out filled, or -1 when no discover upstream lists it. */
+int upstream_discovered(const struct config *cfg, const char *id, long now_s, struct discovered_model *out);
 
 /* Will cfg ever ask an upstream (a model forwarded to one, or a model
  * list to discover)? Only then does the process need libcurl. */

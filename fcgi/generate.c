@@ -6,11 +6,12 @@
 
 #include "app.h"
 #include "response.h"
+#include "routes.h"
 
 const struct model_cfg *gen_model(struct request *req, const char *id, enum model_endpoint ep,
 				  int unknown_status)
 {
-	const struct model_cfg *m = config_find_model(&req->app->cfg, id);
+	const struct model_cfg *m = models_lookup(req, id);
 	if (!m) {
 		oa_error_set(&req->err, unknown_status, OA_INVALID_REQUEST, "model_not_found", "model",
 			     "The model '%.200s' does not exist or you do not have access to it.", id);

@@ -1,20 +1,28 @@
-/* h_models.c: GET /v1/models and GET /v1/models/{id}, from the configured models */
+/* h_models.c: GET /v1/models and GET /v1/models/{id}: the configured models and those upstreams list */
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "backend_upstream.h"
 
 #include "app.h"
+#include "models.h"
 #include "response.h"
 #include "routes.h"
 
-static void model_json(strbuf *b, const struct model_cfg *m)
+static long mono_s(void)
 {
-	sb_puts(b, "{\"id\":");
-	sb_json_str(b, m->id, strlen(m->id));
-	sb_printf(b, ",\"object\":\"model\",\"created\":%ld,\"owned_by\":", m->created);
-	sb_json_str(b, m->owned_by, strlen(m->owned_by));
-	sb_putc(b, '}');
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec;
+}
+
+static void list_discovered(void *ctx, const struct discovered_model *m)
+{
+	strbuf *b = ctx;
+	if (b->buf[b->len - 1] != '[')
+		sb_putc(b, ',');
+	model_object_json(b, m->id, m->created, m->owned_by);
 }
 
 int h_models_list(struct request *req)
@@ -26,31 +34,57 @@ int h_models_list(struct request *req)
 	for (size_t i = 0; i < cfg->n_models; i++) {
 		if (i)
 			sb_putc(b, ',');
-		model_json(b, &cfg->models[i]);
+		model_object_json(b, cfg->models[i].id, cfg->models[i].created, cfg->models[i].owned_by);
 	}
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	size_t before = b->len;
-	upstream_discover(cfg, (long)ts.tv_sec, b);
-	if (cfg->n_models == 0 && b->len > before) {
-		/* each discovered model came with its comma: the first needs none */
-		memmove(b->buf + before, b->buf + before + 1, b->len - before);
-		b->len--;
-	}
+	upstream_discover(cfg, mono_s(), list_discovered, b);
 	sb_puts(b, "]}");
 	resp_json(req, 200, b->buf, b->len);
 	return 0;
 }
 
+const struct model_cfg *models_lookup(struct request *req, const char *id)
+{
+	const struct config *cfg = &req->app->cfg;
+	const struct model_cfg *m = config_find_model(cfg, id);
+	if (m)
+		return m;
+	struct discovered_model *d = &req->discovered.found;
+	if (upstream_discovered(cfg, id, mono_s(), d) != 0)
+		return NULL;
+	/* served by the upstream that lists it, by the name it lists, for
+	 * whatever it is asked: the upstream says what it does not do */
+	struct deployment_cfg *dep = &req->discovered.deployment;
+	snprintf(req->discovered.deployment_name, sizeof req->discovered.deployment_name, "%s/%s", d->up->name, d->id);
+	memset(dep, 0, sizeof *dep);
+	dep->up = d->up;
+	dep->model = d->id;
+	dep->name = req->discovered.deployment_name;
+	dep->weight = 1;
+	struct model_cfg *mc = &req->discovered.model;
+	memset(mc, 0, sizeof *mc);
+	mc->id = d->id;
+	mc->owned_by = d->owned_by;
+	mc->created = d->created;
+	mc->backend = BACKEND_UPSTREAM;
+	mc->upstream.up = d->up;
+	mc->upstream.model = d->id;
+	mc->upstream.deployments = dep;
+	mc->upstream.n_deployments = 1;
+	mc->upstream.retries = 0;
+	mc->ping_ms = cfg->stream_ping_s * 1000;
+	mc->endpoints = EP_CHAT_FAMILY | EP_EMBEDDINGS;
+	return mc;
+}
+
 int h_models_get(struct request *req)
 {
-	const struct model_cfg *m = config_find_model(&req->app->cfg, req->path_arg);
+	const struct model_cfg *m = models_lookup(req, req->path_arg);
 	if (!m)
 		return oa_error_set(&req->err, 404, OA_INVALID_REQUEST, "model_not_found", "model",
 				    "The model '%.200s' does not exist or you do not have access to it.",
 				    req->path_arg);
 	sb_reset(&req->out);
-	model_json(&req->out, m);
+	model_object_json(&req->out, m->id, m->created, m->owned_by);
 	resp_json(req, 200, req->out.buf, req->out.len);
 	return 0;
 }

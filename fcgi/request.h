@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "backend_upstream.h"
+#include "config.h"
 #include "openai_error.h"
 #include "ratelimit.h"
 #include "strbuf.h"
@@ -61,6 +63,12 @@ struct request {
 	char deployment[160];        /* the upstream deployment that answered, "" when none */
 	long prompt_tokens;          /* the usage known when a client left; -1: not counted */
 	long completion_tokens;
+	struct {                     /* models_lookup()'s answer for a model an upstream lists */
+		struct discovered_model found;
+		char deployment_name[200];
+		struct deployment_cfg deployment;  /* its one deployment: the upstream that lists it */
+		struct model_cfg model;  /* points into the above */
+	} discovered;
 };
 
 /* Resets req for a new request on io. Never fails: what is wrong with the

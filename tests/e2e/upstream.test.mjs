@@ -82,6 +82,13 @@ function badUpstream() {
     req.on('end', async () => {
       const b = body ? JSON.parse(body) : {};
       seen.push({ url: req.url, headers: req.headers, body: b });
+      if (req.method === 'GET' && req.url.endsWith('/models')) {
+        // a model list that takes its time (upstream "slowlist", discover = true)
+        await sleep(2500);
+        res.writeHead(200, { 'Content-Type': 'application/json' });
+        res.end(JSON.stringify({ object: 'list', data: [{ id: 'slow-listed', object: 'model', created: 7, owned_by: 'slowpoke' }] }));
+        return;
+      }
       const m = b.model;
       started[m] = Date.now();
       res.on('close', () => { closed[m] = Date.now(); });
@@ -211,6 +218,8 @@ function proxyConfig(dir, upUrl, badUrl) {
   { name = "short"; base_url = "${badUrl}/v1";
     timeouts = { connect_ms = 1000; first_byte_ms = 1000; idle_ms = 1000; total_ms = ${SHORT_TOTAL_MS}; }; },
   { name = "native"; base_url = "${upUrl}/v1"; api_key_env = "MOCK_UP_KEY"; responses = "native"; },
+  { name = "slowlist"; base_url = "${badUrl}/v1"; discover = true; discover_ttl_s = 2;
+    timeouts = { connect_ms = 1000; first_byte_ms = 5000; idle_ms = 5000; total_ms = 10000; }; },
   { name = "badnative"; base_url = "${badUrl}/v1"; api_key_env = "BAD_UP_KEY"; responses = "native";
     timeouts = { connect_ms = 1000; first_byte_ms = 1000; idle_ms = 1000; total_ms = 20000; }; }
 );
@@ -461,6 +470,57 @@ describe('upstream backend through lighttpd', () => {
       assert.ok(ids.includes(id), `${id} missing from ${ids}`);
     assert.equal(new Set(ids).size, ids.length);
     for (const m of r.json.data) assert.equal(m.object, 'model');
+  });
+
+  test('a discovered model works wherever a configured one does: retrieve, chat, embeddings', async () => {
+    // blueprint-experimental and blueprint-embedding are not in the proxy's
+    // config: only the "mock" upstream's GET /models lists them
+    const m = await call(px, 'GET', '/v1/models/blueprint-experimental');
+    assert.equal(m.status, 200, m.text);
+    assert.deepEqual(Object.keys(m.json), ['id', 'object', 'created', 'owned_by']);
+    assert.equal(m.json.id, 'blueprint-experimental');
+    assert.equal(m.json.owned_by, 'openai-fcgi');
+    const c = await call(px, 'POST', '/v1/chat/completions',
+      { body: { model: 'blueprint-experimental', messages: [{ role: 'user', content: 'echo me' }] } });
+    assert.equal(c.status, 200, c.text);
+    assert.equal(c.json.model, 'blueprint-experimental');
+    assert.equal(c.json.choices[0].message.content, 'echo me');
+    assert.equal(c.headers.get('x-openai-fcgi-deployment'), 'mock/blueprint-experimental');
+    const s = await streamEvents(`${px.url}/v1/chat/completions`, { model: 'blueprint-experimental', messages: msgs });
+    assert.equal(s.events.at(-1).data, '[DONE]');
+    const e = await call(px, 'POST', '/v1/embeddings', { body: { model: 'blueprint-embedding', input: 'x', encoding_format: 'float' } });
+    assert.equal(e.status, 200, e.text);
+    assert.equal(e.json.data[0].embedding.length, 1536);
+    expectError(assert, await call(px, 'GET', '/v1/models/listed-nowhere'), 404, 'model_not_found', 'model');
+    expectError(assert, await call(px, 'POST', '/v1/chat/completions',
+      { body: { model: 'listed-nowhere', messages: msgs } }), 404, 'model_not_found', 'model');
+  });
+
+  test('a slow model list holds up only the request that asks for it; the others get the last list', async () => {
+    // wait until the slow list is in and has expired (discover_ttl_s = 2)
+    for (let i = 0; i < 40; i++) {
+      const r = await call(px, 'GET', '/v1/models');
+      if (r.json.data.some((x) => x.id === 'slow-listed')) break;
+      await sleep(250);
+    }
+    await sleep(2100);
+    const done = [];
+    const t0 = Date.now();
+    const rs = await Promise.all([0, 1, 2, 3].map(async (i) => {
+      await sleep(i * 100);  // the first asks the upstream, the others come while it waits
+      const r = await call(px, 'GET', '/v1/models');
+      done.push({ i, at: Date.now() - t0, has: r.json.data.some((x) => x.id === 'slow-listed') });
+      return r;
+    }));
+    for (const r of rs) assert.equal(r.status, 200);
+    const first = done.find((d) => d.i === 0);
+    const others = done.filter((d) => d.i !== 0);
+    assert.ok(others.every((d) => d.at < first.at), `answered in ${JSON.stringify(done)}`);
+    assert.ok(done.every((d) => d.has), 'every answer has the last good list');
+    const got = await call(px, 'GET', '/v1/models/slow-listed');
+    assert.equal(got.status, 200);
+    assert.equal(got.json.owned_by, 'slowpoke');
+    assert.equal(got.json.created, 7);
   });
 
   // A normal request still gets its answer (no worker left stuck or dead).
