@@ -17,6 +17,17 @@ void up_request_body(const struct chat_request *req, const char *upstream_model,
 		return;
 	}
 	json_object_object_add(copy, "model", json_object_new_string(upstream_model));
+	if (req->stream) {
+		/* the usage chunk settles the key's tokens; the sink drops it when
+		 * the client did not ask for it */
+		json_object *opts = NULL;
+		if (!json_object_object_get_ex(copy, "stream_options", &opts) ||
+		    !json_object_is_type(opts, json_type_object)) {
+			opts = json_object_new_object();
+			json_object_object_add(copy, "stream_options", opts);
+		}
+		json_object_object_add(opts, "include_usage", json_object_new_boolean(1));
+	}
 	sb_puts(out, json_object_to_json_string_ext(copy, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(copy);
 }

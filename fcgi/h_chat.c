@@ -6,8 +6,10 @@
 #include "backend.h"
 #include "chat_request.h"
 #include "chat_response.h"
+#include "key_policy.h"
 #include "response.h"
 #include "routes.h"
+#include "tpm.h"
 
 static const struct backend_ops *backend_for(const struct model_cfg *m)
 {
@@ -43,7 +45,11 @@ static int answer_whole(struct request *req, const struct backend_ops *be, const
 	sink.gone = client_left;
 	sink.hctx = req;
 	int rc = be->chat(m, cr, &sink, &req->err);
+	if (acc.have_usage)
+		tpm_record_usage(req, &acc.usage);
 	if (rc == 0) {
+		/* before the head: its x-ratelimit-*-tokens say what is left after */
+		tpm_settle(req);
 		sb_reset(&req->out);
 		chat_accum_json(&acc, &req->out);
 		resp_json(req, 200, req->out.buf, req->out.len);
@@ -96,6 +102,8 @@ static int answer_stream(struct request *req, const struct backend_ops *be, cons
 	sink.gone = client_left;
 	sink.hctx = req;
 	int rc = be->chat(m, cr, &sink, &req->err);
+	if (st.have_usage)
+		tpm_record_usage(req, &st.usage);
 	if (rc == 0)
 		chat_stream_end(&st);
 	else if (ls.w && !req->client_gone)
@@ -104,12 +112,43 @@ static int answer_stream(struct request *req, const struct backend_ops *be, cons
 	return rc != 0 && !ls.w && !req->client_gone ? -1 : 0;
 }
 
+/* A key with max_streams holds one lease for the whole stream; the
+ * dispatcher ends it. 0, or -1 with a 429 when every lease is held. */
+static int take_stream_lease(struct request *req)
+{
+	const struct key_cfg *k = req->key;
+	char key[40];
+	if (!k || k->max_streams <= 0 || !req->app->streams)
+		return 0;
+	int n = snprintf(key, sizeof key, "s:%s", req->key_fp);
+	switch (sl_acquire(req->app->streams, key, (size_t)n, k->max_streams, &req->stream_lease)) {
+	case SL_HELD:
+	case SL_ERROR:  /* logged; serve rather than fail closed on our own fault */
+		return 0;
+	case SL_FULL:
+		break;
+	}
+	return oa_error_set(&req->err, 429, "streams", "rate_limit_exceeded", NULL,
+			    "Too many concurrent streams for key %s: Limit %ld. Please try again when one "
+			    "of its streams has ended.", req->key_name, k->max_streams);
+}
+
+/* The model as the key may see it: one outside its models list is, to this
+ * key, a model that does not exist (OpenAI's answer too). */
+static const struct model_cfg *model_for_key(const struct request *req, const char *id)
+{
+	const struct key_cfg *k = req->key;
+	if (k && !kp_model_allowed(k->models, k->n_models, id))
+		return NULL;
+	return config_find_model(&req->app->cfg, id);
+}
+
 int h_chat_completions(struct request *req)
 {
 	struct chat_request cr;
 	if (chat_request_parse(req->body.buf, req->body.len, &cr, &req->err) != 0)
 		return -1;
-	const struct model_cfg *m = config_find_model(&req->app->cfg, cr.model);
+	const struct model_cfg *m = model_for_key(req, cr.model);
 	const struct backend_ops *be = m ? backend_for(m) : NULL;
 	int rc = -1;
 	if (!m) {
@@ -118,7 +157,7 @@ int h_chat_completions(struct request *req)
 	} else if (!be) {
 		oa_error_set(&req->err, 500, OA_SERVER, "internal_server_error", NULL,
 			     "The model '%.200s' has no backend that can serve it.", cr.model);
-	} else {
+	} else if ((!cr.stream || take_stream_lease(req) == 0) && tpm_reserve_chat(req, &cr) == 0) {
 		struct chat_meta meta;
 		chat_meta_init(&meta, cr.model, (long)time(NULL));
 		rc = cr.stream ? answer_stream(req, be, m, &cr, &meta) : answer_whole(req, be, m, &cr, &meta);

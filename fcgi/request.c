@@ -65,10 +65,18 @@ void request_begin(struct request *req, const struct app *app, const struct req_
 	req->path[0] = '\0';
 	req->path_arg = NULL;
 	strcpy(req->key_fp, "-");
+	req->key_name = req->key_fp;
 	req->key_index = 0;
+	req->key = NULL;
 	req->authenticated = false;
 	req->route = NULL;
 	req->has_rl = false;
+	req->has_tpm = false;
+	req->tpm_reserved = 0;
+	req->tpm_settled = false;
+	memset(&req->usage, 0, sizeof req->usage);
+	req->has_usage = false;
+	req->stream_lease = -1;
 	sb_reset(&req->body);
 	sb_reset(&req->out);
 	sb_reset(&req->head);
@@ -217,8 +225,12 @@ void request_end(struct request *req)
 		sb_puts(line, ",\"duration_ms\":");
 		put_ms(line, dur_us);
 		sb_puts(line, ",\"key\":\"");
-		sb_puts(line, req->key_fp);
-		sb_puts(line, req->client_gone ? "\",\"client_gone\":true}\n" : "\"}\n");
+		sb_puts(line, req->key_name);
+		sb_puts(line, "\",\"prompt_tokens\":");
+		sb_put_int(line, req->usage.prompt_tokens);
+		sb_puts(line, ",\"completion_tokens\":");
+		sb_put_int(line, req->usage.completion_tokens);
+		sb_puts(line, req->client_gone ? ",\"client_gone\":true}\n" : "}\n");
 	} else {
 		sb_puts(line, ts);
 		sb_puts(line, " access ");
@@ -236,7 +248,11 @@ void request_end(struct request *req)
 		sb_putc(line, ' ');
 		put_ms(line, dur_us);
 		sb_puts(line, "ms key=");
-		sb_puts(line, req->key_fp);
+		sb_puts(line, req->key_name);
+		sb_puts(line, " tokens=");
+		sb_put_int(line, req->usage.prompt_tokens);
+		sb_putc(line, '+');
+		sb_put_int(line, req->usage.completion_tokens);
 		sb_puts(line, req->client_gone ? " client_gone\n" : "\n");
 	}
 	log_raw(line->buf, line->len);

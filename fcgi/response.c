@@ -10,7 +10,8 @@
 
 /* Headers a browser client may read (CORS). */
 #define EXPOSE_HEADERS "x-request-id, openai-processing-ms, x-ratelimit-limit-requests, " \
-	"x-ratelimit-remaining-requests, x-ratelimit-reset-requests, retry-after, retry-after-ms"
+	"x-ratelimit-remaining-requests, x-ratelimit-reset-requests, x-ratelimit-limit-tokens, " \
+	"x-ratelimit-remaining-tokens, x-ratelimit-reset-tokens, retry-after, retry-after-ms"
 
 void resp_header(struct request *req, const char *name, const char *fmt, ...)
 {
@@ -91,6 +92,17 @@ static void common_headers(struct request *req, strbuf *h)
 		sb_puts(h, "\r\nx-ratelimit-remaining-requests: ");
 		sb_put_int(h, req->rl.remaining);
 		sb_puts(h, "\r\nx-ratelimit-reset-requests: ");
+		sb_puts(h, reset);
+		sb_puts(h, "\r\n");
+	}
+	if (req->has_tpm) {
+		char reset[32];
+		rl_format_duration(req->tpm.reset_ms, reset, sizeof reset);
+		sb_puts(h, "x-ratelimit-limit-tokens: ");
+		sb_put_int(h, req->tpm.limit);
+		sb_puts(h, "\r\nx-ratelimit-remaining-tokens: ");
+		sb_put_int(h, req->tpm.remaining);
+		sb_puts(h, "\r\nx-ratelimit-reset-tokens: ");
 		sb_puts(h, reset);
 		sb_puts(h, "\r\n");
 	}

@@ -7,8 +7,10 @@
 
 #include "app.h"
 #include "auth.h"
+#include "key_policy.h"
 #include "log.h"
 #include "response.h"
+#include "tpm.h"
 
 #define MAX_HEADER_VALUE 8192
 
@@ -133,8 +135,10 @@ static int rate_limit(struct request *req)
 		return 0;
 	}
 	req->has_rl = true;
-	if (req->rl.allowed)
+	if (req->rl.allowed) {
+		tpm_peek(req);
 		return 0;
+	}
 	char again[32];
 	long long retry_ms = (long long)req->rl.retry_after_ms;
 	rl_format_duration(req->rl.retry_after_ms, again, sizeof again);
@@ -146,6 +150,27 @@ static int rate_limit(struct request *req)
 			    req->authenticated ? req->key_fp : "this address", limit, limit, again);
 }
 
+/* A key outside its not_before .. expires is refused as OpenAI refuses a
+ * key it no longer accepts, saying which bound and when. Its requests
+ * still count against it (the caller's rate limit runs after). */
+static int check_key_validity(struct request *req, const struct key_cfg *k)
+{
+	char when[32];
+	switch (kp_validity_at(k->not_before, k->expires, now_us() / 1000000)) {
+	case KP_VALID:
+		return 0;
+	case KP_EXPIRED:
+		kp_format_time(k->expires, when, sizeof when);
+		return oa_error_set(&req->err, 401, OA_AUTHENTICATION, "key_expired", NULL,
+				    "This API key (%s) expired at %s. Ask for a new key.", req->key_name, when);
+	case KP_NOT_YET_VALID:
+		kp_format_time(k->not_before, when, sizeof when);
+		return oa_error_set(&req->err, 401, OA_AUTHENTICATION, "key_not_yet_valid", NULL,
+				    "This API key (%s) is not valid before %s.", req->key_name, when);
+	}
+	return 0;
+}
+
 static int authenticate(struct request *req)
 {
 	const struct app *app = req->app;
@@ -154,7 +179,10 @@ static int authenticate(struct request *req)
 		return -1;
 	req->authenticated = true;
 	auth_fingerprint_key(&app->keys, req->key_index, req->key_fp);
-	return 0;
+	req->key = app_key(app, req->key_index);
+	if (req->key && req->key->name)
+		req->key_name = req->key->name;
+	return req->key ? check_key_validity(req, req->key) : 0;
 }
 
 static bool is_json_type(const char *ct)
@@ -221,6 +249,10 @@ void route_dispatch(struct request *req)
 	}
 	if (rc == 0)
 		rc = req->route->handler(req);
+	/* whatever the handler did: a reservation is settled, a lease ends */
+	tpm_settle(req);
+	sl_release(req->stream_lease);
+	req->stream_lease = -1;
 	if (rc == 0 || req->head_sent)
 		return;
 	if (req->err.status == 0) {
