@@ -943,6 +943,19 @@ static void resolve_models(struct loader *ld)
 			cfg->models[i].mock.delay_ms = cfg->mock_stream_delay_ms;
 }
 
+/* A key's models entry that names no configured model allows nothing: a
+ * typo, most likely, said at start rather than found as 404s. A warning,
+ * not a refusal: the model may be on its way into the config. */
+static void check_key_models(struct loader *ld)
+{
+	const struct config *cfg = ld->cfg;
+	for (size_t i = 0; i < cfg->n_keys; i++)
+		for (size_t j = 0; j < cfg->keys[i].n_models; j++)
+			if (!config_find_model(cfg, cfg->keys[i].models[j]))
+				cfg_report(&ld->rep->warnings, "keys[%zu].models (config file keys): no model \"%.64s\" "
+					   "is configured; the key cannot use it", i, cfg->keys[i].models[j]);
+}
+
 int config_load(const struct config_paths *paths, struct config *cfg, struct config_report *rep)
 {
 	struct loader ld;
@@ -969,6 +982,7 @@ int config_load(const struct config_paths *paths, struct config *cfg, struct con
 	cfg_resolve_upstream_keys(&ld);
 	cfg_resolve_upstream_limits(&ld);
 	resolve_models(&ld);
+	check_key_models(&ld);
 
 	for (size_t i = 0; i < settings_count(); i++)
 		free(ld.raw[i].value);
@@ -1026,6 +1040,30 @@ void config_free(struct config *cfg)
 		key_cfg_free(&cfg->keys[i]);
 	free(cfg->keys);
 	memset(cfg, 0, sizeof *cfg);
+}
+
+/* One line per configured key: its policy, never its token. */
+static void describe_key(strbuf *out, size_t i, const struct key_cfg *k)
+{
+	char t[32];
+	sb_printf(out, "key %zu: name %s", i, k->name ? k->name : "-");
+	if (k->requests_per_minute)
+		sb_printf(out, ", %ld requests/min", k->requests_per_minute);
+	if (k->tokens_per_minute)
+		sb_printf(out, ", %ld tokens/min", k->tokens_per_minute);
+	if (k->max_streams)
+		sb_printf(out, ", %ld streams", k->max_streams);
+	if (k->not_before != KP_NO_NOT_BEFORE) {
+		kp_format_time(k->not_before, t, sizeof t);
+		sb_printf(out, ", from %s", t);
+	}
+	if (k->expires != KP_NO_EXPIRY) {
+		kp_format_time(k->expires, t, sizeof t);
+		sb_printf(out, ", until %s", t);
+	}
+	for (size_t j = 0; j < k->n_models; j++)
+		sb_printf(out, "%s%s", j ? "," : ", models ", k->models[j]);
+	sb_putc(out, '\n');
 }
 
 static void describe_token(strbuf *out, const char *t)
@@ -1101,6 +1139,8 @@ void config_describe(const struct config *cfg, strbuf *out)
 				  m->upstream.up->api_key ? "set" : "none");
 		sb_putc(out, '\n');
 	}
+	for (size_t i = 0; i < cfg->n_keys; i++)
+		describe_key(out, i, &cfg->keys[i]);
 }
 
 const struct model_cfg *config_find_model(const struct config *cfg, const char *id)

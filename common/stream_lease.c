@@ -70,6 +70,10 @@ int sl_open(const char *path, sl_store **out, char *errbuf, size_t errlen)
 	sl_store *s = xcalloc(1, sizeof *s);
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		snprintf(errbuf, errlen, "stream lease file %s: not a regular file", path);
+	} else if (st.st_uid != geteuid()) {
+		/* whoever owns it could lock every slot, or read the seed */
+		snprintf(errbuf, errlen, "stream lease file %s: owned by uid %ld, not by us (%ld), refused",
+			 path, (long)st.st_uid, (long)geteuid());
 	} else if (load_seed(fd, s->seed) < 0) {
 		snprintf(errbuf, errlen, "stream lease file %s: cannot read or write its seed: %s", path,
 			 strerror(errno));

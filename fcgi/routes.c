@@ -147,7 +147,7 @@ static int rate_limit(struct request *req)
 	return oa_error_set(&req->err, 429, OA_RATE_LIMIT, "rate_limit_exceeded", NULL,
 			    "Rate limit reached for requests per min (RPM) on %s: Limit %ld, Used %ld, "
 			    "Requested 1. Please try again in %s.",
-			    req->authenticated ? req->key_fp : "this address", limit, limit, again);
+			    req->authenticated ? req->key_name : "this address", limit, limit, again);
 }
 
 /* A key outside its not_before .. expires is refused as OpenAI refuses a

@@ -640,6 +640,14 @@ static void test_key_policy_members(void **state)
 	assert_int_equal(k->tokens_per_minute, 1000);
 	assert_int_equal(k->max_streams, 2);
 	assert_int_equal(k->requests_per_minute, 0);
+	/* neither "a" nor "b" is a configured model: said at start */
+	assert_contains(sb_str(&w->rep.warnings), "keys[0].models (config file keys): no model \"b\" is configured");
+	strbuf desc = STRBUF_INIT;
+	config_describe(&w->cfg, &desc);
+	assert_contains(sb_str(&desc), "key 0: name team-blue, 1000 tokens/min, 2 streams, from "
+			"2027-01-01T00:00:00Z, until 2027-07-01T10:00:00Z, models a,b\n");
+	assert_contains(sb_str(&desc), "key 1: name -\n");
+	sb_free(&desc);
 	k = &w->cfg.keys[1];
 	assert_null(k->name);
 	assert_int_equal(k->n_models, 0);
