@@ -28,8 +28,9 @@ typedef struct sl_store sl_store;
 
 /* Opens (creating it, mode 0600) the lease file at path, whose first 16
  * bytes are the random seed every process hashes keys with. Refuses a
- * symlink, a non-regular file and a file another user owns. On success *out is released with
- * sl_close() and is shared by all threads. On failure errbuf says why. */
+ * symlink, a non-regular file and a file another user owns. On success
+ * *out is released with sl_close() and is shared by all threads. On
+ * failure errbuf says why. */
 int sl_open(const char *path, sl_store **out, char *errbuf, size_t errlen);
 void sl_close(sl_store *s);
 
