@@ -52,6 +52,62 @@ function leaseHolders(srv) {
   });
 }
 
+// Finds a body whose answer uses exactly its max_tokens (its reservation is
+// then its real cost, so the count cannot depend on when answers settle),
+// sends 4 times what fits at once with token, and checks that exactly what
+// fits passed, with OpenAI's tokens 429 and headers for the rest. name: how
+// messages call the key. Returns the body and its cost.
+async function tpmBurst(srv, token, name) {
+  // TOKEN2, without a token limit, finds the body
+  const prompt = 'word '.repeat(150);
+  let body; let cost;
+  for (let m = 30; m < 60 && !body; m++) {
+    const b = chat({ messages: [{ role: 'user', content: prompt }], max_tokens: m });
+    const probe = await call(srv, 'POST', '/v1/chat/completions', { body: b, token: TOKEN2 });
+    assert.equal(probe.status, 200, probe.text);
+    if (probe.json.usage.completion_tokens === m) { body = b; cost = probe.json.usage.total_tokens; }
+  }
+  assert.ok(body, 'no max_tokens the mock uses exactly');
+  const fits = Math.floor(LIMIT / cost);
+  assert.ok(fits >= 3 && fits <= 8, `cost ${cost}`);
+  const n = fits * 4;
+  const t0 = performance.now();
+  const rs = await Promise.all(Array.from({ length: n }, () =>
+    call(srv, 'POST', '/v1/chat/completions', { body, token })));
+  const ms = performance.now() - t0;
+  const ok = rs.filter((r) => r.status === 200);
+  const limited = rs.filter((r) => r.status === 429);
+  assert.equal(ok.length + limited.length, n, rs.map((r) => `${r.status} ${r.text}`).join('\n'));
+  // 1000/min frees `cost` tokens every 60000 * cost / 1000 ms.
+  const refills = Math.floor(ms / (60 * cost));
+  if (refills) console.log(`# burst took ${(ms / 1000).toFixed(1)} s: ${refills} refill(s) allowed`);
+  assert.ok(ok.length >= fits && ok.length <= fits + refills, `${ok.length} admitted of ${n}, ${fits} fit`);
+  for (const r of rs) {
+    assert.equal(r.headers.get('x-ratelimit-limit-tokens'), String(LIMIT));
+    assert.match(r.headers.get('x-ratelimit-remaining-tokens'), /^\d+$/);
+    assert.match(r.headers.get('x-ratelimit-reset-tokens'), /^(\d+m)?\d+(\.\d+)?(ms|s)$/);
+  }
+  for (const r of ok) assert.ok(Number(r.headers.get('x-ratelimit-remaining-tokens')) <= LIMIT - cost);
+  if (!refills) {
+    const least = Math.min(...ok.map((r) => Number(r.headers.get('x-ratelimit-remaining-tokens'))));
+    assert.ok(least < cost, `least remaining ${least}`);
+  }
+  const message = new RegExp(`^Rate limit reached for blueprint-standard in key ${name} on tokens per min `
+    + `\\(TPM\\): Limit ${LIMIT}, Used (\\d+), Requested ${cost}\\. Please try again in [\\d.]+m?s\\.$`);
+  for (const r of limited) {
+    expectError(assert, r, 429, 'rate_limit_exceeded');
+    assert.equal(r.json.error.type, 'tokens');
+    const m = r.json.error.message.match(message);
+    assert.ok(m, r.json.error.message);
+    assert.ok(Number(m[1]) + cost > LIMIT, r.json.error.message);
+    const wait = Number(r.headers.get('retry-after-ms'));
+    assert.ok(wait > 0 && wait <= 60 * cost, `retry-after-ms ${wait}`);
+    assert.equal(r.headers.get('retry-after'), String(Math.ceil(wait / 1000)));
+    assert.ok(Number(r.headers.get('x-ratelimit-remaining-tokens')) < cost);
+  }
+  return { body, cost };
+}
+
 describe('keys with tokens per minute, models, validity and max_streams (lighttpd + 4 FastCGI x 4 threads)', () => {
   let srv;
   let conf;
@@ -78,54 +134,7 @@ describe('keys with tokens per minute, models, validity and max_streams (lighttp
   });
 
   test('tokens per minute: exact across processes, then OpenAI\'s tokens 429 and headers', async () => {
-    // A body whose answer uses exactly its max_tokens: its reservation is then
-    // its real cost and the count cannot depend on when answers settle.
-    const prompt = 'word '.repeat(150);
-    let body; let cost;
-    for (let m = 30; m < 60 && !body; m++) {
-      const b = chat({ messages: [{ role: 'user', content: prompt }], max_tokens: m });
-      const probe = await call(srv, 'POST', '/v1/chat/completions', { body: b, token: TOKEN2 });
-      assert.equal(probe.status, 200, probe.text);
-      if (probe.json.usage.completion_tokens === m) { body = b; cost = probe.json.usage.total_tokens; }
-    }
-    assert.ok(body, 'no max_tokens the mock uses exactly');
-    const fits = Math.floor(LIMIT / cost);
-    assert.ok(fits >= 3 && fits <= 8, `cost ${cost}`);
-    const n = fits * 4;
-    const t0 = performance.now();
-    const rs = await Promise.all(Array.from({ length: n }, () =>
-      call(srv, 'POST', '/v1/chat/completions', { body, token: KEYS.tpm })));
-    const ms = performance.now() - t0;
-    const ok = rs.filter((r) => r.status === 200);
-    const limited = rs.filter((r) => r.status === 429);
-    assert.equal(ok.length + limited.length, n, rs.map((r) => `${r.status} ${r.text}`).join('\n'));
-    // 1000/min frees `cost` tokens every 60000 * cost / 1000 ms.
-    const refills = Math.floor(ms / (60 * cost));
-    if (refills) console.log(`# burst took ${(ms / 1000).toFixed(1)} s: ${refills} refill(s) allowed`);
-    assert.ok(ok.length >= fits && ok.length <= fits + refills, `${ok.length} admitted of ${n}, ${fits} fit`);
-    for (const r of rs) {
-      assert.equal(r.headers.get('x-ratelimit-limit-tokens'), String(LIMIT));
-      assert.match(r.headers.get('x-ratelimit-remaining-tokens'), /^\d+$/);
-      assert.match(r.headers.get('x-ratelimit-reset-tokens'), /^(\d+m)?\d+(\.\d+)?(ms|s)$/);
-    }
-    for (const r of ok) assert.ok(Number(r.headers.get('x-ratelimit-remaining-tokens')) <= LIMIT - cost);
-    if (!refills) {
-      const least = Math.min(...ok.map((r) => Number(r.headers.get('x-ratelimit-remaining-tokens'))));
-      assert.ok(least < cost, `least remaining ${least}`);
-    }
-    const message = new RegExp('^Rate limit reached for blueprint-standard in key tpm-team on tokens per min '
-      + `\\(TPM\\): Limit ${LIMIT}, Used (\\d+), Requested ${cost}\\. Please try again in [\\d.]+m?s\\.$`);
-    for (const r of limited) {
-      expectError(assert, r, 429, 'rate_limit_exceeded');
-      assert.equal(r.json.error.type, 'tokens');
-      const m = r.json.error.message.match(message);
-      assert.ok(m, r.json.error.message);
-      assert.ok(Number(m[1]) + cost > LIMIT, r.json.error.message);
-      const wait = Number(r.headers.get('retry-after-ms'));
-      assert.ok(wait > 0 && wait <= 60 * cost, `retry-after-ms ${wait}`);
-      assert.equal(r.headers.get('retry-after'), String(Math.ceil(wait / 1000)));
-      assert.ok(Number(r.headers.get('x-ratelimit-remaining-tokens')) < cost);
-    }
+    const { body, cost } = await tpmBurst(srv, KEYS.tpm, 'tpm-team');
     // every answer of the key carries the token headers, a models list too
     const models = await call(srv, 'GET', '/v1/models', { token: KEYS.tpm });
     assert.equal(models.status, 200);
@@ -265,5 +274,25 @@ describe('keys with tokens per minute, models, validity and max_streams (lighttp
     d.close();
     a.close();
     b.close();
+  });
+});
+
+describe('tokens per minute under plain CGI, one process per request', () => {
+  let srv;
+  let conf;
+  before(async () => {
+    conf = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'oaf-tokens-cgi-')), 'openai-fcgi.conf');
+    fs.writeFileSync(conf, `@include "${path.join(top, 'conf', 'openai-fcgi.conf')}"\n`
+      + `keys = ( { token = "${KEYS.tpm}"; name = "cgi-team"; tokens_per_minute = ${LIMIT}; } );\n`);
+    fs.chmodSync(path.dirname(conf), 0o755);
+    srv = await startServer({ cgi: true, env: { RATE_LIMIT_PER_MINUTE: '1000', OPENAI_FCGI_CONFIG: conf } });
+  });
+  after(async () => {
+    await srv?.stop();
+    fs.rmSync(path.dirname(conf), { recursive: true, force: true });
+  });
+
+  test('a key\'s tokens per minute hold exactly across CGI runs', async () => {
+    await tpmBurst(srv, KEYS.tpm, 'cgi-team');
   });
 });
