@@ -94,9 +94,11 @@ void tpm_record_usage(struct request *req, const struct chat_usage *u)
 
 void tpm_settle(struct request *req)
 {
-	long limit = tpm_limit(req);
+	/* the limit the reservation was made under: its slot is keyed by it,
+	 * whatever the key's limit is now */
+	long limit = req->tpm.limit;
 	char key[40];
-	if (req->tpm_settled || req->tpm_reserved == 0 || limit <= 0)
+	if (req->tpm_settled || req->tpm_reserved == 0 || !req->has_tpm || limit <= 0)
 		return;
 	req->tpm_settled = true;
 	long delta;
