@@ -135,10 +135,9 @@ static int rate_limit(struct request *req)
 		return 0;
 	}
 	req->has_rl = true;
-	if (req->rl.allowed) {
-		tpm_peek(req);
+	tpm_peek(req);  /* a key with a token limit shows it on every answer, this 429 too */
+	if (req->rl.allowed)
 		return 0;
-	}
 	char again[32];
 	long long retry_ms = (long long)req->rl.retry_after_ms;
 	rl_format_duration(req->rl.retry_after_ms, again, sizeof again);
