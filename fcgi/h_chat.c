@@ -143,6 +143,14 @@ static const struct model_cfg *model_for_key(const struct request *req, const ch
 	return config_find_model(&req->app->cfg, id);
 }
 
+/* What the key's policy asks before an answer: a stream slot, its tokens. */
+static int admit_answer(struct request *req, const struct chat_request *cr)
+{
+	if (cr->stream && take_stream_lease(req) != 0)
+		return -1;
+	return tpm_reserve_chat(req, cr);
+}
+
 int h_chat_completions(struct request *req)
 {
 	struct chat_request cr;
@@ -157,7 +165,7 @@ int h_chat_completions(struct request *req)
 	} else if (!be) {
 		oa_error_set(&req->err, 500, OA_SERVER, "internal_server_error", NULL,
 			     "The model '%.200s' has no backend that can serve it.", cr.model);
-	} else if ((!cr.stream || take_stream_lease(req) == 0) && tpm_reserve_chat(req, &cr) == 0) {
+	} else if (admit_answer(req, &cr) == 0) {
 		struct chat_meta meta;
 		chat_meta_init(&meta, cr.model, (long)time(NULL));
 		rc = cr.stream ? answer_stream(req, be, m, &cr, &meta) : answer_whole(req, be, m, &cr, &meta);
