@@ -514,7 +514,7 @@ static int exchange(const struct deployment_cfg *dep, const struct model_cfg *mo
 
 	strbuf url = STRBUF_INIT, body = STRBUF_INIT;
 	sb_printf(&url, "%s/%s", up->base_url, ask->endpoint);
-	up_body_with_model(ask->root, dep->model, &body);
+	up_body_with_model(ask->root, dep->model, ask->stream && strcmp(ask->endpoint, "chat/completions") == 0, &body);
 	struct curl_slist *headers = request_headers(up, ask->stream);
 	setup(c, x, sb_str(&url));
 	curl->easy_setopt(c, CURLOPT_HTTPHEADER, headers);

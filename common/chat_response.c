@@ -191,9 +191,26 @@ void chat_relay_json(struct json_object *obj, const char *model, strbuf *out)
 	sb_puts(out, json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 
+/* The usage an upstream reported in obj (an answer or a chunk), if any. */
+static bool relayed_usage(struct json_object *obj, struct chat_usage *u)
+{
+	struct json_object *usage, *v;
+	if (!json_object_object_get_ex(obj, "usage", &usage) || !json_object_is_type(usage, json_type_object))
+		return false;
+	memset(u, 0, sizeof *u);
+	if (json_object_object_get_ex(usage, "prompt_tokens", &v) && json_object_is_type(v, json_type_int))
+		u->prompt_tokens = (long)json_object_get_int64(v);
+	if (json_object_object_get_ex(usage, "completion_tokens", &v) && json_object_is_type(v, json_type_int))
+		u->completion_tokens = (long)json_object_get_int64(v);
+	u->total_tokens = u->prompt_tokens + u->completion_tokens;
+	return true;
+}
+
 static int accum_relay(void *ctx, struct json_object *obj)
 {
 	struct chat_accum *acc = ctx;
+	if (relayed_usage(obj, &acc->usage))
+		acc->have_usage = true;
 	sb_reset(&acc->relayed);
 	chat_relay_json(obj, acc->meta->model, &acc->relayed);
 	acc->have_relayed = true;
@@ -372,10 +389,28 @@ static int stream_usage(void *ctx, const struct chat_usage *u)
 	return 0;
 }
 
+/* A chunk with "choices": [] : the one that only carries usage. */
+static bool usage_only_chunk(struct json_object *obj)
+{
+	struct json_object *choices;
+	return json_object_object_get_ex(obj, "choices", &choices) &&
+	       json_object_is_type(choices, json_type_array) && json_object_array_length(choices) == 0 &&
+	       json_object_object_get_ex(obj, "usage", NULL);
+}
+
 static int stream_relay(void *ctx, struct json_object *obj)
 {
 	struct chat_stream *st = ctx;
 	st->relayed = true;
+	if (relayed_usage(obj, &st->usage))
+		st->have_usage = true;
+	if (!st->include_usage && json_object_is_type(obj, json_type_object)) {
+		/* usage was asked of the upstream for us, not for this client: its
+		 * stream stays as OpenAI sends it to a client that did not ask */
+		if (usage_only_chunk(obj))
+			return 0;
+		json_object_object_del(obj, "usage");
+	}
 	sb_reset(&st->ev);
 	sb_puts(&st->ev, "data: ");
 	chat_relay_json(obj, st->meta->model, &st->ev);

@@ -22,7 +22,9 @@
 #include "config_loader.h"
 #include "dotenv.h"
 #include "embeddings.h"
+#include "key_policy.h"
 #include "pyproject.h"
+#include "ratelimit.h"
 #include "relocate.h"
 #include "settings.h"
 #include "xalloc.h"
@@ -280,8 +282,81 @@ static const struct member mock_members[] = {
 	{ "mode", MK_STRING }, { "delay_ms", MK_INT }, { NULL, 0 },
 };
 static const struct member key_members[] = {
-	{ "token", MK_STRING }, { "requests_per_minute", MK_INT }, { NULL, 0 },
+	{ "token", MK_STRING }, { "requests_per_minute", MK_INT }, { "name", MK_STRING },
+	{ "models", MK_LIST }, { "expires", MK_STRING }, { "not_before", MK_STRING },
+	{ "tokens_per_minute", MK_INT }, { "max_streams", MK_INT }, { NULL, 0 },
 };
+
+/* An integer member from lo to hi into *out (left alone when absent);
+ * -1 after reporting one out of range. */
+static int key_int(struct loader *ld, const config_setting_t *k, const char *name, long long lo,
+		   long long hi, int i, const char *where, long *out)
+{
+	long long v;
+	if (!config_setting_lookup_int64(k, name, &v))
+		return 0;
+	if (v < lo || v > hi) {
+		cfg_report(&ld->rep->errors, "keys[%d].%s (%s): must be from %lld to %lld", i, name, where, lo, hi);
+		return -1;
+	}
+	*out = (long)v;
+	return 0;
+}
+
+/* An ISO 8601 member into *out (left alone when absent); -1 after
+ * reporting one that does not parse. */
+static int key_time(struct loader *ld, const config_setting_t *k, const char *name, int i,
+		    const char *where, int64_t *out)
+{
+	const char *v = cfg_mem_str(k, name);
+	if (!v)
+		return 0;
+	if (kp_parse_time(v, out) != 0) {
+		cfg_report(&ld->rep->errors, "keys[%d].%s (%s): \"%.64s\" is not an ISO 8601 time "
+			   "(2027-01-31, or 2027-01-31T18:00:00Z with a zone)", i, name, where, v);
+		return -1;
+	}
+	return 0;
+}
+
+/* The models member: a list of non-empty strings, each one listed once. */
+static int key_models(struct loader *ld, const config_setting_t *k, int i, const char *where,
+		      struct key_cfg *kc)
+{
+	const config_setting_t *list = config_setting_get_member(k, "models");
+	if (!list)
+		return 0;
+	int n = config_setting_length(list);
+	if (n == 0) {
+		cfg_report(&ld->rep->errors, "keys[%d].models (%s): an empty list would allow no model; "
+			   "leave it out to allow every model", i, where);
+		return -1;
+	}
+	kc->models = xcalloc((size_t)n, sizeof *kc->models);
+	for (int j = 0; j < n; j++) {
+		const char *id = config_setting_get_string_elem(list, j);
+		if (!id || !*id) {
+			cfg_report(&ld->rep->errors, "keys[%d].models[%d] (%s): must be a non-empty string", i, j, where);
+			return -1;
+		}
+		if (kc->n_models && kp_model_allowed(kc->models, kc->n_models, id)) {
+			cfg_report(&ld->rep->errors, "keys[%d].models (%s): \"%.64s\" is listed twice", i, where, id);
+			return -1;
+		}
+		kc->models[kc->n_models++] = xstrdup(id);
+	}
+	return 0;
+}
+
+static void key_cfg_free(struct key_cfg *kc)
+{
+	free(kc->token);
+	free(kc->name);
+	for (size_t j = 0; j < kc->n_models; j++)
+		free(kc->models[j]);
+	free(kc->models);
+	memset(kc, 0, sizeof *kc);
+}
 
 static void load_models(struct loader *ld, const char *file, const config_setting_t *list)
 {
@@ -381,7 +456,6 @@ static void load_keys(struct loader *ld, const char *file, const config_setting_
 		const config_setting_t *k = config_setting_get_elem(list, (unsigned)i);
 		cfg_file_origin(where, sizeof where, file, k);
 		const char *tok = config_setting_is_group(k) ? cfg_mem_str(k, "token") : NULL;
-		long long rpm = 0;
 		if (!tok || !*tok) {
 			cfg_report(&ld->rep->errors, "keys[%d] (%s): needs a non-empty string token", i, where);
 			continue;
@@ -390,12 +464,32 @@ static void load_keys(struct loader *ld, const char *file, const config_setting_
 		snprintf(what, sizeof what, "keys[%d]", i);
 		if (cfg_check_members(ld, file, k, what, key_members, NULL))
 			continue;
-		if (config_setting_lookup_int64(k, "requests_per_minute", &rpm) && (rpm < 1 || rpm > 1000000)) {
-			cfg_report(&ld->rep->errors, "keys[%d].requests_per_minute (%s): must be from 1 to 1000000", i, where);
+		struct key_cfg *kc = &cfg->keys[cfg->n_keys];
+		const char *name = cfg_mem_str(k, "name");
+		kc->not_before = KP_NO_NOT_BEFORE;
+		kc->expires = KP_NO_EXPIRY;
+		int bad = key_int(ld, k, "requests_per_minute", 1, RL_MAX_PER_MINUTE, i, where, &kc->requests_per_minute) |
+			  key_int(ld, k, "tokens_per_minute", 1, RL_MAX_PER_MINUTE, i, where, &kc->tokens_per_minute) |
+			  key_int(ld, k, "max_streams", 1, 10000, i, where, &kc->max_streams) |
+			  key_time(ld, k, "expires", i, where, &kc->expires) |
+			  key_time(ld, k, "not_before", i, where, &kc->not_before) |
+			  key_models(ld, k, i, where, kc);
+		if (name && !auth_token_wellformed(name)) {
+			/* it goes into log lines and messages as it is */
+			cfg_report(&ld->rep->errors, "keys[%d].name (%s): must be 1 to %d characters of "
+				   "[A-Za-z0-9_.-]", i, where, AUTH_TOKEN_MAX);
+			bad = -1;
+		}
+		if (!bad && kc->expires <= kc->not_before) {
+			cfg_report(&ld->rep->errors, "keys[%d].expires (%s): must be after its not_before", i, where);
+			bad = -1;
+		}
+		if (bad) {
+			key_cfg_free(kc);
 			continue;
 		}
-		cfg->keys[cfg->n_keys].token = xstrdup(tok);
-		cfg->keys[cfg->n_keys].requests_per_minute = (long)rpm;
+		kc->token = xstrdup(tok);
+		kc->name = name ? xstrdup(name) : NULL;
 		cfg->n_keys++;
 	}
 }
@@ -971,6 +1065,19 @@ static void resolve_models(struct loader *ld)
 		cfg->models[i].ping_ms = cfg->stream_ping_s * 1000;
 }
 
+/* A key's models entry that names no configured model allows nothing: a
+ * typo, most likely, said at start rather than found as 404s. A warning,
+ * not a refusal: the model may be on its way into the config. */
+static void check_key_models(struct loader *ld)
+{
+	const struct config *cfg = ld->cfg;
+	for (size_t i = 0; i < cfg->n_keys; i++)
+		for (size_t j = 0; j < cfg->keys[i].n_models; j++)
+			if (!config_find_model(cfg, cfg->keys[i].models[j]))
+				cfg_report(&ld->rep->warnings, "keys[%zu].models (config file keys): no model \"%.64s\" "
+					   "is configured; the key cannot use it", i, cfg->keys[i].models[j]);
+}
+
 int config_load(const struct config_paths *paths, struct config *cfg, struct config_report *rep)
 {
 	struct loader ld;
@@ -997,6 +1104,7 @@ int config_load(const struct config_paths *paths, struct config *cfg, struct con
 	cfg_resolve_upstream_keys(&ld);
 	cfg_resolve_upstream_limits(&ld);
 	resolve_models(&ld);
+	check_key_models(&ld);
 
 	for (size_t i = 0; i < settings_count(); i++)
 		free(ld.raw[i].value);
@@ -1053,9 +1161,33 @@ void config_free(struct config *cfg)
 	free(cfg->ca_bundle);
 	free_list(cfg->upstream_models, cfg->n_upstream_models);
 	for (size_t i = 0; i < cfg->n_keys; i++)
-		free(cfg->keys[i].token);
+		key_cfg_free(&cfg->keys[i]);
 	free(cfg->keys);
 	memset(cfg, 0, sizeof *cfg);
+}
+
+/* One line per configured key: its policy, never its token. */
+static void describe_key(strbuf *out, size_t i, const struct key_cfg *k)
+{
+	char t[32];
+	sb_printf(out, "key %zu: name %s", i, k->name ? k->name : "-");
+	if (k->requests_per_minute)
+		sb_printf(out, ", %ld requests/min", k->requests_per_minute);
+	if (k->tokens_per_minute)
+		sb_printf(out, ", %ld tokens/min", k->tokens_per_minute);
+	if (k->max_streams)
+		sb_printf(out, ", %ld streams", k->max_streams);
+	if (k->not_before != KP_NO_NOT_BEFORE) {
+		kp_format_time(k->not_before, t, sizeof t);
+		sb_printf(out, ", from %s", t);
+	}
+	if (k->expires != KP_NO_EXPIRY) {
+		kp_format_time(k->expires, t, sizeof t);
+		sb_printf(out, ", until %s", t);
+	}
+	for (size_t j = 0; j < k->n_models; j++)
+		sb_printf(out, "%s%s", j ? "," : ", models ", k->models[j]);
+	sb_putc(out, '\n');
 }
 
 static void describe_token(strbuf *out, const char *t)
@@ -1140,6 +1272,8 @@ void config_describe(const struct config *cfg, strbuf *out)
 				sb_printf(out, " %s", config_endpoint_name((enum model_endpoint)e));
 		sb_putc(out, '\n');
 	}
+	for (size_t i = 0; i < cfg->n_keys; i++)
+		describe_key(out, i, &cfg->keys[i]);
 }
 
 const struct model_cfg *config_find_model(const struct config *cfg, const char *id)

@@ -3,6 +3,7 @@
 #define OAF_CONFIG_H
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "log.h"
 #include "strbuf.h"
@@ -77,10 +78,17 @@ struct model_cfg {
 };
 
 /* A key from the config file's keys list: a token (plain or
- * "sha256:<64 hex>") with its own requests-per-minute limit. */
+ * "sha256:<64 hex>") with its own name, models, validity and limits. */
 struct key_cfg {
 	char *token;
+	char *name;                /* shown in logs instead of the fingerprint; NULL: none */
+	char **models;             /* the model ids it may use; n_models 0: every model */
+	size_t n_models;
+	int64_t not_before;        /* Unix seconds; KP_NO_NOT_BEFORE: none */
+	int64_t expires;           /* Unix seconds; KP_NO_EXPIRY: none */
 	long requests_per_minute;  /* 0: RATE_LIMIT_PER_MINUTE applies */
+	long tokens_per_minute;    /* 0: RATE_LIMIT_TOKENS_PER_MINUTE applies */
+	long max_streams;          /* concurrent streams across processes; 0: no limit */
 };
 
 /* Everything the program was configured with. Built once at start by
@@ -97,6 +105,8 @@ struct config {
 	char **cors_origins;           /* empty list: "*" */
 	size_t n_cors_origins;
 	long rate_limit_per_minute;
+	long rate_limit_tokens_per_minute;  /* 0: no token limit */
+	long rate_limit_default_max_tokens; /* reserved per choice when a request sets no bound */
 	char *state_dir;
 	char *rate_limit_file;
 	long max_body_bytes;

@@ -107,7 +107,15 @@ static int64_t tat_saturate(int64_t tat, int64_t now, int64_t burst)
 	return tat > now + burst ? now + burst : tat;
 }
 
-bool rl_gcra(int64_t *tat, int64_t now_ms, long per_minute, struct rl_result *r)
+/* Units outstanding for a key whose (saturated) state is base >= now:
+ * ceil((base - now) / interval), at most n. */
+static long gcra_used(int64_t base, int64_t now, long n)
+{
+	int64_t ticks = base - now;
+	return ticks <= 0 ? 0 : (long)(ticks / 60000 + (ticks % 60000 != 0));
+}
+
+bool rl_gcra_cost(int64_t *tat, int64_t now_ms, long per_minute, long cost, struct rl_result *r)
 {
 	const long n = per_minute;
 	const int64_t now = now_ms * n;
@@ -115,14 +123,16 @@ bool rl_gcra(int64_t *tat, int64_t now_ms, long per_minute, struct rl_result *r)
 	const int64_t burst = 60000 * (int64_t)n;  /* n intervals */
 	int64_t cur = tat_saturate(*tat, now, burst);
 	int64_t base = cur > now ? cur : now;
-	int64_t next = base + interval;
+	int64_t next = base + interval * (int64_t)cost;
 	int64_t allow_at = next - burst;
 
 	r->limit = n;
+	r->used = gcra_used(base, now, n);
 	if (now < allow_at) {
 		*tat = cur;  /* a repaired value is kept, so the wait really ends */
 		r->allowed = false;
-		r->remaining = 0;
+		/* what is available, short of the cost (0 for a single request) */
+		r->remaining = (long)((now - (base - burst)) / interval);
 		r->reset_ms = ticks_to_ms_ceil(base - now, n);
 		r->retry_after_ms = ticks_to_ms_ceil(allow_at - now, n);
 		return false;
@@ -133,6 +143,38 @@ bool rl_gcra(int64_t *tat, int64_t now_ms, long per_minute, struct rl_result *r)
 	r->reset_ms = ticks_to_ms_ceil(next - now, n);
 	r->retry_after_ms = 0;
 	return true;
+}
+
+bool rl_gcra(int64_t *tat, int64_t now_ms, long per_minute, struct rl_result *r)
+{
+	return rl_gcra_cost(tat, now_ms, per_minute, 1, r);
+}
+
+/* The state is linear in units, so a settlement is one addition: as if
+ * the request had cost its real amount from the start. A tat below now
+ * means the same as now (full), so a refund cannot make a key more than
+ * full; the upper clamp is tat_saturate()'s one minute of debt. */
+void rl_gcra_settle(int64_t *tat, int64_t now_ms, long per_minute, long delta, struct rl_result *r)
+{
+	const long n = per_minute;
+	const int64_t now = now_ms * n;
+	const int64_t burst = 60000 * (int64_t)n;
+	int64_t cur = tat_saturate(*tat, now, burst);
+	long d = delta > n ? n : delta < -n ? -n : delta;
+	int64_t next = cur + 60000 * (int64_t)d;
+
+	if (next < 0)
+		next = 0;
+	if (next > now + burst)
+		next = now + burst;
+	*tat = next;
+	int64_t base = next > now ? next : now;
+	r->allowed = true;
+	r->limit = n;
+	r->used = gcra_used(base, now, n);
+	r->remaining = (long)((now - (base - burst)) / 60000);
+	r->reset_ms = ticks_to_ms_ceil(base - now, n);
+	r->retry_after_ms = 0;
 }
 
 /* ---- Go's time.Duration String(), millisecond precision ---- */
@@ -649,9 +691,24 @@ static int slot_insert(struct rl_slot *win[], int i, struct rl_slot old,
 	return 1;
 }
 
+/* What one pass does to the key's slot: count a cost, or settle one. */
+struct rl_op {
+	long cost;      /* check: units asked for */
+	long delta;     /* settle: real - admitted units */
+	bool settle;
+};
+
+static void op_apply(const struct rl_op *op, int64_t *tat, int64_t now_ms, long n, struct rl_result *r)
+{
+	if (op->settle)
+		rl_gcra_settle(tat, now_ms, n, op->delta, r);
+	else
+		rl_gcra_cost(tat, now_ms, n, op->cost, r);
+}
+
 /* One pass over the window; 1 when the request was counted, 0 to retry. */
 static int check_once(struct rl_slot *win[], uint64_t tag, long n,
-		      int64_t now_ms, struct rl_result *r)
+		      int64_t now_ms, const struct rl_op *op, struct rl_result *r)
 {
 	int victim = -1;
 	int64_t victim_left = INT64_MAX;
@@ -661,7 +718,7 @@ static int check_once(struct rl_slot *win[], uint64_t tag, long n,
 		struct rl_slot cur = slot_load(win[i]);
 		if (cur.tag == tag) {
 			struct rl_slot new = cur;
-			rl_gcra(&new.tat, now_ms, n, r);
+			op_apply(op, &new.tat, now_ms, n, r);
 			/* also when denied: it proves tag and tat were read together */
 			return slot_cas(win[i], cur, new);
 		}
@@ -675,8 +732,14 @@ static int check_once(struct rl_slot *win[], uint64_t tag, long n,
 			victim_old = cur;
 		}
 	}
+	if (op->settle) {
+		/* evicted: its state is gone, a fresh key is full */
+		int64_t fresh = 0;
+		rl_gcra_settle(&fresh, now_ms, n, 0, r);
+		return 1;
+	}
 	struct rl_slot new = { tag, 0 };
-	rl_gcra(&new.tat, now_ms, n, r);
+	op_apply(op, &new.tat, now_ms, n, r);
 	return slot_insert(win, victim, victim_old, new);
 }
 
@@ -687,8 +750,8 @@ enum mapped_outcome { MAPPED_COUNTED, MAPPED_DAMAGED, MAPPED_REBUILT };
  * MAPPED_DAMAGED: the header is not ours (the caller repairs it);
  * MAPPED_REBUILT: another process rebuilt the file, a new seed in *seed. */
 static enum mapped_outcome check_mapped(rl_store *s, const char *key, size_t keylen,
-					long per_minute, int64_t now_ms, struct rl_result *r,
-					uint64_t *seed)
+					long per_minute, int64_t now_ms, const struct rl_op *op,
+					struct rl_result *r, uint64_t *seed)
 {
 	struct rl_slot *win[RL_WINDOW];
 
@@ -705,7 +768,7 @@ static enum mapped_outcome check_mapped(rl_store *s, const char *key, size_t key
 	uint64_t tag = (h & ~(uint64_t)((1u << RL_NBITS) - 1)) | (uint64_t)per_minute;
 	for (int i = 0; i < RL_WINDOW; i++)
 		win[i] = &s->slots[(h + (uint64_t)i) & (RL_CAPACITY - 1)];
-	while (!check_once(win, tag, per_minute, now_ms, r))
+	while (!check_once(win, tag, per_minute, now_ms, op, r))
 		;
 	return MAPPED_COUNTED;
 }
@@ -731,8 +794,10 @@ static bool give_up(rl_store *s, int repairs)
 	return true;
 }
 
-int rl_check(rl_store *s, const char *key, size_t keylen, long per_minute,
-	     int64_t now_ms, struct rl_result *r)
+/* rl_check(), rl_check_cost() and rl_settle(): the guarded pass over the
+ * mapping, repairing the file when it needs it. */
+static int store_apply(rl_store *s, const char *key, size_t keylen, long per_minute,
+		       const struct rl_op *op, int64_t now_ms, struct rl_result *r)
 {
 	struct rl_guard guard = { .lo = s->map };
 	struct rl_result res;
@@ -753,7 +818,7 @@ int rl_check(rl_store *s, const char *key, size_t keylen, long per_minute,
 	for (;;) {
 		rl_active_guard = &guard;
 		__atomic_signal_fence(__ATOMIC_SEQ_CST);
-		got = check_mapped(s, key, keylen, per_minute, now_ms, &res, &seed);
+		got = check_mapped(s, key, keylen, per_minute, now_ms, op, &res, &seed);
 		__atomic_signal_fence(__ATOMIC_SEQ_CST);
 		rl_active_guard = NULL;
 		if (got == MAPPED_COUNTED)
@@ -767,4 +832,26 @@ int rl_check(rl_store *s, const char *key, size_t keylen, long per_minute,
 	}
 	*r = res;
 	return 0;
+}
+
+int rl_check(rl_store *s, const char *key, size_t keylen, long per_minute,
+	     int64_t now_ms, struct rl_result *r)
+{
+	return rl_check_cost(s, key, keylen, per_minute, 1, now_ms, r);
+}
+
+int rl_check_cost(rl_store *s, const char *key, size_t keylen, long per_minute, long cost,
+		  int64_t now_ms, struct rl_result *r)
+{
+	struct rl_op op = { .cost = cost };
+	if (cost < 0 || cost > per_minute)
+		return -1;
+	return store_apply(s, key, keylen, per_minute, &op, now_ms, r);
+}
+
+int rl_settle(rl_store *s, const char *key, size_t keylen, long per_minute, long delta,
+	      int64_t now_ms, struct rl_result *r)
+{
+	struct rl_op op = { .delta = delta, .settle = true };
+	return store_apply(s, key, keylen, per_minute, &op, now_ms, r);
 }

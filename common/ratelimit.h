@@ -33,7 +33,8 @@
 struct rl_result {
 	bool allowed;
 	long limit;             /* per_minute */
-	long remaining;         /* requests still admitted right now, after this one */
+	long remaining;         /* units (requests, tokens) still admitted right now, after this one */
+	long used;              /* units outstanding before this check: limit - available */
 	int64_t reset_ms;       /* until remaining == limit again */
 	int64_t retry_after_ms; /* denied: until one request is admitted; 0 if allowed */
 };
@@ -48,6 +49,21 @@ struct rl_result {
  * back) is first saturated into range, so no value overflows and no key
  * waits more than a minute. Returns r->allowed. */
 bool rl_gcra(int64_t *tat, int64_t now_ms, long per_minute, struct rl_result *r);
+
+/* rl_gcra() for a request that costs `cost` units at once (tokens): admitted
+ * when the key has cost units available, and then it holds them all; a
+ * denial costs nothing. rl_gcra() is this with cost 1. Requires
+ * 0 <= cost <= per_minute: a request larger than the whole limit could never
+ * be admitted, so the caller refuses it before asking. Returns r->allowed. */
+bool rl_gcra_cost(int64_t *tat, int64_t now_ms, long per_minute, long cost, struct rl_result *r);
+
+/* Settles an admitted cost with what it really cost: delta = real - admitted
+ * units, negative for a refund. The refund returns units to the key (never
+ * past full); an overrun is charged (never past one minute of debt). Fills
+ * *r with the key's state afterwards (allowed true, used = units held).
+ * Same requirements on per_minute and now_ms as rl_gcra(); |delta| is
+ * clamped to per_minute. */
+void rl_gcra_settle(int64_t *tat, int64_t now_ms, long per_minute, long delta, struct rl_result *r);
 
 typedef struct rl_store rl_store;
 
@@ -69,6 +85,20 @@ void rl_close(rl_store *s);
  * store that could not be repaired; the caller decides whether that admits. */
 int rl_check(rl_store *s, const char *key, size_t keylen, long per_minute,
 	     int64_t now_ms, struct rl_result *r);
+
+/* rl_check() with a cost (rl_gcra_cost()): concurrent checks of one key,
+ * from any process, never admit more than per_minute units a minute.
+ * Returns -1 also for a cost outside 0..per_minute. */
+int rl_check_cost(rl_store *s, const char *key, size_t keylen, long per_minute, long cost,
+		  int64_t now_ms, struct rl_result *r);
+
+/* Settles a cost rl_check_cost() admitted for (key, per_minute):
+ * rl_gcra_settle() on its slot, in the same exact, lock-free way. A key
+ * evicted meanwhile (see RL_CAPACITY) is not re-inserted: its refund or
+ * overrun is forgotten with the rest of its state, and *r says the key is
+ * full. Returns -1 (r untouched) as rl_check() does. */
+int rl_settle(rl_store *s, const char *key, size_t keylen, long per_minute, long delta,
+	      int64_t now_ms, struct rl_result *r);
 
 /* Writes ms as Go's time.Duration String() does ("0s", "12ms", "7.66s",
  * "1m30.5s", "6m0s", "1h0m0s"), the format of OpenAI's

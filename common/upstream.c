@@ -10,10 +10,10 @@
 
 void up_request_body(const struct chat_request *req, const char *upstream_model, strbuf *out)
 {
-	up_body_with_model(req->root, upstream_model, out);
+	up_body_with_model(req->root, upstream_model, req->stream, out);
 }
 
-void up_body_with_model(json_object *root, const char *upstream_model, strbuf *out)
+void up_body_with_model(json_object *root, const char *upstream_model, bool ask_usage, strbuf *out)
 {
 	json_object *copy = NULL;
 	if (json_object_deep_copy(root, &copy, NULL) != 0 || !copy) {
@@ -22,6 +22,17 @@ void up_body_with_model(json_object *root, const char *upstream_model, strbuf *o
 		return;
 	}
 	json_object_object_add(copy, "model", json_object_new_string(upstream_model));
+	if (ask_usage) {
+		/* the usage chunk settles the key's tokens; the sink drops it when
+		 * the client did not ask for it */
+		json_object *opts = NULL;
+		if (!json_object_object_get_ex(copy, "stream_options", &opts) ||
+		    !json_object_is_type(opts, json_type_object)) {
+			opts = json_object_new_object();
+			json_object_object_add(copy, "stream_options", opts);
+		}
+		json_object_object_add(opts, "include_usage", json_object_new_boolean(1));
+	}
 	sb_puts(out, json_object_to_json_string_ext(copy, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(copy);
 }

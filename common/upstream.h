@@ -16,10 +16,14 @@
 /* Functions that fail return -1 with err filled, 0 otherwise. */
 
 /* Appends to out the body to send upstream: the client's request as it
- * came, with model replaced by upstream_model. */
+ * came, with model replaced by upstream_model, and for a stream
+ * stream_options.include_usage set, so that the real usage can settle the
+ * key's tokens (chat_response.c drops it for a client that did not ask). */
 void up_request_body(const struct chat_request *req, const char *upstream_model, strbuf *out);
-/* The same for any body (root is borrowed): /responses, /completions. */
-void up_body_with_model(json_object *root, const char *upstream_model, strbuf *out);
+/* The same for any body (root is borrowed): /responses, /completions,
+ * /embeddings; stream_options.include_usage only when ask_usage (a chat
+ * completions stream: other endpoints' bodies may not have it). */
+void up_body_with_model(json_object *root, const char *upstream_model, bool ask_usage, strbuf *out);
 
 /* How an exchange with the upstream failed before any answer was usable. */
 enum up_failure {

@@ -4,15 +4,28 @@
 #include "auth.h"
 #include "config.h"
 #include "ratelimit.h"
+#include "stream_lease.h"
 
 struct app {
 	struct config cfg;
 	struct auth_keyring keys;    /* digests of cfg.tokens, same order */
 	rl_store *rl;                /* the shared rate-limit file, mapped once */
+	sl_store *streams;           /* RATE_LIMIT_FILE.streams; NULL when no key has max_streams */
 };
+
+/* The config file's entry of the key at index i of cfg.tokens, or NULL for
+ * a key from API_AUTH_TOKENS alone (no policy of its own). Borrowed. */
+const struct key_cfg *app_key(const struct app *app, size_t key_index);
 
 /* The limit of the key at index i of cfg.tokens: its keys[] override, else
  * RATE_LIMIT_PER_MINUTE. */
 long app_key_limit(const struct app *app, size_t key_index);
+
+/* The token limit of that key: its tokens_per_minute, else
+ * RATE_LIMIT_TOKENS_PER_MINUTE; 0 when none applies. */
+long app_key_token_limit(const struct app *app, size_t key_index);
+
+/* Does any configured key set max_streams (so the lease file is needed)? */
+bool app_needs_stream_leases(const struct config *cfg);
 
 #endif

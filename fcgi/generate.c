@@ -7,6 +7,7 @@
 #include "app.h"
 #include "response.h"
 #include "routes.h"
+#include "stream_lease.h"
 
 const struct model_cfg *gen_model(struct request *req, const char *id, enum model_endpoint ep,
 				  int unknown_status)
@@ -78,6 +79,25 @@ static long probe_period(const struct request *req)
 {
 	const char *sw = req_param(req, "SERVER_SOFTWARE");
 	return sw && strncmp(sw, "nginx", 5) == 0 ? 0 : PROBE_MS;
+}
+
+int gen_stream_lease(struct request *req)
+{
+	const struct key_cfg *k = req->key;
+	char key[40];
+	if (!k || k->max_streams <= 0 || !req->app->streams)
+		return 0;
+	int n = snprintf(key, sizeof key, "s:%s", req->key_fp);
+	switch (sl_acquire(req->app->streams, key, (size_t)n, k->max_streams, &req->stream_lease)) {
+	case SL_HELD:
+	case SL_ERROR:  /* logged; serve rather than fail closed on our own fault */
+		return 0;
+	case SL_FULL:
+		break;
+	}
+	return oa_error_set(&req->err, 429, "streams", "rate_limit_exceeded", NULL,
+			    "Too many concurrent streams for key %s: Limit %ld. Please try again when one "
+			    "of its streams has ended.", req->key_name, k->max_streams);
 }
 
 void gen_sink_init(struct chat_sink *sink, struct request *req)

@@ -29,6 +29,10 @@ bool gen_client_left(void *hctx);
  * header and the access log), and how often a silent stream must write to
  * notice a client that left. */
 void gen_sink_init(struct chat_sink *sink, struct request *req);
+/* A key with max_streams holds one lease for each stream it has open, in
+ * any process; the dispatcher ends it with the request. 0, or -1 with a
+ * 429 (type streams) when every one is held. */
+int gen_stream_lease(struct request *req);
 
 /* A stream whose head goes out with its first byte, not before: a backend
  * that fails before it has anything to say (an upstream's 429, a timeout

@@ -10,13 +10,20 @@
 #include "response.h"
 #include "routes.h"
 #include "tokens.h"
+#include "tpm.h"
 
-/* A client that left: the usage known so far goes to the access log (the
- * prompt by our count; what the backend had reported, else nothing). */
-static void note_usage(struct request *req, const struct chat_request *cr, const struct chat_usage *u)
+/* What the answer cost: the backend's count when it gave one; for a
+ * client that left before anything reached it, the prompt by our count
+ * (for the access log, and the key is charged that much). */
+static void note_usage(struct request *req, const struct chat_request *cr, const struct chat_usage *u,
+		       bool gone_before_answer)
 {
-	req->prompt_tokens = u ? u->prompt_tokens : tok_prompt(cr);
-	req->completion_tokens = u ? u->completion_tokens : 0;
+	if (u) {
+		tpm_record_usage(req, u);
+	} else if (gone_before_answer) {
+		struct chat_usage prompt = { tok_prompt(cr), 0, tok_prompt(cr) };
+		tpm_record_usage(req, &prompt);
+	}
 }
 
 static int answer_whole(struct request *req, const struct backend_ops *be, const struct model_cfg *m,
@@ -28,9 +35,10 @@ static int answer_whole(struct request *req, const struct backend_ops *be, const
 	chat_accum_sink(&acc, &sink);
 	gen_sink_init(&sink, req);
 	int rc = be->chat(m, cr, &sink, &req->err);
-	if (rc != 0 && req->client_gone)
-		note_usage(req, cr, acc.have_usage ? &acc.usage : NULL);
+	note_usage(req, cr, acc.have_usage ? &acc.usage : NULL, rc != 0 && req->client_gone);
 	if (rc == 0) {
+		/* before the head: its x-ratelimit-*-tokens say what is left after */
+		tpm_settle(req);
 		sb_reset(&req->out);
 		chat_accum_json(&acc, &req->out);
 		resp_json(req, 200, req->out.buf, req->out.len);
@@ -51,16 +59,23 @@ static int answer_stream(struct request *req, const struct backend_ops *be, cons
 	chat_stream_sink(&st, &sink);
 	gen_sink_init(&sink, req);
 	int rc = be->chat(m, cr, &sink, &req->err);
-	/* a stream that had not begun knows its prompt; one that had, what it
-	 * sent, which is not counted here (the relay would pay for it) */
-	if (rc != 0 && req->client_gone && !ls.w)
-		note_usage(req, cr, NULL);
+	/* a stream that had begun and lost its client keeps its reservation:
+	 * what it sent is not counted here */
+	note_usage(req, cr, st.have_usage ? &st.usage : NULL, rc != 0 && req->client_gone && !ls.w);
 	if (rc == 0)
 		chat_stream_end(&st);
 	else if (ls.w && !req->client_gone)
 		chat_stream_error(&st, &req->err);
 	chat_stream_free(&st);
 	return gen_stream_result(&ls, rc);
+}
+
+/* What the key's policy asks before an answer: a stream slot, its tokens. */
+static int admit_answer(struct request *req, const struct chat_request *cr)
+{
+	if (cr->stream && gen_stream_lease(req) != 0)
+		return -1;
+	return tpm_reserve_chat(req, cr);
 }
 
 int h_chat_completions(struct request *req)
@@ -71,7 +86,7 @@ int h_chat_completions(struct request *req)
 	const struct model_cfg *m = gen_model(req, cr.model, EP_CHAT, 404);
 	const struct backend_ops *be = m ? gen_backend(req, m) : NULL;
 	int rc = -1;
-	if (be) {
+	if (be && admit_answer(req, &cr) == 0) {
 		struct chat_meta meta;
 		chat_meta_init(&meta, cr.model, (long)time(NULL));
 		rc = cr.stream ? answer_stream(req, be, m, &cr, &meta) : answer_whole(req, be, m, &cr, &meta);

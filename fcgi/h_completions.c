@@ -10,6 +10,7 @@
 #include "generate.h"
 #include "response.h"
 #include "routes.h"
+#include "tpm.h"
 
 /* Each prompt is one run of the backend's chat answer, its choices placed
  * after the previous prompt's. */
@@ -101,6 +102,8 @@ int h_completions(struct request *req)
 	const struct model_cfg *m = gen_model(req, cr.model, EP_COMPLETIONS, 404);
 	const struct backend_ops *be = m ? gen_backend(req, m) : NULL;
 	int rc = -1;
+	if (be && ((cr.stream && gen_stream_lease(req) != 0) || tpm_reserve_completions(req, &cr) != 0))
+		be = NULL;  /* over the key's streams or tokens: req->err says so */
 	if (be && be->forward)
 		rc = answer_forwarded(req, be, m, &cr);
 	else if (be)

@@ -8,6 +8,7 @@
 #include "generate.h"
 #include "response.h"
 #include "routes.h"
+#include "tpm.h"
 
 /* An upstream's own /embeddings, relayed with the model name mapped both
  * ways: the accumulating sink keeps the relayed object as the answer. */
@@ -39,8 +40,8 @@ int h_embeddings(struct request *req)
 	const struct model_cfg *m = gen_model(req, er.model, EP_EMBEDDINGS, 404);
 	const struct backend_ops *be = m ? gen_backend(req, m) : NULL;
 	int rc = -1;
-	if (!be) {
-		/* gen_model / gen_backend said why */
+	if (!be || tpm_reserve_embeddings(req, &er) != 0) {
+		/* gen_model, gen_backend or the key's tokens said why */
 	} else if (m->backend == BACKEND_UPSTREAM) {
 		rc = answer_forwarded(req, be, m, &er);
 	} else if (er.dimensions > m->dimensions) {
@@ -49,6 +50,10 @@ int h_embeddings(struct request *req)
 			   "the model '%.200s', but got %ld instead.", m->dimensions, er.model, er.dimensions);
 	} else {
 		size_t dims = (size_t)(er.dimensions ? er.dimensions : m->dimensions);
+		long tokens = emb_request_tokens(&er);
+		const struct chat_usage usage = { tokens, 0, tokens };
+		tpm_record_usage(req, &usage);
+		tpm_settle(req);  /* before the head, which says what is left */
 		const body_writer *w = resp_body_begin(req, "application/json");
 		emb_write_mock_answer(&er, er.model, dims, w, &req->out);
 		rc = 0;

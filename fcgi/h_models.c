@@ -6,6 +6,7 @@
 #include "backend_upstream.h"
 
 #include "app.h"
+#include "key_policy.h"
 #include "models.h"
 #include "response.h"
 #include "routes.h"
@@ -17,34 +18,54 @@ static long mono_s(void)
 	return (long)ts.tv_sec;
 }
 
+/* May this request's key use model id? Every key may, but one with a
+ * models list. */
+static bool key_may_use(const struct request *req, const char *id)
+{
+	return !req->key || kp_model_allowed(req->key->models, req->key->n_models, id);
+}
+
+struct listing {
+	struct request *req;
+	strbuf *b;
+	size_t listed;
+};
+
+static void list_one(struct listing *l, const char *id, long created, const char *owned_by)
+{
+	if (!key_may_use(l->req, id))
+		return;
+	if (l->listed++)
+		sb_putc(l->b, ',');
+	model_object_json(l->b, id, created, owned_by);
+}
+
 static void list_discovered(void *ctx, const struct discovered_model *m)
 {
-	strbuf *b = ctx;
-	if (b->buf[b->len - 1] != '[')
-		sb_putc(b, ',');
-	model_object_json(b, m->id, m->created, m->owned_by);
+	list_one(ctx, m->id, m->created, m->owned_by);
 }
 
 int h_models_list(struct request *req)
 {
 	const struct config *cfg = &req->app->cfg;
-	strbuf *b = &req->out;
-	sb_reset(b);
-	sb_puts(b, "{\"object\":\"list\",\"data\":[");
-	for (size_t i = 0; i < cfg->n_models; i++) {
-		if (i)
-			sb_putc(b, ',');
-		model_object_json(b, cfg->models[i].id, cfg->models[i].created, cfg->models[i].owned_by);
-	}
-	upstream_discover(cfg, mono_s(), list_discovered, b);
-	sb_puts(b, "]}");
-	resp_json(req, 200, b->buf, b->len);
+	struct listing l = { req, &req->out, 0 };
+	sb_reset(l.b);
+	sb_puts(l.b, "{\"object\":\"list\",\"data\":[");
+	for (size_t i = 0; i < cfg->n_models; i++)
+		list_one(&l, cfg->models[i].id, cfg->models[i].created, cfg->models[i].owned_by);
+	upstream_discover(cfg, mono_s(), list_discovered, &l);
+	sb_puts(l.b, "]}");
+	resp_json(req, 200, l.b->buf, l.b->len);
 	return 0;
 }
 
 const struct model_cfg *models_lookup(struct request *req, const char *id)
 {
 	const struct config *cfg = &req->app->cfg;
+	/* a model outside the key's list is, to this key, a model that does
+	 * not exist (OpenAI's answer too) */
+	if (!key_may_use(req, id))
+		return NULL;
 	const struct model_cfg *m = config_find_model(cfg, id);
 	if (m)
 		return m;

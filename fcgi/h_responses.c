@@ -11,6 +11,7 @@
 #include "responses_request.h"
 #include "responses_response.h"
 #include "routes.h"
+#include "tpm.h"
 
 /* The mock, or an upstream asked for a chat completion that comes back
  * translated: either way the builder makes the Response. */
@@ -84,6 +85,8 @@ int h_responses(struct request *req)
 	const struct model_cfg *m = gen_model(req, rr.model, EP_RESPONSES, 400);
 	const struct backend_ops *be = m ? gen_backend(req, m) : NULL;
 	int rc = -1;
+	if (be && ((rr.stream && gen_stream_lease(req) != 0) || tpm_reserve_chat(req, &rr.chat) != 0))
+		be = NULL;  /* over the key's streams or tokens: req->err says so */
 	if (be && be->forward && m->backend == BACKEND_UPSTREAM && m->upstream.up->responses_native) {
 		rc = answer_relayed(req, be, m, &rr);
 	} else if (be) {

@@ -185,6 +185,14 @@ static int open_state(void)
 			app.cfg.rate_limit_file, err);
 		return -1;
 	}
+	if (app_needs_stream_leases(&app.cfg)) {
+		char path[4096];
+		snprintf(path, sizeof path, "%s.streams", app.cfg.rate_limit_file);
+		if (sl_open(path, &app.streams, err, sizeof err) != 0) {
+			log_msg(LOG_CRITICAL, __FILE__, __LINE__, "config: keys[].max_streams: %s", err);
+			return -1;
+		}
+	}
 	/* libcurl is loaded here, before any request, only when a model needs
 	 * it: without it, a mock-only process starts ~15 ms sooner and maps
 	 * ~6 MiB less, and with it missing, start-up fails, not each request. */
@@ -206,6 +214,8 @@ static void close_state(void)
 {
 	rl_close(app.rl);
 	app.rl = NULL;
+	sl_close(app.streams);
+	app.streams = NULL;
 	auth_keyring_free(&app.keys);
 }
 

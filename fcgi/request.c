@@ -68,10 +68,18 @@ void request_begin(struct request *req, const struct app *app, const struct req_
 	req->path[0] = '\0';
 	req->path_arg = NULL;
 	strcpy(req->key_fp, "-");
+	req->key_name = req->key_fp;
 	req->key_index = 0;
+	req->key = NULL;
 	req->authenticated = false;
 	req->route = NULL;
 	req->has_rl = false;
+	req->has_tpm = false;
+	req->tpm_reserved = 0;
+	req->tpm_settled = false;
+	memset(&req->usage, 0, sizeof req->usage);
+	req->has_usage = false;
+	req->stream_lease = -1;
 	sb_reset(&req->body);
 	sb_reset(&req->out);
 	sb_reset(&req->head);
@@ -82,7 +90,6 @@ void request_begin(struct request *req, const struct app *app, const struct req_
 	req->client_gone = false;
 	memset(&req->err, 0, sizeof req->err);
 	req->deployment[0] = '\0';
-	req->prompt_tokens = req->completion_tokens = -1;
 
 	const char *cid = io->param(io->ctx, "HTTP_X_REQUEST_ID");
 	if (cid && sane_request_id(cid))
@@ -242,18 +249,16 @@ void request_end(struct request *req)
 		sb_puts(line, ",\"duration_ms\":");
 		put_ms(line, dur_us);
 		sb_puts(line, ",\"key\":\"");
-		sb_puts(line, req->key_fp);
+		sb_puts(line, req->key_name);
 		sb_putc(line, '"');
 		if (req->deployment[0]) {
 			sb_puts(line, ",\"deployment\":");
 			sb_json_str(line, req->deployment, strlen(req->deployment));
 		}
-		if (req->prompt_tokens >= 0) {
-			sb_puts(line, ",\"prompt_tokens\":");
-			sb_put_int(line, req->prompt_tokens);
-			sb_puts(line, ",\"completion_tokens\":");
-			sb_put_int(line, req->completion_tokens);
-		}
+		sb_puts(line, ",\"prompt_tokens\":");
+		sb_put_int(line, req->usage.prompt_tokens);
+		sb_puts(line, ",\"completion_tokens\":");
+		sb_put_int(line, req->usage.completion_tokens);
 		sb_puts(line, req->client_gone ? ",\"client_gone\":true}\n" : "}\n");
 	} else {
 		sb_puts(line, ts);
@@ -272,14 +277,16 @@ void request_end(struct request *req)
 		sb_putc(line, ' ');
 		put_ms(line, dur_us);
 		sb_puts(line, "ms key=");
-		sb_puts(line, req->key_fp);
+		sb_puts(line, req->key_name);
 		if (req->deployment[0]) {
 			/* a config's names, but escaped like everything else */
 			sb_puts(line, " deployment=");
 			log_escape_text(line, req->deployment, strlen(req->deployment), true);
 		}
-		if (req->prompt_tokens >= 0)
-			sb_printf(line, " tokens=%ld+%ld", req->prompt_tokens, req->completion_tokens);
+		sb_puts(line, " tokens=");
+		sb_put_int(line, req->usage.prompt_tokens);
+		sb_putc(line, '+');
+		sb_put_int(line, req->usage.completion_tokens);
 		sb_puts(line, req->client_gone ? " client_gone\n" : "\n");
 	}
 	log_raw(line->buf, line->len);

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "backend.h"
 #include "backend_upstream.h"
 #include "config.h"
 #include "openai_error.h"
@@ -41,13 +42,22 @@ struct request {
 	const char *path_arg;        /* the {id} of /v1/models/{id}, inside path */
 	char id[72];                 /* x-request-id */
 	char key_fp[24];             /* fingerprint of the key, "-" before auth */
+	const char *key_name;        /* keys[].name, else key_fp: what logs show */
 	size_t key_index;            /* which configured key authenticated */
+	const struct key_cfg *key;   /* its config file entry; NULL: none (or before auth) */
 	bool authenticated;
 	int64_t start_us;
 	const struct route *route;
 
 	struct rl_result rl;         /* valid when has_rl */
 	bool has_rl;
+	struct rl_result tpm;        /* the key's tokens per minute; valid when has_tpm */
+	bool has_tpm;
+	long tpm_reserved;           /* tokens reserved for this request, until settled */
+	bool tpm_settled;
+	struct chat_usage usage;     /* the answer's real token counts; valid when has_usage */
+	bool has_usage;
+	int stream_lease;            /* a stream_lease.h lease, or -1 */
 
 	strbuf body;                 /* the request body */
 	strbuf out;                  /* the response being built */
@@ -61,8 +71,6 @@ struct request {
 	bool client_gone;
 	oa_error err;                /* set by a handler that returns -1 */
 	char deployment[160];        /* the upstream deployment that answered, "" when none */
-	long prompt_tokens;          /* the usage known when a client left; -1: not counted */
-	long completion_tokens;
 	struct {                     /* models_lookup()'s answer for a model an upstream lists */
 		struct discovered_model found;
 		char deployment_name[200];

@@ -10,7 +10,8 @@
 
 /* Headers a browser client may read (CORS). */
 #define EXPOSE_HEADERS "x-request-id, openai-processing-ms, x-ratelimit-limit-requests, " \
-	"x-ratelimit-remaining-requests, x-ratelimit-reset-requests, retry-after, retry-after-ms, " \
+	"x-ratelimit-remaining-requests, x-ratelimit-reset-requests, x-ratelimit-limit-tokens, " \
+	"x-ratelimit-remaining-tokens, x-ratelimit-reset-tokens, retry-after, retry-after-ms, " \
 	"x-openai-fcgi-deployment"
 
 void resp_header(struct request *req, const char *name, const char *fmt, ...)
@@ -70,6 +71,15 @@ static const char *allowed_origin(const struct request *req)
 	return NULL;
 }
 
+/* OpenAI's x-ratelimit-{limit,remaining,reset}-<unit> for one limiter. */
+static void ratelimit_headers(strbuf *h, const char *unit, const struct rl_result *r)
+{
+	char reset[32];
+	rl_format_duration(r->reset_ms, reset, sizeof reset);
+	sb_printf(h, "x-ratelimit-limit-%s: %ld\r\nx-ratelimit-remaining-%s: %ld\r\n"
+		  "x-ratelimit-reset-%s: %s\r\n", unit, r->limit, unit, r->remaining, unit, reset);
+}
+
 static void common_headers(struct request *req, strbuf *h)
 {
 	const char *origin = allowed_origin(req);
@@ -84,17 +94,10 @@ static void common_headers(struct request *req, strbuf *h)
 		sb_puts(h, "\r\nAccess-Control-Expose-Headers: " EXPOSE_HEADERS "\r\n");
 	}
 	sb_puts(h, "Vary: Origin\r\n");
-	if (req->has_rl) {
-		char reset[32];
-		rl_format_duration(req->rl.reset_ms, reset, sizeof reset);
-		sb_puts(h, "x-ratelimit-limit-requests: ");
-		sb_put_int(h, req->rl.limit);
-		sb_puts(h, "\r\nx-ratelimit-remaining-requests: ");
-		sb_put_int(h, req->rl.remaining);
-		sb_puts(h, "\r\nx-ratelimit-reset-requests: ");
-		sb_puts(h, reset);
-		sb_puts(h, "\r\n");
-	}
+	if (req->has_rl)
+		ratelimit_headers(h, "requests", &req->rl);
+	if (req->has_tpm)
+		ratelimit_headers(h, "tokens", &req->tpm);
 }
 
 /* Builds the head in req->scratch: Status, the common headers, the

@@ -7,8 +7,10 @@
 
 #include "app.h"
 #include "auth.h"
+#include "key_policy.h"
 #include "log.h"
 #include "response.h"
+#include "tpm.h"
 
 #define MAX_HEADER_VALUE 8192
 
@@ -165,6 +167,7 @@ static int rate_limit(struct request *req)
 		return 0;
 	}
 	req->has_rl = true;
+	tpm_peek(req);  /* a key with a token limit shows it on every answer, this 429 too */
 	if (req->rl.allowed)
 		return 0;
 	char again[32];
@@ -175,7 +178,28 @@ static int rate_limit(struct request *req)
 	return oa_error_set(&req->err, 429, OA_RATE_LIMIT, "rate_limit_exceeded", NULL,
 			    "Rate limit reached for requests per min (RPM) on %s: Limit %ld, Used %ld, "
 			    "Requested 1. Please try again in %s.",
-			    req->authenticated ? req->key_fp : "this address", limit, limit, again);
+			    req->authenticated ? req->key_name : "this address", limit, limit, again);
+}
+
+/* A key outside its not_before .. expires is refused as OpenAI refuses a
+ * key it no longer accepts, saying which bound and when. Its requests
+ * still count against it (the caller's rate limit runs after). */
+static int check_key_validity(struct request *req, const struct key_cfg *k)
+{
+	char when[32];
+	switch (kp_validity_at(k->not_before, k->expires, now_us() / 1000000)) {
+	case KP_VALID:
+		return 0;
+	case KP_EXPIRED:
+		kp_format_time(k->expires, when, sizeof when);
+		return oa_error_set(&req->err, 401, OA_AUTHENTICATION, "key_expired", NULL,
+				    "This API key (%s) expired at %s. Ask for a new key.", req->key_name, when);
+	case KP_NOT_YET_VALID:
+		kp_format_time(k->not_before, when, sizeof when);
+		return oa_error_set(&req->err, 401, OA_AUTHENTICATION, "key_not_yet_valid", NULL,
+				    "This API key (%s) is not valid before %s.", req->key_name, when);
+	}
+	return 0;
 }
 
 static int authenticate(struct request *req)
@@ -186,7 +210,10 @@ static int authenticate(struct request *req)
 		return -1;
 	req->authenticated = true;
 	auth_fingerprint_key(&app->keys, req->key_index, req->key_fp);
-	return 0;
+	req->key = app_key(app, req->key_index);
+	if (req->key && req->key->name)
+		req->key_name = req->key->name;
+	return req->key ? check_key_validity(req, req->key) : 0;
 }
 
 static bool is_json_type(const char *ct)
@@ -256,6 +283,10 @@ void route_dispatch(struct request *req)
 	}
 	if (rc == 0)
 		rc = req->route->handler(req);
+	/* whatever the handler did: a reservation is settled, a lease ends */
+	tpm_settle(req);
+	sl_release(req->stream_lease);
+	req->stream_lease = -1;
 	if (rc == 0 || req->head_sent)
 		return;
 	if (req->err.status == 0) {

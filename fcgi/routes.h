@@ -51,7 +51,7 @@ int h_models_list(struct request *req);
 int h_models_get(struct request *req);
 /* The model id names: a configured one, else one a discover upstream
  * lists (then held in req->discovered, valid until the request ends);
- * NULL when neither. */
+ * NULL when neither, or when the key may not use it (its models list). */
 const struct model_cfg *models_lookup(struct request *req, const char *id);
 int h_chat_completions(struct request *req);
 int h_responses(struct request *req);

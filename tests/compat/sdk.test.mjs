@@ -306,3 +306,42 @@ describe('rate limits through the SDK', () => {
     assert.match(tries[1].requestHeaders, /x-stainless-retry-count: 1/);
   });
 });
+
+describe('tokens per minute through the SDK', () => {
+  let srv;
+  // 1000 tokens a minute for every key: one request reserving ~610 fits, two do not.
+  before(async () => {
+    srv = await startServer({ env: {
+      RATE_LIMIT_PER_MINUTE: '1000', RATE_LIMIT_TOKENS_PER_MINUTE: '1000', MOCK_STREAM_DELAY_MS: '100',
+    } });
+  });
+  after(async () => { await srv.stop(); });
+
+  otest("the tokens 429 is a RateLimitError, with OpenAI's type, code, message and headers", async (oracle) => {
+    const openai = client(srv, oracle);
+    const { data, response } = await openai.chat.completions
+      .create({ model: 'blueprint-standard', messages: hello, max_tokens: 600 }).withResponse();
+    assert.equal(data.choices[0].message.content.length > 0, true);
+    assert.equal(response.headers.get('x-ratelimit-limit-tokens'), '1000');
+    // held by a stream that has not ended: its reservation stands
+    const stream = await openai.chat.completions.create({
+      model: 'blueprint-standard', messages: hello, max_tokens: 600, stream: true,
+    });
+    const it = stream[Symbol.asyncIterator]();
+    await it.next();
+    const err = await rejectsWith(openai.chat.completions.create({
+      model: 'blueprint-standard', messages: hello, max_tokens: 600,
+    }), OpenAI.RateLimitError, 429);
+    assert.equal(err.type, 'tokens');
+    assert.equal(err.code, 'rate_limit_exceeded');
+    assert.match(err.message, /Rate limit reached for blueprint-standard in key key_\w+ on tokens per min \(TPM\): Limit 1000, Used \d+, Requested 609\. Please try again in/);
+    assert.ok(Number(err.headers.get('retry-after-ms')) > 0);
+    assert.equal(err.headers.get('x-ratelimit-limit-tokens'), '1000');
+    const big = await rejectsWith(openai.chat.completions.create({
+      model: 'blueprint-standard', messages: hello, max_completion_tokens: 5000,
+    }), OpenAI.RateLimitError, 429);
+    assert.equal(big.type, 'tokens');
+    assert.match(big.message, /^429 Request too large for blueprint-standard .*Limit 1000, Requested 5009\./);
+    while (!(await it.next()).done) { /* the stream ends */ }
+  });
+});

@@ -48,9 +48,10 @@ describe('log lines under CGI', () => {
       const access = lines.filter((l) => / access /.test(l));
       assert.equal(access.length, 1, `${JSON.stringify(method)}:\n${lines.join('\n')}`);
       assert.ok(!lines.some((l) => l.startsWith('2026-12-01T00:00:00Z')), `a forged line: ${lines.join('\n')}`);
-      // time, "access", id, method, path, status, bytes, duration, key: the method is one field
+      // time, "access", id, method, path, status, bytes, duration, key, tokens: the method is one field
       const fields = access[0].split(' ');
-      assert.equal(fields.length, 9, access[0]);
+      assert.equal(fields.length, 10, access[0]);
+      assert.equal(fields[9], 'tokens=0+0', access[0]);
       assert.equal(fields[4], '"/v1/models"', access[0]);
       for (const l of lines) assert.doesNotMatch(l, /[\x00-\x1f\x7f]/, l);
     }

@@ -12,6 +12,7 @@ import { call, expectError, freePort, frontUnavailable, startServer, TOKEN } fro
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const msgs = [{ role: 'user', content: 'Hello!' }];
+const TPM_KEY = 'e2e-upstream-tpm-key-01234';  // 1000 tokens per minute on the proxy
 
 function chunk(model, content, finish = null) {
   return JSON.stringify({
@@ -231,7 +232,7 @@ models = (
 );
 `;
   const file = path.join(dir, 'proxy.conf');
-  fs.writeFileSync(file, conf);
+  fs.writeFileSync(file, `${conf}keys = ( { token = "${TPM_KEY}"; name = "up-tpm"; tokens_per_minute = 1000; } );\n`);
   return file;
 }
 
@@ -353,6 +354,39 @@ describe('upstream backend through lighttpd', () => {
     assert.equal(content(s.events), content(d.events));
     for (const e of s.events.slice(0, -1)) assert.equal(e.json.model, 'fast');
     assert.equal(s.events.filter((e) => e.json && e.json.usage).length, 1);
+  });
+
+  test('tokens: a stream asks the upstream for usage, which settles the key and is dropped for a client that did not ask', async () => {
+    const post = (body) => fetch(`${px.url}/v1/chat/completions`, {
+      method: 'POST', headers: { Authorization: `Bearer ${TPM_KEY}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    const s = await post({ model: 'fast', messages: msgs, stream: true, max_tokens: 300 });
+    assert.equal(s.status, 200);
+    const text = await s.text();
+    assert.ok(text.endsWith('data: [DONE]\n\n'), text);
+    assert.ok(!text.includes('"usage"'), `a usage the client did not ask for:\n${text}`);
+    const line = px.log().split('\n').filter((l) => / key=up-tpm tokens=/.test(l)).at(-1);
+    const [, p, c] = line.match(/tokens=(\d+)\+(\d+)/).map(Number);
+    assert.ok(p > 0 && c > 0, line);
+    // a whole answer is settled before its head: what is left says so
+    const w = await call(px, 'POST', '/v1/chat/completions', { body: { model: 'fast', messages: msgs, max_tokens: 300 }, token: TPM_KEY });
+    assert.equal(w.status, 200, w.text);
+    const left = Number(w.headers.get('x-ratelimit-remaining-tokens'));
+    const used = w.json.usage.total_tokens;
+    assert.ok(left <= 1000 - used && left >= 1000 - used - (p + c) - 1, `left ${left}, used ${used} + ${p + c}`);
+    // an upstream that fails gives the reservation back: 850 twice in a row
+    for (let i = 0; i < 2; i++) {
+      const f = await call(px, 'POST', '/v1/chat/completions', { body: { model: 'bad-r500', messages: msgs, max_tokens: 850 }, token: TPM_KEY });
+      expectError(assert, f, 502, 'upstream_error');
+    }
+    // what the upstream was asked, whatever the client said (an upstream
+    // that reports no usage keeps the whole reservation: last, here)
+    bad.seen.length = 0;
+    await (await post({ model: 'bad-split', messages: msgs, stream: true })).text();
+    assert.deepEqual(bad.seen.at(-1).body.stream_options, { include_usage: true });
+    await (await post({ model: 'bad-split', messages: msgs, stream: true, stream_options: { include_usage: false } })).text();
+    assert.deepEqual(bad.seen.at(-1).body.stream_options, { include_usage: true });
   });
 
   test('the upstream gets the mapped model, our key for it, and the configured headers', async () => {

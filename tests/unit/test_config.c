@@ -13,6 +13,7 @@
 
 #include "auth.h"
 #include "config.h"
+#include "key_policy.h"
 #include "xalloc.h"
 
 #define LONG_TOKEN "prod-token-1234567890abcdef"
@@ -627,6 +628,18 @@ static void test_unknown_members_refused(void **state)
 		{ "models = (\n { id = \"a\"; colour = \"blue\"; }\n);\n", "unknown setting `colour`" },
 		{ "keys = (\n { token = \"k-abcdefghijklmnop\"; requests_per_minute = \"600\"; }\n);\n",
 		  "must be an integer" },
+		{ "keys = (\n { token = \"k-abcdefghijklmnop\"; tokens_per_minut = 600; }\n);\n",
+		  "unknown setting `tokens_per_minut`; did you mean `tokens_per_minute`?" },
+		{ "keys = (\n { token = \"k-abcdefghijklmnop\"; expire = \"2027-01-01\"; }\n);\n",
+		  "unknown setting `expire`; did you mean `expires`?" },
+		{ "keys = (\n { token = \"k-abcdefghijklmnop\"; model = [ \"a\" ]; }\n);\n",
+		  "unknown setting `model`; did you mean `models`?" },
+		{ "keys = (\n { token = \"k-abcdefghijklmnop\"; models = \"a\"; }\n);\n",
+		  "must be a list" },
+		{ "keys = (\n { token = \"k-abcdefghijklmnop\"; max_streams = true; }\n);\n",
+		  "must be an integer" },
+		{ "keys = (\n { token = \"k-abcdefghijklmnop\"; name = 7; }\n);\n",
+		  "must be a string" },
 		{ "models = (\n { id = \"a\"; created = \"yesterday\"; }\n);\n", "must be an integer" },
 		{ "models = (\n { id = \"a\"; mock = \"echo\"; }\n);\n", "must be a group" },
 		{ "upstreams = (\n { name = \"u\"; base_url = \"http://127.0.0.1:1/v1\"; discover = 1; }\n);\n",
@@ -675,6 +688,63 @@ static void test_keys_from_file(void **state)
 	assert_string_equal(w->cfg.tokens[0], "env-key-abcdefghijklm");
 	assert_string_equal(w->cfg.tokens[1], "file-key-abcdefghijkl");
 	assert_string_equal(w->cfg.tokens[2], SHA_OF_ABC);
+}
+
+/* The per-key policy members, read into key_cfg; every bad value refused
+ * with its member, file and line. */
+static void test_key_policy_members(void **state)
+{
+	struct world *w = *state;
+	write_file(w->conf, "keys = (\n  { token = \"file-key-abcdefghijkl\"; name = \"team-blue\";\n"
+		   "    models = [ \"a\", \"b\" ]; not_before = \"2027-01-01\"; expires = \"2027-07-01T12:00:00+02:00\";\n"
+		   "    tokens_per_minute = 1000; max_streams = 2; },\n"
+		   "  { token = \"" SHA_OF_ABC "\"; }\n);\n");
+	assert_loads(w);
+	const struct key_cfg *k = &w->cfg.keys[0];
+	assert_string_equal(k->name, "team-blue");
+	assert_int_equal(k->n_models, 2);
+	assert_string_equal(k->models[1], "b");
+	assert_int_equal(k->not_before, 1798761600);
+	assert_int_equal(k->expires, 1814436000);
+	assert_int_equal(k->tokens_per_minute, 1000);
+	assert_int_equal(k->max_streams, 2);
+	assert_int_equal(k->requests_per_minute, 0);
+	/* neither "a" nor "b" is a configured model: said at start */
+	assert_contains(sb_str(&w->rep.warnings), "keys[0].models (config file keys): no model \"b\" is configured");
+	strbuf desc = STRBUF_INIT;
+	config_describe(&w->cfg, &desc);
+	assert_contains(sb_str(&desc), "key 0: name team-blue, 1000 tokens/min, 2 streams, from "
+			"2027-01-01T00:00:00Z, until 2027-07-01T10:00:00Z, models a,b\n");
+	assert_contains(sb_str(&desc), "key 1: name -\n");
+	sb_free(&desc);
+	k = &w->cfg.keys[1];
+	assert_null(k->name);
+	assert_int_equal(k->n_models, 0);
+	assert_true(k->not_before == KP_NO_NOT_BEFORE && k->expires == KP_NO_EXPIRY);
+	assert_int_equal(k->tokens_per_minute + k->max_streams, 0);
+
+	static const struct { const char *member, *where, *want; } bad[] = {
+		{ "tokens_per_minute = 0;", "keys[0].tokens_per_minute", "must be from 1 to 1000000" },
+		{ "tokens_per_minute = 1000001;", "keys[0].tokens_per_minute", "must be from 1 to 1000000" },
+		{ "max_streams = 0;", "keys[0].max_streams", "must be from 1 to 10000" },
+		{ "expires = \"2027-02-30\";", "keys[0].expires", "\"2027-02-30\" is not an ISO 8601 time" },
+		{ "not_before = \"2027-01-01T10:00\";", "keys[0].not_before", "\"2027-01-01T10:00\" is not an ISO 8601" },
+		{ "not_before = \"2027-01-02\"; expires = \"2027-01-01\";", "keys[0].expires", "must be after its not_before" },
+		{ "models = [ ];", "keys[0].models", "an empty list would allow no model" },
+		{ "models = [ \"a\", \"\" ];", "keys[0].models[1]", "must be a non-empty string" },
+		{ "models = [ \"a\", \"a\" ];", "keys[0].models", "\"a\" is listed twice" },
+		{ "name = \"team blue\";", "keys[0].name", "must be 1 to 512 characters of [A-Za-z0-9_.-]" },
+		{ "name = \"\";", "keys[0].name", "must be 1 to 512 characters" },
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		char file[256], want[512];
+		snprintf(file, sizeof file, "keys = (\n  { token = \"file-key-abcdefghijkl\"; %s }\n);\n", bad[i].member);
+		write_file(w->conf, file);
+		assert_refused(w, "");
+		snprintf(want, sizeof want, "%s (%s:2): %s", bad[i].where, w->conf, bad[i].want);
+		if (!strstr(sb_str(&w->rep.errors), want))
+			fail_msg("case %zu: wanted \"%s\" in:\n%s", i, want, sb_str(&w->rep.errors));
+	}
 }
 
 /* A key in API_AUTH_TOKENS and in keys: the keys entry wins (its own limit),
@@ -993,6 +1063,7 @@ int main(void)
 		T(test_model_errors),
 		T(test_unknown_members_refused),
 		T(test_model_dimensions),
+		T(test_key_policy_members),
 		T(test_keys_from_file),
 		T(test_key_listed_twice),
 		T(test_keys_alone_satisfy_production),

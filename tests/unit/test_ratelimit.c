@@ -145,6 +145,90 @@ static void test_gcra_extreme_tat(void **state)
 
 /* ---- duration format ---- */
 
+/* ---- costs and settlement (tokens per minute) ---- */
+
+/* 1000 per minute: costs are admitted while they fit, exactly; a denial
+ * says what is used and available and when the cost fits. */
+static void test_gcra_cost_admits_exactly(void **state)
+{
+	(void)state;
+	int64_t tat = 0;
+	struct rl_result r;
+
+	assert_true(rl_gcra_cost(&tat, T0, 1000, 300, &r));
+	assert_int_equal(r.used, 0);
+	assert_int_equal(r.remaining, 700);
+	assert_int_equal(r.reset_ms, 18000);            /* 300 tokens at 60 ms each */
+	assert_true(rl_gcra_cost(&tat, T0, 1000, 699, &r));
+	assert_int_equal(r.used, 300);
+	assert_int_equal(r.remaining, 1);
+	int64_t before = tat;
+	assert_false(rl_gcra_cost(&tat, T0, 1000, 2, &r));
+	assert_int_equal(tat, before);                  /* a denial costs nothing */
+	assert_int_equal(r.used, 999);
+	assert_int_equal(r.remaining, 1);
+	assert_int_equal(r.retry_after_ms, 60);         /* one more token frees in 60 ms */
+	assert_int_equal(r.reset_ms, 59940);
+	assert_true(rl_gcra_cost(&tat, T0, 1000, 1, &r));
+	assert_int_equal(r.remaining, 0);
+	/* the whole limit at once needs a full key: a minute later */
+	assert_false(rl_gcra_cost(&tat, T0, 1000, 1000, &r));
+	assert_int_equal(r.retry_after_ms, 60000);
+	assert_true(rl_gcra_cost(&tat, T0 + 60000, 1000, 1000, &r));
+	/* a cost of 0 is always admitted and holds nothing */
+	assert_true(rl_gcra_cost(&tat, T0 + 60000, 1000, 0, &r));
+	assert_int_equal(r.remaining, 0);
+	/* cost 1 is rl_gcra() */
+	int64_t a = 0, b = 0;
+	struct rl_result ra, rb;
+	for (int i = 0; i < 9; i++) {
+		assert_int_equal(rl_gcra(&a, T0 + i, 7, &ra), rl_gcra_cost(&b, T0 + i, 7, 1, &rb));
+		assert_int_equal(a, b);
+		assert_int_equal(ra.remaining, rb.remaining);
+		assert_int_equal(ra.retry_after_ms, rb.retry_after_ms);
+	}
+}
+
+/* A reservation settled with less gives the difference back, with more
+ * takes it; never more than full, never more than a minute of debt. */
+static void test_gcra_settle(void **state)
+{
+	(void)state;
+	int64_t tat = 0;
+	struct rl_result r;
+
+	assert_true(rl_gcra_cost(&tat, T0, 1000, 600, &r));
+	rl_gcra_settle(&tat, T0, 1000, -450, &r);        /* used 150 of 600 */
+	assert_int_equal(r.used, 150);
+	assert_int_equal(r.remaining, 850);
+	assert_true(rl_gcra_cost(&tat, T0, 1000, 850, &r));
+	assert_false(rl_gcra_cost(&tat, T0, 1000, 1, &r));
+	rl_gcra_settle(&tat, T0, 1000, 40, &r);          /* an overrun: 40 more */
+	assert_int_equal(r.used, 1000);
+	assert_int_equal(r.remaining, 0);
+	/* debt is capped at one minute: half a minute on, half is free */
+	assert_true(rl_gcra_cost(&tat, T0 + 30000, 1000, 500, &r));
+	assert_int_equal(r.remaining, 0);
+	/* a refund on a key already full leaves it full, not fuller */
+	tat = 0;
+	rl_gcra_settle(&tat, T0, 1000, -1000, &r);
+	assert_int_equal(r.remaining, 1000);
+	assert_false(rl_gcra_cost(&tat, T0, 1000, 1000, &r) && rl_gcra_cost(&tat, T0, 1000, 1, &r));
+	/* a refund that arrives after the key refilled is a no-op too */
+	tat = 0;
+	assert_true(rl_gcra_cost(&tat, T0, 1000, 500, &r));
+	rl_gcra_settle(&tat, T0 + 120000, 1000, -500, &r);
+	assert_int_equal(r.remaining, 1000);
+	assert_int_equal(r.used, 0);
+	/* damaged state and huge deltas stay in range */
+	tat = INT64_MAX;
+	rl_gcra_settle(&tat, T0, 1000, 1L << 40, &r);
+	assert_int_equal(r.used, 1000);
+	tat = INT64_MIN;
+	rl_gcra_settle(&tat, T0, 1000, -(1L << 40), &r);
+	assert_int_equal(r.remaining, 1000);
+}
+
 static void test_format_duration(void **state)
 {
 	(void)state;
@@ -231,6 +315,33 @@ static void test_store_keys_independent(void **state)
 	assert_int_equal(rl_check(s, "k:a\0x", 5, 3, T0, &r), 0);
 	assert_true(r.allowed);
 	assert_int_equal(r.remaining, 2);
+	rl_close(s);
+}
+
+static void test_store_cost_and_settle(void **state)
+{
+	(void)state;
+	rl_store *s = open_ok();
+	struct rl_result r;
+
+	assert_int_equal(rl_check_cost(s, "t:a", 3, 1000, 800, T0, &r), 0);
+	assert_true(r.allowed);
+	assert_int_equal(rl_check_cost(s, "t:a", 3, 1000, 300, T0, &r), 0);
+	assert_false(r.allowed);
+	assert_int_equal(r.used, 800);
+	assert_int_equal(rl_settle(s, "t:a", 3, 1000, -500, T0, &r), 0);
+	assert_int_equal(r.remaining, 700);
+	assert_int_equal(rl_check_cost(s, "t:a", 3, 1000, 300, T0, &r), 0);
+	assert_true(r.allowed);
+	assert_int_equal(r.remaining, 400);
+	/* more than the limit, or negative, is refused */
+	assert_int_equal(rl_check_cost(s, "t:a", 3, 1000, 1001, T0, &r), -1);
+	assert_int_equal(rl_check_cost(s, "t:a", 3, 1000, -1, T0, &r), -1);
+	/* settling a key never seen inserts nothing: it stays full */
+	assert_int_equal(rl_settle(s, "t:new", 5, 1000, 300, T0, &r), 0);
+	assert_int_equal(r.remaining, 1000);
+	assert_int_equal(rl_check_cost(s, "t:new", 5, 1000, 1000, T0, &r), 0);
+	assert_true(r.allowed);
 	rl_close(s);
 }
 
@@ -708,7 +819,9 @@ static void *hammer(void *arg)
 	return (void *)admitted;
 }
 
-static void hammer_child(int wfd)
+/* A child process: THREADS threads of fn on one store; writes the sum of
+ * their admissions to wfd. */
+static void hammer_child(int wfd, void *(*fn)(void *))
 {
 	char err[256];
 	rl_store *s;
@@ -718,7 +831,7 @@ static void hammer_child(int wfd)
 	if (rl_open(path, &s, err, sizeof err) != 0)
 		_exit(2);
 	for (int i = 0; i < THREADS; i++)
-		pthread_create(&th[i], NULL, hammer, s);
+		pthread_create(&th[i], NULL, fn, s);
 	for (int i = 0; i < THREADS; i++) {
 		void *n;
 		pthread_join(th[i], &n);
@@ -728,9 +841,10 @@ static void hammer_child(int wfd)
 	_exit(write(wfd, &total, sizeof total) == sizeof total ? 0 : 3);
 }
 
-static void test_exact_across_processes(void **state)
+/* PROCS children of THREADS threads of fn, racing to create the file;
+ * the sum of their admissions. */
+static long run_children(void *(*fn)(void *))
 {
-	(void)state;
 	int p[2];
 	long total = 0;
 
@@ -741,7 +855,7 @@ static void test_exact_across_processes(void **state)
 		assert_true(pid >= 0);
 		if (pid == 0) {
 			close(p[0]);
-			hammer_child(p[1]);
+			hammer_child(p[1], fn);
 		}
 	}
 	close(p[1]);
@@ -754,7 +868,13 @@ static void test_exact_across_processes(void **state)
 		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	}
 	close(p[0]);
-	assert_int_equal(total, LIMIT);
+	return total;
+}
+
+static void test_exact_across_processes(void **state)
+{
+	(void)state;
+	assert_int_equal(run_children(hammer), LIMIT);
 
 	rl_store *s = open_ok();
 	struct rl_result r;
@@ -763,6 +883,49 @@ static void test_exact_across_processes(void **state)
 	assert_int_equal(rl_check(s, "k:other", 7, LIMIT, T0, &r), 0);
 	assert_true(r.allowed);
 	assert_int_equal(r.remaining, LIMIT - 1);
+	rl_close(s);
+}
+
+/* Tokens: 4 processes x 4 threads reserve 7 tokens each against 1000 per
+ * minute and settle half of what they got back at once. Exactly: every
+ * admission but the last few holds 7 - 3 = 4, refunds included. */
+enum { COST = 7, REFUND = 3 };
+
+static void *hammer_cost(void *arg)
+{
+	rl_store *s = arg;
+	struct rl_result r;
+	long admitted = 0;
+
+	for (int i = 0; i < TRIES; i++) {
+		if (rl_check_cost(s, "t:shared", 8, LIMIT, COST, T0, &r) == 0 && r.allowed) {
+			admitted++;
+			/* no cmocka assert in a child's thread: a failure poisons the sum */
+			if (rl_settle(s, "t:shared", 8, LIMIT, -REFUND, T0, &r) != 0)
+				return (void *)(long)(-LIMIT * 100);
+		}
+	}
+	return (void *)admitted;
+}
+
+static void test_cost_exact_across_processes(void **state)
+{
+	(void)state;
+	long total = run_children(hammer_cost);
+	assert_true(total > 0);
+	/* No update was lost: the key holds exactly 4 per admission. */
+	rl_store *s = open_ok();
+	struct rl_result r;
+	assert_int_equal(rl_check_cost(s, "t:shared", 8, LIMIT, 0, T0, &r), 0);
+	assert_int_equal(r.used, (COST - REFUND) * total);
+	/* A thread may have stopped while others held unsettled reservations,
+	 * so what is left is topped up alone: the total is then exactly the
+	 * greatest k with 4 * (k - 1) + 7 <= 1000. */
+	while (rl_check_cost(s, "t:shared", 8, LIMIT, COST, T0, &r) == 0 && r.allowed) {
+		total++;
+		assert_int_equal(rl_settle(s, "t:shared", 8, LIMIT, -REFUND, T0, &r), 0);
+	}
+	assert_int_equal(total, (LIMIT - COST) / (COST - REFUND) + 1);
 	rl_close(s);
 }
 
@@ -779,8 +942,11 @@ int main(void)
 		cmocka_unit_test(test_gcra_seven_per_minute_is_exact),
 		cmocka_unit_test(test_gcra_partial_refill),
 		cmocka_unit_test(test_gcra_extreme_tat),
+		cmocka_unit_test(test_gcra_cost_admits_exactly),
+		cmocka_unit_test(test_gcra_settle),
 		cmocka_unit_test(test_format_duration),
 		STORE_TEST(test_store_keys_independent),
+		STORE_TEST(test_store_cost_and_settle),
 		STORE_TEST(test_store_bad_arguments),
 		STORE_TEST(test_store_persists),
 		STORE_TEST(test_store_eviction),
@@ -799,6 +965,7 @@ int main(void)
 		STORE_TEST(test_file_deleted_or_replaced_while_open),
 		STORE_TEST(test_file_deleted_and_recreated_by_us),
 		STORE_TEST(test_exact_across_processes),
+		STORE_TEST(test_cost_exact_across_processes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
