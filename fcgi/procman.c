@@ -175,7 +175,7 @@ static void on_signal(const struct signalfd_siginfo *si, const struct procman_ho
 		}
 	} else {
 		log_info("master: SIG%s: the workers finish their requests in flight, then stop",
-			 sigabbrev_np(sig));
+			 pm_signal_name(sig) ? pm_signal_name(sig) : "?");
 		stop_all();
 	}
 }

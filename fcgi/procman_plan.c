@@ -193,13 +193,30 @@ size_t pm_stop(struct pm_plan *plan, pid_t *pids)
 	return n;
 }
 
+const char *pm_signal_name(int sig)
+{
+	/* glibc's sigabbrev_np() is not in musl (the static build): the
+	 * signals a worker dies of or a master is sent, by name */
+	static const struct { int sig; const char *name; } names[] = {
+		{ SIGHUP, "HUP" }, { SIGINT, "INT" }, { SIGQUIT, "QUIT" }, { SIGILL, "ILL" },
+		{ SIGTRAP, "TRAP" }, { SIGABRT, "ABRT" }, { SIGBUS, "BUS" }, { SIGFPE, "FPE" },
+		{ SIGKILL, "KILL" }, { SIGUSR1, "USR1" }, { SIGSEGV, "SEGV" }, { SIGUSR2, "USR2" },
+		{ SIGPIPE, "PIPE" }, { SIGALRM, "ALRM" }, { SIGTERM, "TERM" }, { SIGCHLD, "CHLD" },
+		{ SIGXCPU, "XCPU" }, { SIGXFSZ, "XFSZ" }, { SIGSYS, "SYS" },
+	};
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (names[i].sig == sig)
+			return names[i].name;
+	return NULL;
+}
+
 void pm_describe_status(int wstatus, char *out, size_t n)
 {
 	if (WIFEXITED(wstatus)) {
 		snprintf(out, n, "exited with status %d", WEXITSTATUS(wstatus));
 	} else if (WIFSIGNALED(wstatus)) {
 		int sig = WTERMSIG(wstatus);
-		const char *name = sigabbrev_np(sig);
+		const char *name = pm_signal_name(sig);
 		snprintf(out, n, "was killed by signal %d (SIG%s)%s", sig, name ? name : "?",
 			 WCOREDUMP(wstatus) ? ", core dumped" : "");
 	} else {

@@ -107,6 +107,10 @@ void pm_reload(struct pm_plan *plan);
  * with every worker to signal and returns how many. */
 size_t pm_stop(struct pm_plan *plan, pid_t *pids);
 
+/* The name of signal sig without its "SIG" ("KILL", "TERM"), or NULL for
+ * one it does not know. */
+const char *pm_signal_name(int sig);
+
 /* Writes how a worker ended, from waitpid()'s status, into out (n bytes):
  * "exited with status 3", "was killed by signal 9 (SIGKILL)". */
 void pm_describe_status(int wstatus, char *out, size_t n);

@@ -266,9 +266,25 @@ static void test_describe_status(void **state)
 	assert_string_equal(buf, "was killed by signal 11 (SIGSEGV), core dumped");
 }
 
+/* Named without glibc's sigabbrev_np, which the static (musl) build lacks. */
+static void test_signal_names(void **state)
+{
+	(void)state;
+	assert_string_equal(pm_signal_name(SIGKILL), "KILL");
+	assert_string_equal(pm_signal_name(SIGTERM), "TERM");
+	assert_string_equal(pm_signal_name(SIGSEGV), "SEGV");
+	assert_string_equal(pm_signal_name(SIGHUP), "HUP");
+	assert_null(pm_signal_name(0));
+	assert_null(pm_signal_name(SIGRTMIN + 3));
+	char out[96];
+	pm_describe_status(SIGKILL, out, sizeof out);  /* a status as waitpid() gives it for SIGKILL */
+	assert_string_equal(out, "was killed by signal 9 (SIGKILL)");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_signal_names),
 		cmocka_unit_test(test_backoff_doubles_to_the_cap),
 		cmocka_unit_test(test_starts_every_slot_then_waits),
 		cmocka_unit_test(test_a_long_lived_worker_is_replaced_at_once),
