@@ -7,6 +7,8 @@ top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD_PKGS="build-essential autoconf automake pkg-config libfcgi-dev libjson-c-dev libconfig-dev libcurl4-openssl-dev"
 SERVE_PKGS="lighttpd spawn-fcgi curl"
 TEST_PKGS="libcmocka-dev nginx-light apache2 libapache2-mod-fcgid"
+# libFuzzer: Debian 12's clang, and the runtime (libclang_rt.fuzzer) it links.
+FUZZ_PKGS="clang-14 libclang-rt-14-dev"
 
 say() { printf '==> %s\n' "$*" >&2; }
 
