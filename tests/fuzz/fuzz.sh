@@ -10,12 +10,12 @@ fuzz_harnesses() {
 }
 
 # fuzz_build DIR: every harness, into DIR (configure-independent: clang and
-# tests/fuzz/Makefile).
+# tests/fuzz/fuzz.mk).
 fuzz_build() {
 	local dir=$1
 	mkdir -p "$dir"
 	say "build fuzzers in ${dir#$top/}"
-	make -C "$dir" -s -f "$top/tests/fuzz/Makefile" top="$top" -j"$(nproc)"
+	make -C "$dir" -s -f "$top/tests/fuzz/fuzz.mk" top="$top" -j"$(nproc)"
 }
 
 # Harnesses whose inputs are checked for leaks after the run, not during it:

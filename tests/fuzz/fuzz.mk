@@ -1,5 +1,5 @@
-# tests/fuzz/Makefile: the libFuzzer harnesses, built with clang apart from autotools
-# Used by scripts/fuzz as: make -C build-fuzz -f $top/tests/fuzz/Makefile top=$top
+# tests/fuzz/fuzz.mk: the libFuzzer harnesses, built with clang apart from autotools
+# Used by scripts/fuzz as: make -C build-fuzz -f $top/tests/fuzz/fuzz.mk top=$top
 # Every source of common/ and the responder's of fcgi/ are compiled once with
 # coverage instrumentation and both sanitizers; each harness links what it needs.
 top ?= ../..
