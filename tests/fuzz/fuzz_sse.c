@@ -62,7 +62,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	 * split between two reads included, must give the same events. */
 	size_t chunk = size ? (size_t)(data[0] % 17) + 1 : 1;
 	size_t whole = parse(p, size, size ? size : 1);
-	if (parse(p, size, chunk) != whole || parse(p, size, 1) != whole)
+	if (parse(p, size, chunk) != whole)
+		abort();
+	/* One byte at a time too, where that costs little: the short inputs,
+	 * which is where the fuzzer finds its line-end cases anyway. */
+	if (size <= 512 && parse(p, size, 1) != whole)
 		abort();
 
 	/* Framing: one event of any data read back gives the data, its line
