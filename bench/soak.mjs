@@ -5,6 +5,7 @@
 // (SOAK_PROCESSES x SOAK_THREADS) and forwards some models to a second
 // openai-fcgi (a well-behaved upstream) and to a node server that drops,
 // stalls, sends garbage and errors on purpose (as tests/e2e/upstream.test.mjs).
+import { fork } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -51,13 +52,13 @@ function badUpstream() {
           if (b.stream) { sse(); ev(chunk(m, 'one')); await sleep(20); }
           res.socket.destroy();
           break;
-        case 'stall-first':   // past the first-byte limit (1 s)
-          await sleep(1500);
+        case 'stall-first':   // past the first-byte limit (2 s)
+          await sleep(3000);
           if (!res.destroyed) res.end('{}');
           break;
-        case 'stall-between': // past the idle limit (1 s) after one event
+        case 'stall-between': // past the idle limit (2 s) after one event
           sse(); ev(chunk(m, 'one'));
-          await sleep(1500);
+          await sleep(3000);
           if (!res.destroyed) res.end('data: [DONE]\n\n');
           break;
         case 'garbage':
@@ -92,7 +93,7 @@ function soakConfig(dir, upUrl, badUrl) {
   const conf = `upstreams = (
   { name = "good"; base_url = "${upUrl}/v1"; api_key_env = "SOAK_UP_KEY"; },
   { name = "bad"; base_url = "${badUrl}/v1";
-    timeouts = { connect_ms = 1000; first_byte_ms = 1000; idle_ms = 1000; total_ms = 5000; }; }
+    timeouts = { connect_ms = 2000; first_byte_ms = 2000; idle_ms = 2000; total_ms = 10000; }; }
 );
 models = (
   { id = "canned"; owned_by = "soak"; backend = "mock"; mock = { mode = "canned"; delay_ms = 2; }; },
@@ -213,9 +214,12 @@ function quarterPeaks(samples, pid, key) {
 async function main() {
   const t0 = Date.now();
   const up = await startServer({ env: { MOCK_STREAM_DELAY_MS: '2' } });
-  const bad = badUpstream();
+  // The misbehaving upstream runs in a process of its own: in this one, the
+  // clients' work would delay its answers past the limits it is meant to
+  // stay within.
   const badPort = await freePort();
-  await new Promise((r) => bad.listen(badPort, '127.0.0.1', r));
+  const bad = fork(new URL(import.meta.url).pathname, ['bad-upstream', String(badPort)]);
+  await new Promise((r, j) => { bad.once('message', r); bad.once('exit', () => j(new Error('bad upstream did not start'))); });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'oaf-soak-conf-'));
   fs.chmodSync(dir, 0o755);
   let px;
@@ -250,7 +254,7 @@ async function main() {
     report({ samples, appPids, wall, alive, setup: (start - t0) / 1000 });
   } finally {
     if (px) await px.stop().catch(() => {});
-    bad.closeAllConnections(); bad.close();
+    bad.kill();
     await up.stop().catch(() => {});
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -283,8 +287,8 @@ function report({ samples, appPids, wall, alive }) {
   lines.push(`- ${wall.toFixed(0)} s (DURATION=${DURATION_S}) of traffic from ${CLIENTS} concurrent clients (node fetch, one request after another each)`);
   lines.push(`  to lighttpd (lighttpd.conf.example) with openai-fcgi under spawn-fcgi: ${PROCESSES} processes x --threads ${THREADS}, built`);
   lines.push('  with `-O2 -g` in build-bench/; a second openai-fcgi behind its own lighttpd as a well-behaved upstream, and a node');
-  lines.push('  server as a misbehaving one (drops the connection, stalls past the first-byte or idle limit of 1 s, sends garbage,');
-  lines.push(`  answers 429 or 500). CPU: ${os.cpus()[0]?.model || '?'}, ${os.cpus().length} cores, shared with other jobs.`);
+  lines.push('  server in its own process as a misbehaving one (drops the connection, stalls 3 s, past the first-byte or idle limit of 2 s,');
+  lines.push(`  sends garbage, answers 429 or 500). CPU: ${os.cpus()[0]?.model || '?'}, ${os.cpus().length} cores, shared with other jobs.`);
   lines.push(`- ${requests} requests, ${(requests / wall).toFixed(1)} per second. The mix, by weight: ${KINDS.map((k) => `${k.kind} ${k.w}`).join(', ')}.`);
   lines.push(`- The app's processes (${appPids.join(', ')}) sampled every ${SAMPLE_S} s: VmRSS, open fds (/proc/PID/fd), threads; ${samples.length} samples.`);
   lines.push(`- Flat means, per process: the last quarter's peak VmRSS at most the first quarter's peak x ${1 + RSS_MARGIN} + ${RSS_SLACK_KIB} KiB,`);
@@ -321,4 +325,10 @@ function report({ samples, appPids, wall, alive }) {
   process.exitCode = pass ? 0 : 1;
 }
 
-main().catch((e) => { console.error(e); process.exit(2); });
+if (process.argv[2] === 'bad-upstream') {
+  const srv = badUpstream();
+  srv.listen(Number(process.argv[3]), '127.0.0.1', () => process.send('up'));
+  process.on('disconnect', () => process.exit(0));
+} else {
+  main().catch((e) => { console.error(e); process.exit(2); });
+}
