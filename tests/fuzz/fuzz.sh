@@ -57,8 +57,12 @@ fuzz_run() {
 	execs=$(sed -nE 's/^stat::number_of_executed_units: *([0-9]+).*/\1/p' "$log" | tail -n 1)
 	[ -n "$execs" ] || execs=$(printf '%s\n' "$last" | sed -nE 's/^#([0-9]+).*/\1/p')
 	cov=$(printf '%s\n' "$last" | sed -nE 's/.*cov: ([0-9]+).*/\1/p')
+	# libFuzzer's own count of seconds ("Done N runs in S second(s)"), as
+	# -runs may end a run before SECONDS.
+	local took
+	took=$(sed -nE 's/^Done [0-9]+ runs in ([0-9]+) second.*/\1/p' "$log" | tail -n 1)
 	if [ $rc -eq 0 ]; then
-		echo "fuzz $name: PASS, ${execs:-0} executions, coverage ${cov:-?}, ${seconds} s"
+		echo "fuzz $name: PASS, ${execs:-0} executions, coverage ${cov:-?}, ${took:-$seconds} s"
 	else
 		echo "fuzz $name: FAIL (exit $rc), ${execs:-0} executions, coverage ${cov:-?}; log ${log#$top/}:"
 		grep -E 'ERROR|runtime error|SUMMARY|Test unit written|Base64' "$log" | head -n 20 | sed 's/^/    /'
