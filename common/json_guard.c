@@ -169,7 +169,8 @@ static int cmp_keys(const void *a, const void *b, void *bytes)
 static int check_duplicates(struct scan *s, size_t base)
 {
 	size_t k = s->nkeys - base;
-	struct key_span *v = s->keys + base;
+	/* no key yet in any object: keys was never allocated (NULL + 0 is UB) */
+	struct key_span *v = k ? s->keys + base : NULL;
 	size_t first_off = k ? v[0].off : s->keybytes.len;
 	if (k > 1) {
 		const char *bytes = sb_str(&s->keybytes);

@@ -11,6 +11,8 @@ TEST_PKGS="libcmocka-dev nginx-light apache2 libapache2-mod-fcgid"
 STATIC_PKGS="musl-tools libtool cmake dpkg-dev file binutils openssl dnsmasq-base"
 # The docs pages' browser tests drive Debian's Chromium (never a downloaded one).
 TEST_PKGS="$TEST_PKGS chromium"
+# libFuzzer: Debian 12's clang, and the runtime (libclang_rt.fuzzer) it links.
+FUZZ_PKGS="clang-14 libclang-rt-14-dev"
 
 say() { printf '==> %s\n' "$*" >&2; }
 
