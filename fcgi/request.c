@@ -278,15 +278,15 @@ void request_end(struct request *req)
 		put_ms(line, dur_us);
 		sb_puts(line, "ms key=");
 		sb_puts(line, req->key_name);
+		sb_puts(line, " tokens=");
+		sb_put_int(line, req->usage.prompt_tokens);
+		sb_putc(line, '+');
+		sb_put_int(line, req->usage.completion_tokens);
 		if (req->deployment[0]) {
 			/* a config's names, but escaped like everything else */
 			sb_puts(line, " deployment=");
 			log_escape_text(line, req->deployment, strlen(req->deployment), true);
 		}
-		sb_puts(line, " tokens=");
-		sb_put_int(line, req->usage.prompt_tokens);
-		sb_putc(line, '+');
-		sb_put_int(line, req->usage.completion_tokens);
 		sb_puts(line, req->client_gone ? " client_gone\n" : "\n");
 	}
 	log_raw(line->buf, line->len);

@@ -347,7 +347,7 @@ describe('failover between deployments', () => {
         assert.ok(await waitFor(() => a.closed['hold-a'], 3000), 'the upstream request is still open');
         assert.ok(a.closed['hold-a'] - leftAt < 1000, `closed ${a.closed['hold-a'] - leftAt} ms after the client left`);
         assert.ok(await waitFor(() => accessLine(ng, id)));
-        assert.match(accessLine(ng, id), / 499 0 .*deployment=a\/hold-a tokens=\d+\+0 client_gone$/);
+        assert.match(accessLine(ng, id), / 499 0 .*tokens=\d+\+0 deployment=a\/hold-a client_gone$/);
       }
       assert.equal(b.count('hold-b'), 0, 'a client that left is not a failure to move on from');
     } finally {
