@@ -22,28 +22,22 @@ struct reader {
 	int line;
 	char *err;
 	size_t errlen;
-	enum { TABLE_NONE, TABLE_PROJECT, TABLE_OTHER } table;
-	bool project_seen;
+	bool in_table, in_project, project_seen;
 	unsigned fields_seen;   /* bit i: wanted[i] was already read */
 	struct pyproject *out;
 };
 
 /* The first two parts of a dotted key (a quoted part without its quotes)
  * and how many parts it had. */
-struct key_part {
-	const char *s;
-	size_t len;
-};
 struct key {
-	struct key_part part[2];
+	const char *part[2];
+	size_t len[2];
 	int nparts;
 };
 
 /* Always -1, so that callers can `return fail(r, line, ...)`. */
-static int fail(struct reader *r, int line, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(struct reader *r, int line, const char *fmt, ...)
+static int __attribute__((format(printf, 3, 4)))
+fail(struct reader *r, int line, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -154,16 +148,6 @@ static int string(struct reader *r, strbuf *val)
 	return 0;
 }
 
-/* A value that is kept: a one-line string, anything else refused naming key. */
-static int read_string(struct reader *r, const char *key, strbuf *val)
-{
-	if (peek(r) != '"' && peek(r) != '\'')
-		return fail(r, r->line, "%s: expected a one-line string", key);
-	if (looking_at(r, "\"\"\"") || looking_at(r, "'''"))
-		return fail(r, r->line, "%s: multi-line strings are not understood", key);
-	return string(r, val);
-}
-
 static bool in_key_part(const struct reader *r, char quote)
 {
 	char c = peek(r);
@@ -186,12 +170,13 @@ static int read_key(struct reader *r, struct key *k)
 		quote = peek(r) == '"' || peek(r) == '\'' ? *r->p++ : '\0';
 		for (s = r->p; in_key_part(r, quote); r->p++)
 			;
-		if (k->nparts < 2)
-			k->part[k->nparts] = (struct key_part){ s, (size_t)(r->p - s) };
-		if (quote && peek(r) != quote)
-			return fail(r, r->line, "a quoted key must be one line without escapes");
-		if (!quote && r->p == s)
-			return fail(r, r->line, "expected a key");
+		if (k->nparts < 2) {
+			k->part[k->nparts] = s;
+			k->len[k->nparts] = (size_t)(r->p - s);
+		}
+		if (quote ? peek(r) != quote : r->p == s)
+			return fail(r, r->line, quote ? "a quoted key must be one line without escapes"
+					       : "expected a key");
 		r->p += quote ? 1 : 0;
 		k->nparts++;
 		skip_blanks(r);
@@ -200,19 +185,19 @@ static int read_key(struct reader *r, struct key *k)
 	}
 }
 
-static bool part_is(const struct key_part *part, const char *name)
+static bool part_is(const struct key *k, int i, const char *name)
 {
-	return part->len == strlen(name) && !memcmp(part->s, name, part->len);
+	return k->len[i] == strlen(name) && !memcmp(k->part[i], name, k->len[i]);
 }
 
-/* The index in wanted[] of the key named by part, or -1. */
-static int wanted_index(const struct key_part *part)
+/* The index in wanted[] of part i of k, or -1. */
+static int wanted_index(const struct key *k, int i)
 {
-	int i;
+	int w = LICENSE;
 
-	for (i = LICENSE; i >= 0 && !part_is(part, wanted[i]); i--)
-		;
-	return i;
+	while (w >= 0 && !part_is(k, i, wanted[w]))
+		w--;
+	return w;
 }
 
 /* [a.b] or [[a.b]]. Only [project] itself is read; [project.name] and the
@@ -229,14 +214,15 @@ static int table_header(struct reader *r)
 	if (!looking_at(r, array ? "]]" : "]"))
 		return fail(r, line, "expected ']' after the table name");
 	r->p += array ? 2 : 1;
-	project = part_is(&k.part[0], "project");
-	if (project && k.nparts == 2 && (i = wanted_index(&k.part[1])) >= 0)
+	project = part_is(&k, 0, "project");
+	if (project && k.nparts == 2 && (i = wanted_index(&k, 1)) >= 0)
 		return fail(r, line, "table project.%s is not understood", wanted[i]);
 	project = project && k.nparts == 1 && !array;
 	if (project && r->project_seen)
 		return fail(r, line, "[project] appears twice");
 	r->project_seen |= project;
-	r->table = project ? TABLE_PROJECT : TABLE_OTHER;
+	r->in_project = project;
+	r->in_table = true;
 	return end_of_line(r);
 }
 
@@ -289,14 +275,18 @@ static int read_field(struct reader *r, int i)
 	if (table) {
 		r->p++;
 		rc = read_key(r, &k);
-		keep = part_is(&k.part[0], "text");
-		if (rc == 0 && (k.nparts != 1 || !(keep || part_is(&k.part[0], "file")) || peek(r) != '='))
+		keep = part_is(&k, 0, "text");
+		if (rc == 0 && (k.nparts != 1 || !(keep || part_is(&k, 0, "file")) || peek(r) != '='))
 			rc = fail(r, r->line, "license: only { text = \"...\" } or { file = \"...\" } is understood");
 		r->p += rc == 0 ? 1 : 0;
 		skip_blanks(r);
 	}
-	if (rc == 0)
-		rc = read_string(r, wanted[i], &val);
+	if (rc == 0 && peek(r) != '"' && peek(r) != '\'')
+		rc = fail(r, r->line, "%s: expected a one-line string", wanted[i]);
+	else if (rc == 0 && (looking_at(r, "\"\"\"") || looking_at(r, "\'\'\'")))
+		rc = fail(r, r->line, "%s: multi-line strings are not understood", wanted[i]);
+	else if (rc == 0)
+		rc = string(r, &val);
 	skip_blanks(r);
 	if (rc == 0 && table && peek(r) != '}')
 		rc = fail(r, r->line, "license: expected '}' after the string");
@@ -318,12 +308,12 @@ static int key_value(struct reader *r)
 		return fail(r, r->line, "expected '=' after the key");
 	r->p++;
 	skip_blanks(r);
-	i = r->table == TABLE_PROJECT ? wanted_index(&k.part[0]) : -1;
+	i = r->in_project ? wanted_index(&k, 0) : -1;
 	if (i < 0)
 		return skip_value(r);
 	if (k.nparts > 1)
 		return fail(r, r->line, "dotted key %s.%.*s is not understood", wanted[i],
-			    (int)k.part[1].len, k.part[1].s);
+			    (int)k.len[1], k.part[1]);
 	if (r->fields_seen & (1u << i))
 		return fail(r, r->line, "%s appears twice in [project]", wanted[i]);
 	r->fields_seen |= 1u << i;
@@ -348,7 +338,7 @@ int pyproject_parse(const char *name, const char *text, size_t len,
 			rc = table_header(&r);
 		else if (r.p == r.end || *r.p == '\n' || *r.p == '#')
 			rc = end_of_line(&r);
-		else if (r.table == TABLE_NONE) /* project.name = "x" would set the name */
+		else if (!r.in_table) /* project.name = "x" would set the name */
 			rc = fail(&r, r.line, "keys before the first table are not understood");
 		else
 			rc = key_value(&r);

@@ -223,8 +223,8 @@ static void test_multiline_strings(void **state)
 {
 	struct pyproject p = parse_ok("[tool.x]\ndoc = \"\"\"\n[project]\nname = \"fake\"\n\"\"\"\n"
 				      "lit = '''\n[project]\n'''\n"
-				      "esc = \"\"\"still \\\"\"\" in \\\\\n[project]\n\"\"\"\"\"\n"
-				      "lit2 = '''a\\'''\n"
+				      "esc = \"\"\"still \\\"\"\" in \\\\\n[project]\n\"\"\"\"\n"
+				      "lit2 = '''a\\''''\n"
 				      "[project]\n"
 				      "readme = \"\"\"\n[tool.y]\nversion = \"fake\"\n\"\"\"\n"
 				      "version = \"real\"\n"
