@@ -2,505 +2,364 @@
 #include "pyproject.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "strbuf.h"
 #include "xalloc.h"
 
-/* Separates the parts of a key path, so that a quoted key holding a '.'
- * ("a.b") can never pass for a dotted one (a.b). */
-#define SEP "\x1f"
-
-/* Deeper nesting than this is refused rather than risking the stack. */
+/* Deeper bracket nesting in a skipped value is refused rather than tracked. */
 #define MAX_DEPTH 64
 
-struct parser {
-	const char *p, *end;
+static const char *const wanted[] = { "name", "version", "description", "license" };
+enum { LICENSE = 3 };
+
+struct reader {
+	const char *p, *end, *name;
 	int line;
-	const char *name;
 	char *err;
 	size_t errlen;
+	bool in_table, in_project, project_seen;
+	unsigned fields_seen;   /* bit i: wanted[i] was already read */
 	struct pyproject *out;
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+/* The first two parts of a dotted key (a quoted part without its quotes)
+ * and how many parts it had. */
+struct key {
+	const char *part[2];
+	size_t len[2];
+	int nparts;
+};
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
+/* Always -1, so that callers can `return fail(r, line, ...)`. */
+static int __attribute__((format(printf, 3, 4)))
+fail(struct reader *r, int line, const char *fmt, ...)
 {
 	va_list ap;
+	int n;
 
-	if (!err || errlen == 0)
-		return;
+	if (!r->err || r->errlen == 0)
+		return -1;
+	n = snprintf(r->err, r->errlen, "%s:%d: ", r->name, line);
 	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
+	if (n >= 0 && (size_t)n < r->errlen)
+		vsnprintf(r->err + n, r->errlen - (size_t)n, fmt, ap);
 	va_end(ap);
-}
-
-/* Always -1, so that callers can `return fail(ps, line, "...")`. */
-static int fail(struct parser *ps, int line, const char *why)
-{
-	set_err(ps->err, ps->errlen, "%s:%d: %s", ps->name, line, why);
 	return -1;
 }
 
-static bool at_end(const struct parser *ps)
+/* The next byte, or '\0' at the end (a NUL byte in the text is refused
+ * wherever it matters, as nothing expects it). */
+static char peek(const struct reader *r)
 {
-	return ps->p >= ps->end;
+	return r->p < r->end ? *r->p : '\0';
 }
 
-static bool looking_at(const struct parser *ps, const char *s)
+static bool looking_at(const struct reader *r, const char *s)
 {
-	size_t n = strlen(s);
-
-	return (size_t)(ps->end - ps->p) >= n && !memcmp(ps->p, s, n);
+	return (size_t)(r->end - r->p) >= strlen(s) && !memcmp(r->p, s, strlen(s));
 }
 
-/* Consumes a line end (LF or CRLF) if one is next. */
-static bool take_newline(struct parser *ps)
+/* A CR counts as a blank, so that CRLF files read as LF ones. */
+static void skip_blanks(struct reader *r)
 {
-	if (looking_at(ps, "\r\n"))
-		ps->p++;
-	if (at_end(ps) || *ps->p != '\n')
-		return false;
-	ps->p++;
-	ps->line++;
-	return true;
-}
-
-static void skip_blanks(struct parser *ps)
-{
-	while (!at_end(ps) && (*ps->p == ' ' || *ps->p == '\t'))
-		ps->p++;
-}
-
-static void skip_comment(struct parser *ps)
-{
-	if (at_end(ps) || *ps->p != '#')
-		return;
-	while (!at_end(ps) && *ps->p != '\n' && !looking_at(ps, "\r\n"))
-		ps->p++;
-}
-
-/* Skips blanks, comments and line ends: the space between array items. */
-static void skip_space(struct parser *ps)
-{
-	for (;;) {
-		skip_blanks(ps);
-		skip_comment(ps);
-		if (!take_newline(ps))
-			return;
-	}
+	while (peek(r) == ' ' || peek(r) == '\t' || peek(r) == '\r')
+		r->p++;
 }
 
 /* After a key/value pair or a table header: blanks, a comment, a line end. */
-static int end_of_line(struct parser *ps)
+static int end_of_line(struct reader *r)
 {
-	skip_blanks(ps);
-	skip_comment(ps);
-	if (at_end(ps) || take_newline(ps))
+	skip_blanks(r);
+	if (peek(r) == '#')
+		while (r->p < r->end && *r->p != '\n')
+			r->p++;
+	if (r->p == r->end)
 		return 0;
-	return fail(ps, ps->line, "expected the end of the line");
+	if (*r->p != '\n')
+		return fail(r, r->line, "expected the end of the line");
+	r->p++;
+	r->line++;
+	return 0;
 }
 
-static int unicode_escape(struct parser *ps, int digits, strbuf *val)
+/* One escape of a basic string; r->p is at the byte after the backslash. */
+static int escape(struct reader *r, strbuf *val)
 {
+	static const char from[] = "btnfr\"\\e", to[] = "\b\t\n\f\r\"\\\x1b";
+	char c = peek(r);
+	const char *hit = c ? strchr(from, c) : NULL;
+	int digits = c == 'u' ? 4 : c == 'U' ? 8 : 0, h;
 	unsigned long cp = 0;
-	int i, h;
 
-	for (i = 0; i < digits; i++) {
-		if (at_end(ps) || (h = hex_digit(*ps->p)) < 0)
-			return fail(ps, ps->line, "invalid unicode escape");
-		cp = cp * 16 + (unsigned long)h;
-		ps->p++;
+	if (!hit && !digits)
+		return fail(r, r->line, "invalid escape in string");
+	r->p++;
+	if (hit) {
+		sb_putc(val, to[hit - from]);
+		return 0;
 	}
-	if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return fail(ps, ps->line, "invalid unicode escape");
+	while (digits-- > 0 && (h = hex_digit(peek(r))) >= 0) {
+		cp = cp * 16 + (unsigned long)h;
+		r->p++;
+	}
+	if (digits >= 0 || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return fail(r, r->line, "invalid unicode escape");
 	sb_put_utf8(val, cp);
 	return 0;
 }
 
-/* ps->p is just past a backslash inside a basic string. */
-static int escape(struct parser *ps, strbuf *val)
+/* Reads the string at r->p, of any of TOML's four kinds, into val, or skips
+ * it when val is NULL; only skipped ones may be multi-line. A backslash in a
+ * basic string always escapes the byte after it, so \" and \\ can never
+ * pass for the closing quote. */
+static int string(struct reader *r, strbuf *val)
 {
-	static const char from[] = "btnfr\"\\e";
-	static const char to[] = "\b\t\n\f\r\"\\\x1b";
-	const char *hit;
-	char c;
-
-	if (at_end(ps))
-		return fail(ps, ps->line, "unterminated string");
-	c = *ps->p++;
-	if (c == 'u')
-		return unicode_escape(ps, 4, val);
-	if (c == 'U')
-		return unicode_escape(ps, 8, val);
-	hit = c ? strchr(from, c) : NULL;
-	if (!hit)
-		return fail(ps, ps->line, "invalid escape in string");
-	sb_putc(val, to[hit - from]);
-	return 0;
-}
-
-/* A line-ending backslash in a """string""" swallows the line end and all
- * blanks and line ends after it. Returns false when the backslash is an
- * ordinary escape instead. */
-static bool line_ending_backslash(struct parser *ps)
-{
-	const char *q = ps->p;
-
-	while (q < ps->end && (*q == ' ' || *q == '\t'))
-		q++;
-	if (q == ps->end || (*q != '\n' && *q != '\r'))
-		return false;
-	ps->p = q;
-	for (;;) {
-		skip_blanks(ps);
-		if (!take_newline(ps))
-			return true;
-	}
-}
-
-/* Reads the closing delimiter of a multi-line string: up to two more
- * quotes right before it belong to the content (""""a"""" is "a"). */
-static void close_multiline(struct parser *ps, char quote, strbuf *val)
-{
-	int extra = 0;
-
-	ps->p += 3;
-	while (extra < 2 && !at_end(ps) && *ps->p == quote) {
-		sb_putc(val, quote);
-		ps->p++;
-		extra++;
-	}
-}
-
-/* ps->p is at the opening """ or '''. */
-static int multiline_string(struct parser *ps, strbuf *val)
-{
-	char quote = *ps->p;
+	char quote = *r->p;
 	const char *delim = quote == '"' ? "\"\"\"" : "'''";
-	int start = ps->line;
+	bool multi = looking_at(r, delim);
+	int start = r->line, extra;
 
-	ps->p += 3;
-	take_newline(ps);       /* a line end right after the opening is dropped */
-	while (!at_end(ps)) {
-		if (looking_at(ps, delim)) {
-			close_multiline(ps, quote, val);
-			return 0;
-		}
-		if (take_newline(ps)) {
-			sb_putc(val, '\n');
-		} else if (quote == '"' && *ps->p == '\\') {
-			ps->p++;
-			if (!line_ending_backslash(ps) && escape(ps, val) < 0)
+	r->p += multi ? 3 : 1;
+	while (multi ? !looking_at(r, delim) : peek(r) != quote) {
+		if (r->p == r->end || (!multi && *r->p == '\n'))
+			return fail(r, start, multi ? "unterminated multi-line string" : "unterminated string");
+		if (*r->p == '\\' && quote == '"' && val) {
+			r->p++;
+			if (escape(r, val) < 0)
 				return -1;
-		} else {
-			sb_putc(val, *ps->p++);
-		}
-	}
-	return fail(ps, start, "unterminated multi-line string");
-}
-
-/* ps->p is at the opening quote of a one-line "basic" or 'literal' string. */
-static int oneline_string(struct parser *ps, strbuf *val)
-{
-	char quote = *ps->p++;
-
-	while (!at_end(ps) && *ps->p != quote && *ps->p != '\n') {
-		if (quote == '"' && *ps->p == '\\') {
-			ps->p++;
-			if (escape(ps, val) < 0)
-				return -1;
-		} else {
-			sb_putc(val, *ps->p++);
-		}
-	}
-	if (at_end(ps) || *ps->p != quote)
-		return fail(ps, ps->line, "unterminated string");
-	ps->p++;
-	return 0;
-}
-
-static int string(struct parser *ps, strbuf *val)
-{
-	if (looking_at(ps, "\"\"\"") || looking_at(ps, "'''"))
-		return multiline_string(ps, val);
-	return oneline_string(ps, val);
-}
-
-static bool is_bare_key_char(char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-	       (c >= '0' && c <= '9') || c == '_' || c == '-';
-}
-
-/* Appends a (possibly dotted) key to path, each part after SEP when path
- * is not empty. */
-static int key(struct parser *ps, strbuf *path)
-{
-	for (;;) {
-		const char *start;
-
-		skip_blanks(ps);
-		if (path->len)
-			sb_puts(path, SEP);
-		if (!at_end(ps) && (*ps->p == '"' || *ps->p == '\'')) {
-			if (oneline_string(ps, path) < 0)
-				return -1;
-		} else {
-			start = ps->p;
-			while (!at_end(ps) && is_bare_key_char(*ps->p))
-				ps->p++;
-			if (ps->p == start)
-				return fail(ps, ps->line, "expected a key");
-			sb_append(path, start, ps->p - start);
-		}
-		skip_blanks(ps);
-		if (at_end(ps) || *ps->p != '.')
-			return 0;
-		ps->p++;
-	}
-}
-
-/* Keeps a string found at one of the paths we want. */
-static void capture(struct parser *ps, const strbuf *path, const strbuf *val)
-{
-	static const struct {
-		const char *path;
-		size_t field;
-	} wanted[] = {
-		{ "project" SEP "name", offsetof(struct pyproject, name) },
-		{ "project" SEP "version", offsetof(struct pyproject, version) },
-		{ "project" SEP "description", offsetof(struct pyproject, description) },
-		{ "project" SEP "license", offsetof(struct pyproject, license) },
-		{ "project" SEP "license" SEP "text", offsetof(struct pyproject, license) },
-	};
-	size_t i;
-
-	for (i = 0; i < sizeof(wanted) / sizeof(wanted[0]); i++) {
-		if (!strcmp(sb_str(path), wanted[i].path)) {
-			char **field = (char **)((char *)ps->out + wanted[i].field);
-
-			free(*field);
-			*field = xstrndup(sb_str(val), val->len);
-			return;
-		}
-	}
-}
-
-static int value(struct parser *ps, const strbuf *path, int depth);
-
-static int array(struct parser *ps, int depth)
-{
-	int start = ps->line;
-
-	ps->p++;
-	for (;;) {
-		skip_space(ps);
-		if (!at_end(ps) && *ps->p == ']')
-			break;
-		if (value(ps, NULL, depth + 1) < 0)
-			return -1;
-		skip_space(ps);
-		if (!at_end(ps) && *ps->p == ',') {
-			ps->p++;
 			continue;
 		}
-		if (at_end(ps))
-			return fail(ps, start, "unterminated array");
-		if (*ps->p != ']')
-			return fail(ps, ps->line, "expected ',' or ']' in array");
-		break;
+		if (*r->p == '\\' && quote == '"' && r->p + 1 < r->end && (multi || r->p[1] != '\n'))
+			r->p++;
+		if (val)
+			sb_putc(val, *r->p);
+		if (*r->p++ == '\n')
+			r->line++;
 	}
-	ps->p++;
+	r->p += multi ? 3 : 1;
+	/* up to two more quotes belong to a multi-line string (""""a"""" is "a") */
+	for (extra = 0; multi && extra < 2 && peek(r) == quote; extra++)
+		r->p++;
 	return 0;
 }
 
-/* {k = v, ...}; keys extend path (NULL: nothing inside is kept). */
-static int inline_table(struct parser *ps, const strbuf *path, int depth)
+static bool in_key_part(const struct reader *r, char quote)
 {
-	strbuf sub = STRBUF_INIT;
-	int r = -1;
+	char c = peek(r);
 
-	ps->p++;
-	skip_space(ps);
-	if (!at_end(ps) && *ps->p == '}')
-		goto done;
-	for (;;) {
-		sb_reset(&sub);
-		if (path)
-			sb_append(&sub, path->buf, path->len);
-		if (key(ps, &sub) < 0)
-			goto out;
-		if (at_end(ps) || *ps->p != '=') {
-			fail(ps, ps->line, "expected '=' after the key");
-			goto out;
-		}
-		ps->p++;
-		skip_blanks(ps);
-		if (value(ps, path ? &sub : NULL, depth + 1) < 0)
-			goto out;
-		skip_space(ps);
-		if (!at_end(ps) && *ps->p == ',') {
-			ps->p++;
-			skip_space(ps);
-			continue;
-		}
-		if (at_end(ps) || *ps->p != '}') {
-			fail(ps, ps->line, "expected ',' or '}' in inline table");
-			goto out;
-		}
-		break;
-	}
-done:
-	ps->p++;
-	r = 0;
-out:
-	sb_free(&sub);
-	return r;
+	if (quote)
+		return r->p < r->end && c != quote && c != '\n' && !(quote == '"' && c == '\\');
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	       c == '_' || c == '-';
 }
 
-static void skip_token(struct parser *ps)
+/* Reads a dotted key of bare or quoted parts. Escapes in quoted parts are
+ * refused, so that a part's text is exactly its name ("proj\u0065ct"). */
+static int read_key(struct reader *r, struct key *k)
 {
-	while (!at_end(ps) && *ps->p && !strchr(" \t,]}#\r\n", *ps->p))
-		ps->p++;
-}
+	for (k->nparts = 0;; r->p++) {
+		const char *s;
+		char quote;
 
-/* Numbers, booleans, dates: skipped up to what ends a value. A date may
- * be followed by a blank and a time (1979-05-27 07:32:00). */
-static int scalar(struct parser *ps)
-{
-	const char *start = ps->p;
-
-	skip_token(ps);
-	if (ps->p == start)
-		return fail(ps, ps->line, "expected a value");
-	if (ps->p - start == 10 && start[4] == '-' && start[7] == '-' &&
-	    ps->end - ps->p > 1 && ps->p[0] == ' ' && ps->p[1] >= '0' && ps->p[1] <= '9') {
-		ps->p++;
-		skip_token(ps);
-	}
-	return 0;
-}
-
-/* Reads one value; path is where it sits (NULL inside arrays). */
-static int value(struct parser *ps, const strbuf *path, int depth)
-{
-	strbuf val = STRBUF_INIT;
-	int r;
-
-	if (depth > MAX_DEPTH)
-		return fail(ps, ps->line, "nesting too deep");
-	if (at_end(ps))
-		return fail(ps, ps->line, "expected a value");
-	switch (*ps->p) {
-	case '"':
-	case '\'':
-		r = string(ps, &val);
-		if (r == 0 && path)
-			capture(ps, path, &val);
-		sb_free(&val);
-		return r;
-	case '[':
-		return array(ps, depth);
-	case '{':
-		return inline_table(ps, path, depth);
-	default:
-		return scalar(ps);
+		skip_blanks(r);
+		quote = peek(r) == '"' || peek(r) == '\'' ? *r->p++ : '\0';
+		for (s = r->p; in_key_part(r, quote); r->p++)
+			;
+		if (k->nparts < 2) {
+			k->part[k->nparts] = s;
+			k->len[k->nparts] = (size_t)(r->p - s);
+		}
+		if (quote ? peek(r) != quote : r->p == s)
+			return fail(r, r->line, quote ? "a quoted key must be one line without escapes"
+					       : "expected a key");
+		r->p += quote ? 1 : 0;
+		k->nparts++;
+		skip_blanks(r);
+		if (peek(r) != '.')
+			return 0;
 	}
 }
 
-/* [a.b] or [[a.b]]; an array table never names [project] itself. */
-static int table_header(struct parser *ps, strbuf *table, bool *is_array)
+static bool part_is(const struct key *k, int i, const char *name)
 {
-	*is_array = looking_at(ps, "[[");
-	ps->p += *is_array ? 2 : 1;
-	sb_reset(table);
-	if (key(ps, table) < 0)
+	return k->len[i] == strlen(name) && !memcmp(k->part[i], name, k->len[i]);
+}
+
+/* The index in wanted[] of part i of k, or -1. */
+static int wanted_index(const struct key *k, int i)
+{
+	int w = LICENSE;
+
+	while (w >= 0 && !part_is(k, i, wanted[w]))
+		w--;
+	return w;
+}
+
+/* [a.b] or [[a.b]]. Only [project] itself is read; [project.name] and the
+ * like would set a field another way, so they are refused. */
+static int table_header(struct reader *r)
+{
+	bool array = looking_at(r, "[["), project;
+	int line = r->line, i;
+	struct key k;
+
+	r->p += array ? 2 : 1;
+	if (read_key(r, &k) < 0)
 		return -1;
-	if (!looking_at(ps, *is_array ? "]]" : "]"))
-		return fail(ps, ps->line, "expected ']' after the table name");
-	ps->p += *is_array ? 2 : 1;
-	return end_of_line(ps);
+	if (!looking_at(r, array ? "]]" : "]"))
+		return fail(r, line, "expected ']' after the table name");
+	r->p += array ? 2 : 1;
+	project = part_is(&k, 0, "project");
+	if (project && k.nparts == 2 && (i = wanted_index(&k, 1)) >= 0)
+		return fail(r, line, "table project.%s is not understood", wanted[i]);
+	project = project && k.nparts == 1 && !array;
+	if (project && r->project_seen)
+		return fail(r, line, "[project] appears twice");
+	r->project_seen |= project;
+	r->in_project = project;
+	r->in_table = true;
+	return end_of_line(r);
 }
 
-static int document(struct parser *ps)
+/* Skips a value that is not kept, following its strings and brackets over
+ * as many lines as they span, so that nothing inside an array or a
+ * multi-line string can pass for a table header or a key. */
+static int skip_value(struct reader *r)
 {
-	strbuf table = STRBUF_INIT, path = STRBUF_INIT;
-	bool array_table = false;
-	int r = 0;
+	char closers[MAX_DEPTH], c;
+	const char *first = r->p;
+	int depth = 0, start = r->line;
 
-	while (r == 0) {
-		skip_space(ps);
-		if (at_end(ps))
-			break;
-		if (*ps->p == '[') {
-			r = table_header(ps, &table, &array_table);
-			continue;
+	while (r->p < r->end && (((c = *r->p) != '\n' && c != '#') || depth > 0)) {
+		if (c == '#') {
+			while (r->p < r->end && *r->p != '\n')
+				r->p++;
+		} else if (c == '"' || c == '\'') {
+			if (string(r, NULL) < 0)
+				return -1;
+		} else if (c == '[' || c == '{') {
+			if (depth == MAX_DEPTH)
+				return fail(r, r->line, "nesting too deep");
+			closers[depth++] = c == '[' ? ']' : '}';
+			r->p++;
+		} else if (c == ']' || c == '}') {
+			if (depth == 0 || closers[--depth] != c)
+				return fail(r, r->line, "unexpected '%c'", c);
+			r->p++;
+		} else if (*r->p++ == '\n') {
+			r->line++;
 		}
-		sb_reset(&path);
-		sb_append(&path, table.buf, table.len);
-		r = key(ps, &path);
-		if (r == 0 && (at_end(ps) || *ps->p != '='))
-			r = fail(ps, ps->line, "expected '=' after the key");
-		if (r == 0) {
-			ps->p++;
-			skip_blanks(ps);
-			r = value(ps, array_table ? NULL : &path, 0);
-		}
-		if (r == 0)
-			r = end_of_line(ps);
 	}
-	sb_free(&table);
-	sb_free(&path);
-	return r;
+	if (depth > 0)
+		return fail(r, start, "unterminated array");
+	if (r->p == first)
+		return fail(r, r->line, "expected a value");
+	return end_of_line(r);
+}
+
+/* Reads wanted[i]: a one-line string or, for license, { text = "..." }
+ * (kept) or { file = "..." } (a file is not a license name: stays NULL). */
+static int read_field(struct reader *r, int i)
+{
+	char **fields[] = { &r->out->name, &r->out->version, &r->out->description, &r->out->license };
+	bool table = i == LICENSE && peek(r) == '{', keep = true;
+	strbuf val = STRBUF_INIT;
+	struct key k;
+	int rc = 0;
+
+	if (table) {
+		r->p++;
+		rc = read_key(r, &k);
+		keep = part_is(&k, 0, "text");
+		if (rc == 0 && (k.nparts != 1 || !(keep || part_is(&k, 0, "file")) || peek(r) != '='))
+			rc = fail(r, r->line, "license: only { text = \"...\" } or { file = \"...\" } is understood");
+		r->p += rc == 0 ? 1 : 0;
+		skip_blanks(r);
+	}
+	if (rc == 0 && peek(r) != '"' && peek(r) != '\'')
+		rc = fail(r, r->line, "%s: expected a one-line string", wanted[i]);
+	else if (rc == 0 && (looking_at(r, "\"\"\"") || looking_at(r, "\'\'\'")))
+		rc = fail(r, r->line, "%s: multi-line strings are not understood", wanted[i]);
+	else if (rc == 0)
+		rc = string(r, &val);
+	skip_blanks(r);
+	if (rc == 0 && table && peek(r) != '}')
+		rc = fail(r, r->line, "license: expected '}' after the string");
+	r->p += rc == 0 && table ? 1 : 0;
+	if (rc == 0 && keep)
+		*fields[i] = xstrndup(sb_str(&val), val.len);
+	sb_free(&val);
+	return rc;
+}
+
+static int key_value(struct reader *r)
+{
+	struct key k;
+	int i;
+
+	if (read_key(r, &k) < 0)
+		return -1;
+	if (peek(r) != '=')
+		return fail(r, r->line, "expected '=' after the key");
+	r->p++;
+	skip_blanks(r);
+	i = r->in_project ? wanted_index(&k, 0) : -1;
+	if (i < 0)
+		return skip_value(r);
+	if (k.nparts > 1)
+		return fail(r, r->line, "dotted key %s.%.*s is not understood", wanted[i],
+			    (int)k.len[1], k.part[1]);
+	if (r->fields_seen & (1u << i))
+		return fail(r, r->line, "%s appears twice in [project]", wanted[i]);
+	r->fields_seen |= 1u << i;
+	return read_field(r, i) < 0 ? -1 : end_of_line(r);
 }
 
 int pyproject_parse(const char *name, const char *text, size_t len,
 		    struct pyproject *out, char *err, size_t errlen)
 {
-	struct parser ps = {
-		.p = text, .end = text + len, .line = 1,
-		.name = name ? name : "pyproject.toml",
+	struct reader r = {
+		.p = text, .end = text + len, .line = 1, .name = name ? name : "pyproject.toml",
 		.err = err, .errlen = errlen, .out = out,
 	};
+	int rc = 0;
 
 	memset(out, 0, sizeof(*out));
-	if (len >= 3 && !memcmp(text, "\xef\xbb\xbf", 3))
-		ps.p += 3;
-	if (document(&ps) < 0) {
-		pyproject_free(out);
-		return -1;
+	if (looking_at(&r, "\xef\xbb\xbf"))
+		r.p += 3;
+	while (rc == 0 && r.p < r.end) {
+		skip_blanks(&r);
+		if (peek(&r) == '[')
+			rc = table_header(&r);
+		else if (r.p == r.end || *r.p == '\n' || *r.p == '#')
+			rc = end_of_line(&r);
+		else if (!r.in_table) /* project.name = "x" would set the name */
+			rc = fail(&r, r.line, "keys before the first table are not understood");
+		else
+			rc = key_value(&r);
 	}
-	return 0;
-}
-
-static int read_file(const char *path, strbuf *buf, char *err, size_t errlen)
-{
-	if (sb_read_file(buf, path) == 0)
-		return 0;
-	set_err(err, errlen, "%s: %s", path, strerror(errno));
-	return -1;
+	if (rc < 0)
+		pyproject_free(out);
+	return rc;
 }
 
 int pyproject_load(const char *path, struct pyproject *out, char *err, size_t errlen)
 {
 	strbuf buf = STRBUF_INIT;
-	int r;
+	int rc = -1;
 
 	memset(out, 0, sizeof(*out));
-	r = read_file(path, &buf, err, errlen);
-	if (r == 0)
-		r = pyproject_parse(path, sb_str(&buf), buf.len, out, err, errlen);
+	if (sb_read_file(&buf, path) == 0)
+		rc = pyproject_parse(path, sb_str(&buf), buf.len, out, err, errlen);
+	else if (err && errlen)
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 	sb_free(&buf);
-	return r;
+	return rc;
 }
 
 void pyproject_free(struct pyproject *p)

@@ -4,14 +4,23 @@
 #include <stddef.h>
 
 /*
- * A TOML subset reader, enough for real pyproject.toml files: tables
- * [a] and [a.b], array tables [[a]], bare, quoted and dotted keys, basic
- * and literal strings (single and multi-line, with TOML escapes), arrays
- * (multi-line, nested), inline tables, other scalars (numbers, booleans,
- * dates) and comments. Only string values at project.name,
- * project.version, project.description and project.license (or
- * project.license.text, as in license = {text = "MIT"}) are kept; the rest
- * is read only to be skipped correctly. Lines may end in LF or CRLF.
+ * A line-oriented reader of what openai-fcgi needs, not a TOML parser; it
+ * refuses, with "<name>:LINE: ...", whatever it cannot follow soundly, so
+ * that it never takes a wrong value:
+ * - Table headers [a.b] and [[a.b]] of bare or quoted parts (quoted ones
+ *   without escapes, so "project" is project). Only [project] itself is
+ *   read; [project] twice, [project.name] and the like, and keys before the
+ *   first header (project.name = "x") are refused.
+ * - In [project], name, version and description are one-line basic strings
+ *   (TOML's escapes) or literal strings, license one too or
+ *   { text = "..." } ({ file = "..." } leaves it NULL). Any other value
+ *   for them, a dotted key (license.text) or a key given twice is refused.
+ * - Every other value, in any table, is skipped by following its strings
+ *   (all four kinds, multi-line ones included) and its brackets across
+ *   lines, so that nothing inside an array or a multi-line string can pass
+ *   for a header or a key; unbalanced brackets are refused. What a skipped
+ *   value holds is not checked further.
+ * Lines may end in LF or CRLF.
  *
  * Every function returns 0 on success and -1 on failure, with a message in
  * err (errlen bytes, always NUL-terminated when errlen > 0).
