@@ -279,7 +279,8 @@ static const struct member mock_members[] = {
 	{ "mode", MK_STRING }, { "delay_ms", MK_INT }, { NULL, 0 },
 };
 static const struct member key_members[] = {
-	{ "token", MK_STRING }, { "requests_per_minute", MK_INT }, { NULL, 0 },
+	{ "token", MK_STRING }, { "requests_per_minute", MK_INT },
+	{ "tokens_per_day", MK_INT }, { "tokens_per_month", MK_INT }, { NULL, 0 },
 };
 
 static void load_models(struct loader *ld, const char *file, const config_setting_t *list)
@@ -387,8 +388,22 @@ static void load_keys(struct loader *ld, const char *file, const config_setting_
 			cfg_report(&ld->rep->errors, "keys[%d].requests_per_minute (%s): must be from 1 to 1000000", i, where);
 			continue;
 		}
+		long long budget[2] = { 0, 0 };
+		static const char *const budget_names[2] = { "tokens_per_day", "tokens_per_month" };
+		bool bad_budget = false;
+		for (int b = 0; b < 2; b++)
+			if (config_setting_lookup_int64(k, budget_names[b], &budget[b]) &&
+			    (budget[b] < 1 || budget[b] > 1000000000000LL)) {
+				cfg_report(&ld->rep->errors, "keys[%d].%s (%s): must be from 1 to 1000000000000", i,
+					   budget_names[b], where);
+				bad_budget = true;
+			}
+		if (bad_budget)
+			continue;
 		cfg->keys[cfg->n_keys].token = xstrdup(tok);
 		cfg->keys[cfg->n_keys].requests_per_minute = (long)rpm;
+		cfg->keys[cfg->n_keys].tokens_per_day = budget[0];
+		cfg->keys[cfg->n_keys].tokens_per_month = budget[1];
 		cfg->n_keys++;
 	}
 }
@@ -728,6 +743,12 @@ static void resolve_state_dir(struct loader *ld)
 		cfg->rate_limit_file = xstrdup(sb_str(&sb));
 		sb_free(&sb);
 	}
+	if (!cfg->usage_file) {
+		strbuf sb = STRBUF_INIT;
+		sb_printf(&sb, "%s/usage", cfg->state_dir);
+		cfg->usage_file = xstrdup(sb_str(&sb));
+		sb_free(&sb);
+	}
 }
 
 /* The development key: random, made once and kept in the state directory
@@ -1018,6 +1039,8 @@ void config_free(struct config *cfg)
 	free_list(cfg->cors_origins, cfg->n_cors_origins);
 	free(cfg->state_dir);
 	free(cfg->rate_limit_file);
+	free(cfg->usage_file);
+	free(cfg->metrics_token);
 	free(cfg->pyproject_path);
 	free(cfg->project_name);
 	free(cfg->project_version);

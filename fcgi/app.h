@@ -4,12 +4,19 @@
 #include "auth.h"
 #include "config.h"
 #include "ratelimit.h"
+#include "usage.h"
 
 struct app {
 	struct config cfg;
 	struct auth_keyring keys;    /* digests of cfg.tokens, same order */
 	rl_store *rl;                /* the shared rate-limit file, mapped once */
+	struct auth_keyring metrics_keys;  /* METRICS_TOKEN alone; empty when unset */
+	um_store *usage;             /* the shared usage counters (USAGE_FILE); NULL in unit tests */
 };
+
+/* The config file's entry of the key at index i of cfg.tokens, or NULL for
+ * a key from API_AUTH_TOKENS alone. Borrowed. */
+const struct key_cfg *app_key_cfg(const struct app *app, size_t key_index);
 
 /* The limit of the key at index i of cfg.tokens: its keys[] override, else
  * RATE_LIMIT_PER_MINUTE. */

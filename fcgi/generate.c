@@ -29,7 +29,20 @@ const struct model_cfg *gen_model(struct request *req, const char *id, enum mode
 			     id, eps[i].what, eps[i].path);
 		return NULL;
 	}
+	/* labels for usage and /metrics: configured names only, never the client's text */
+	req->model_id = m->id;
+	req->upstream_name = m->backend == BACKEND_UPSTREAM && m->upstream.up ? m->upstream.up->name : NULL;
 	return m;
+}
+
+void gen_note_usage(struct request *req, const struct chat_usage *u)
+{
+	req->usage = *u;
+	if (req->usage.prompt_tokens < 0)
+		req->usage.prompt_tokens = 0;
+	if (req->usage.completion_tokens < 0)
+		req->usage.completion_tokens = 0;
+	req->has_usage = true;
 }
 
 const struct backend_ops *gen_backend(struct request *req, const struct model_cfg *m)

@@ -15,6 +15,9 @@
 const struct model_cfg *gen_model(struct request *req, const char *id, enum model_endpoint ep,
 				  int unknown_status);
 
+/* Keeps u (copied) as the answer's token counts, for the usage file. */
+void gen_note_usage(struct request *req, const struct chat_usage *u);
+
 /* The backend serving m, or NULL with a 500 in req->err. */
 const struct backend_ops *gen_backend(struct request *req, const struct model_cfg *m);
 

@@ -21,6 +21,8 @@ static int answer_whole(struct request *req, const struct backend_ops *be, const
 	sink.gone = gen_client_left;
 	sink.hctx = req;
 	int rc = be->chat(m, cr, &sink, &req->err);
+	if (acc.have_usage)
+		gen_note_usage(req, &acc.usage);
 	if (rc == 0) {
 		sb_reset(&req->out);
 		chat_accum_json(&acc, &req->out);
@@ -44,6 +46,8 @@ static int answer_stream(struct request *req, const struct backend_ops *be, cons
 	sink.gone = gen_client_left;
 	sink.hctx = req;
 	int rc = be->chat(m, cr, &sink, &req->err);
+	if (st.have_usage)
+		gen_note_usage(req, &st.usage);
 	if (rc == 0)
 		chat_stream_end(&st);
 	else if (ls.w && !req->client_gone)

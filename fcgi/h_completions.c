@@ -45,6 +45,8 @@ static int answer_mock(struct request *req, const struct backend_ops *be, const 
 	sink.gone = gen_client_left;
 	sink.hctx = req;
 	int rc = run_prompts(be, m, cr, &o, &sink, &req->err);
+	if (rc == 0)
+		gen_note_usage(req, &o.usage);
 	if (!cr->stream && rc == 0) {
 		sb_reset(&req->out);
 		cmpl_json(&o, &req->out);

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "backend.h"
 #include "openai_error.h"
 #include "ratelimit.h"
 #include "strbuf.h"
@@ -39,6 +40,7 @@ struct request {
 	const char *path_arg;        /* the {id} of /v1/models/{id}, inside path */
 	char id[72];                 /* x-request-id */
 	char key_fp[24];             /* fingerprint of the key, "-" before auth */
+	const char *key_name;        /* keys[].name, else key_fp: what logs show */
 	size_t key_index;            /* which configured key authenticated */
 	bool authenticated;
 	int64_t start_us;
@@ -46,6 +48,12 @@ struct request {
 
 	struct rl_result rl;         /* valid when has_rl */
 	bool has_rl;
+	struct chat_usage usage;     /* the answer's real token counts; valid when has_usage */
+	bool has_usage;
+	const char *model_id;        /* the configured model that answers (borrowed), NULL: none */
+	const char *upstream_name;   /* its upstream's name, NULL for the mock */
+	int64_t first_byte_us;       /* when the head went out (time to first token); 0: not yet */
+	bool stream_counted;         /* the open-streams gauge counts this request */
 
 	strbuf body;                 /* the request body */
 	strbuf out;                  /* the response being built */

@@ -44,5 +44,6 @@ int h_chat_completions(struct request *req);
 int h_responses(struct request *req);
 int h_completions(struct request *req);
 int h_embeddings(struct request *req);
+int h_metrics(struct request *req);
 
 #endif
