@@ -360,6 +360,45 @@ static void load_models(struct loader *ld, const char *file, const config_settin
 	}
 }
 
+/* libconfig 1.5 reads an integer literal past 32 bits without an L suffix
+ * as a 32-bit int, silently wrapped (5000000000 becomes 705032704). A
+ * budget is where such numbers are written, so the literal is read again
+ * from its line: true (and *text the number written) when it differs. */
+static bool int_literal_wrapped(const config_setting_t *st, const char *name, long long got, long long *text)
+{
+	const char *file = config_setting_source_file(st);
+	unsigned line = config_setting_source_line(st);
+	char buf[1024];
+	bool wrapped = false;
+	FILE *f = file && line ? fopen(file, "r") : NULL;
+	if (!f || config_setting_type(st) != CONFIG_TYPE_INT) {
+		if (f)
+			fclose(f);
+		return false;
+	}
+	for (unsigned n = 1; fgets(buf, sizeof buf, f); n++) {
+		if (n != line)
+			continue;
+		for (char *p = strstr(buf, name); p; p = strstr(p + 1, name)) {
+			char *v = p + strlen(name);
+			v += strspn(v, " \t");
+			if (*v != '=' && *v != ':')
+				continue;
+			v++;
+			errno = 0;
+			long long value = strtoll(v, NULL, 0);
+			if (errno == ERANGE || value != got) {
+				*text = value;
+				wrapped = true;
+			}
+			break;
+		}
+		break;
+	}
+	fclose(f);
+	return wrapped;
+}
+
 static void load_keys(struct loader *ld, const char *file, const config_setting_t *list)
 {
 	struct config *cfg = ld->cfg;
@@ -391,13 +430,20 @@ static void load_keys(struct loader *ld, const char *file, const config_setting_
 		long long budget[2] = { 0, 0 };
 		static const char *const budget_names[2] = { "tokens_per_day", "tokens_per_month" };
 		bool bad_budget = false;
-		for (int b = 0; b < 2; b++)
-			if (config_setting_lookup_int64(k, budget_names[b], &budget[b]) &&
-			    (budget[b] < 1 || budget[b] > 1000000000000LL)) {
+		for (int b = 0; b < 2; b++) {
+			const config_setting_t *bs = config_setting_get_member(k, budget_names[b]);
+			long long written;
+			if (bs && config_setting_lookup_int64(k, budget_names[b], &budget[b]) &&
+			    int_literal_wrapped(bs, budget_names[b], budget[b], &written)) {
+				cfg_report(&ld->rep->errors, "keys[%d].%s (%s): %lld does not fit libconfig's 32-bit "
+					   "integers; write it with an L: %lldL", i, budget_names[b], where, written, written);
+				bad_budget = true;
+			} else if (bs && (budget[b] < 1 || budget[b] > 1000000000000LL)) {
 				cfg_report(&ld->rep->errors, "keys[%d].%s (%s): must be from 1 to 1000000000000", i,
 					   budget_names[b], where);
 				bad_budget = true;
 			}
+		}
 		if (bad_budget)
 			continue;
 		cfg->keys[cfg->n_keys].token = xstrdup(tok);

@@ -213,7 +213,8 @@ static void record_usage(struct request *req, int64_t end_us)
 		.route = req->route ? req->route->path : "",
 		.upstream = req->upstream_name,
 		.reason = req->status == 429 ? req->err.type : NULL,
-		.status = req->status ? req->status : 500,
+		/* nothing sent: the client left first (nginx's 499), else our fault */
+		.status = req->status ? req->status : req->client_gone ? 499 : 500,
 		.prompt_tokens = req->has_usage ? req->usage.prompt_tokens : 0,
 		.completion_tokens = req->has_usage ? req->usage.completion_tokens : 0,
 		.duration_us = end_us - req->start_us,

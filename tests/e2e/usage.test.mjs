@@ -66,7 +66,7 @@ function usageOf(rows, key, model = MODEL) {
 async function eventually(check, ms = 10000) {
   let last;
   for (const end = Date.now() + ms; Date.now() < end; await sleep(100)) {
-    try { return check(); } catch (e) { last = e; }
+    try { return await check(); } catch (e) { last = e; }
   }
   throw last;
 }
@@ -283,6 +283,35 @@ describe('GET /metrics: who may read it, never counted against a key, checked by
     }
     const rs = await Promise.all(Array.from({ length: 7 }, () => call(guarded, 'GET', '/v1/models')));
     assert.equal(rs.filter((r) => r.status === 200).length, 5);   // the key's whole limit is left
+  });
+
+  test('requests in flight and open streams: summed over the processes, back to 0 when they end', async () => {
+    const slow = await startServer({ processes: 2, threads: 4, env: { MOCK_STREAM_DELAY_MS: '300' } });
+    try {
+      const gauge = async (name) => {
+        const m = await call(slow, 'GET', '/metrics', { token: null });
+        return Number(new RegExp(`^openai_fcgi_${name} (\\d+)$`, 'm').exec(m.text)?.[1]);
+      };
+      const streams = [];
+      for (let i = 0; i < 3; i++) {
+        const ac = new AbortController();
+        const r = await fetch(`${slow.url}/v1/chat/completions`, { method: 'POST', signal: ac.signal,
+          headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' },
+          body: JSON.stringify({ model: MODEL, stream: true, messages: [{ role: 'user', content: 'a long answer please' }] }) });
+        const reader = r.body.getReader();
+        await reader.read();   // its head and first event are out: the stream is open
+        streams.push({ ac, reader });
+      }
+      assert.equal(await gauge('open_streams'), 3);
+      assert.equal(await gauge('requests_in_flight'), 4);   // the three and this scrape
+      for (const s of streams) s.ac.abort();
+      await eventually(async () => {
+        assert.equal(await gauge('open_streams'), 0);
+        assert.equal(await gauge('requests_in_flight'), 1);
+      }, 20000);
+    } finally {
+      await slow.stop();
+    }
   });
 
   test('promtool check metrics accepts the output, with every family filled', { skip: !have('promtool') && 'promtool is not installed (scripts/test installs prometheus)' }, async () => {
