@@ -5,7 +5,7 @@
  * cfg.tokens twice: config_load() drops the API_AUTH_TOKENS copy of a key
  * that keys[] lists too, which would otherwise match first and get the
  * global limit. */
-const struct key_cfg *app_key_cfg(const struct app *a, size_t key_index)
+const struct key_cfg *app_key(const struct app *a, size_t key_index)
 {
 	size_t first_key = a->cfg.n_tokens - a->cfg.n_keys;
 	if (key_index >= first_key && key_index < a->cfg.n_tokens)

@@ -15,8 +15,8 @@ struct app {
 };
 
 /* The config file's entry of the key at index i of cfg.tokens, or NULL for
- * a key from API_AUTH_TOKENS alone. Borrowed. */
-const struct key_cfg *app_key_cfg(const struct app *app, size_t key_index);
+ * a key from API_AUTH_TOKENS alone (no policy of its own). Borrowed. */
+const struct key_cfg *app_key(const struct app *app, size_t key_index);
 
 /* The limit of the key at index i of cfg.tokens: its keys[] override, else
  * RATE_LIMIT_PER_MINUTE. */

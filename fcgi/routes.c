@@ -159,7 +159,7 @@ static int rate_limit(struct request *req)
  * its reservation for as long as the longest stream). 0, or -1 with a 429. */
 static int check_budget(struct request *req)
 {
-	const struct key_cfg *k = app_key_cfg(req->app, req->key_index);
+	const struct key_cfg *k = app_key(req->app, req->key_index);
 	uint64_t day = 0, month = 0;
 	if (!req->authenticated || !k || (!k->tokens_per_day && !k->tokens_per_month) || !req->app->usage)
 		return 0;
