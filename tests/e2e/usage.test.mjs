@@ -314,6 +314,25 @@ describe('GET /metrics: who may read it, never counted against a key, checked by
     }
   });
 
+  test('upstream errors by upstream: an upstream that refuses connections', async () => {
+    const dead = await freePort();   // nothing listens there
+    const broken = await startServer({ env: { UPSTREAM_BASE_URL: `http://127.0.0.1:${dead}/v1`,
+      UPSTREAM_MODELS: 'gone', UPSTREAM_TIMEOUT_S: '2' } });
+    try {
+      const statuses = [];
+      for (let i = 0; i < 3; i++) statuses.push((await chat(broken, { model: 'gone', stream: i === 1 })).status);
+      assert.ok(statuses.every((s) => s >= 500), String(statuses));
+      await eventually(async () => {
+        const m = await call(broken, 'GET', '/metrics', { token: null });
+        assert.match(m.text, /^openai_fcgi_upstream_errors_total\{upstream="env"\} 3$/m);
+        const byStatus = [...m.text.matchAll(/^openai_fcgi_requests_total\{route="\/v1\/chat\/completions",model="gone",status="(5\d\d)",key="[^"]+"\} (\d+)$/mg)];
+        assert.equal(byStatus.reduce((n, x) => n + Number(x[2]), 0), 3);
+      });
+    } finally {
+      await broken.stop();
+    }
+  });
+
   test('promtool check metrics accepts the output, with every family filled', { skip: !have('promtool') && 'promtool is not installed (scripts/test installs prometheus)' }, async () => {
     await chat(srv, { token: TOKEN2, stream: true });
     await chat(srv, { token: TOKEN2, model: 'no-such-model' });
