@@ -284,7 +284,8 @@ static const struct member mock_members[] = {
 static const struct member key_members[] = {
 	{ "token", MK_STRING }, { "requests_per_minute", MK_INT }, { "name", MK_STRING },
 	{ "models", MK_LIST }, { "expires", MK_STRING }, { "not_before", MK_STRING },
-	{ "tokens_per_minute", MK_INT }, { "max_streams", MK_INT }, { NULL, 0 },
+	{ "tokens_per_minute", MK_INT }, { "max_streams", MK_INT },
+	{ "tokens_per_day", MK_INT }, { "tokens_per_month", MK_INT }, { NULL, 0 },
 };
 
 /* An integer member from lo to hi into *out (left alone when absent);
@@ -441,6 +442,45 @@ static void load_models(struct loader *ld, const char *file, const config_settin
 	}
 }
 
+/* libconfig 1.5 reads an integer literal past 32 bits without an L suffix
+ * as a 32-bit int, silently wrapped (5000000000 becomes 705032704). A
+ * budget is where such numbers are written, so the literal is read again
+ * from its line: true (and *text the number written) when it differs. */
+static bool int_literal_wrapped(const config_setting_t *st, const char *name, long long got, long long *text)
+{
+	const char *file = config_setting_source_file(st);
+	unsigned line = config_setting_source_line(st);
+	char buf[1024];
+	bool wrapped = false;
+	FILE *f = file && line ? fopen(file, "r") : NULL;
+	if (!f || config_setting_type(st) != CONFIG_TYPE_INT) {
+		if (f)
+			fclose(f);
+		return false;
+	}
+	for (unsigned n = 1; fgets(buf, sizeof buf, f); n++) {
+		if (n != line)
+			continue;
+		for (char *p = strstr(buf, name); p; p = strstr(p + 1, name)) {
+			char *v = p + strlen(name);
+			v += strspn(v, " \t");
+			if (*v != '=' && *v != ':')
+				continue;
+			v++;
+			errno = 0;
+			long long value = strtoll(v, NULL, 0);
+			if (errno == ERANGE || value != got) {
+				*text = value;
+				wrapped = true;
+			}
+			break;
+		}
+		break;
+	}
+	fclose(f);
+	return wrapped;
+}
+
 static void load_keys(struct loader *ld, const char *file, const config_setting_t *list)
 {
 	struct config *cfg = ld->cfg;
@@ -488,8 +528,31 @@ static void load_keys(struct loader *ld, const char *file, const config_setting_
 			key_cfg_free(kc);
 			continue;
 		}
+		long long budget[2] = { 0, 0 };
+		static const char *const budget_names[2] = { "tokens_per_day", "tokens_per_month" };
+		bool bad_budget = false;
+		for (int b = 0; b < 2; b++) {
+			const config_setting_t *bs = config_setting_get_member(k, budget_names[b]);
+			long long written;
+			if (bs && config_setting_lookup_int64(k, budget_names[b], &budget[b]) &&
+			    int_literal_wrapped(bs, budget_names[b], budget[b], &written)) {
+				cfg_report(&ld->rep->errors, "keys[%d].%s (%s): %lld does not fit libconfig's 32-bit "
+					   "integers; write it with an L: %lldL", i, budget_names[b], where, written, written);
+				bad_budget = true;
+			} else if (bs && (budget[b] < 1 || budget[b] > 1000000000000LL)) {
+				cfg_report(&ld->rep->errors, "keys[%d].%s (%s): must be from 1 to 1000000000000", i,
+					   budget_names[b], where);
+				bad_budget = true;
+			}
+		}
+		if (bad_budget) {
+			key_cfg_free(kc);
+			continue;
+		}
 		kc->token = xstrdup(tok);
 		kc->name = name ? xstrdup(name) : NULL;
+		kc->tokens_per_day = budget[0];
+		kc->tokens_per_month = budget[1];
 		cfg->n_keys++;
 	}
 }
@@ -829,6 +892,12 @@ static void resolve_state_dir(struct loader *ld)
 		cfg->rate_limit_file = xstrdup(sb_str(&sb));
 		sb_free(&sb);
 	}
+	if (!cfg->usage_file) {
+		strbuf sb = STRBUF_INIT;
+		sb_printf(&sb, "%s/usage", cfg->state_dir);
+		cfg->usage_file = xstrdup(sb_str(&sb));
+		sb_free(&sb);
+	}
 }
 
 /* The development key: random, made once and kept in the state directory
@@ -1137,6 +1206,8 @@ void config_free(struct config *cfg)
 	free_list(cfg->cors_origins, cfg->n_cors_origins);
 	free(cfg->state_dir);
 	free(cfg->rate_limit_file);
+	free(cfg->usage_file);
+	free(cfg->metrics_token);
 	free(cfg->pyproject_path);
 	free(cfg->docs_dir);
 	free(cfg->project_name);

@@ -89,6 +89,8 @@ struct key_cfg {
 	long requests_per_minute;  /* 0: RATE_LIMIT_PER_MINUTE applies */
 	long tokens_per_minute;    /* 0: RATE_LIMIT_TOKENS_PER_MINUTE applies */
 	long max_streams;          /* concurrent streams across processes; 0: no limit */
+	long long tokens_per_day;  /* budget per UTC day; 0: none */
+	long long tokens_per_month; /* budget per UTC month; 0: none */
 };
 
 /* Everything the program was configured with. Built once at start by
@@ -109,6 +111,8 @@ struct config {
 	long rate_limit_default_max_tokens; /* reserved per choice when a request sets no bound */
 	char *state_dir;
 	char *rate_limit_file;
+	char *usage_file;              /* USAGE_FILE, default STATE_DIR/usage */
+	char *metrics_token;           /* METRICS_TOKEN; NULL: /metrics from loopback only */
 	long max_body_bytes;
 	long mock_stream_delay_ms;     /* -1: not set, each model's own delay */
 	long threads;

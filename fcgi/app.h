@@ -5,12 +5,15 @@
 #include "config.h"
 #include "ratelimit.h"
 #include "stream_lease.h"
+#include "usage.h"
 
 struct app {
 	struct config cfg;
 	struct auth_keyring keys;    /* digests of cfg.tokens, same order */
 	rl_store *rl;                /* the shared rate-limit file, mapped once */
 	sl_store *streams;           /* RATE_LIMIT_FILE.streams; NULL when no key has max_streams */
+	struct auth_keyring metrics_keys;  /* METRICS_TOKEN alone; empty when unset */
+	um_store *usage;             /* the shared usage counters (USAGE_FILE); NULL in unit tests */
 };
 
 /* The config file's entry of the key at index i of cfg.tokens, or NULL for

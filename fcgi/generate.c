@@ -34,6 +34,9 @@ const struct model_cfg *gen_model(struct request *req, const char *id, enum mode
 			     id, eps[i].what, eps[i].path);
 		return NULL;
 	}
+	/* labels for usage and /metrics: configured names only, never the client's text */
+	req->model_id = m->id;
+	req->upstream_name = m->backend == BACKEND_UPSTREAM && m->upstream.up ? m->upstream.up->name : NULL;
 	return m;
 }
 

@@ -44,6 +44,8 @@ static int answer_mock(struct request *req, const struct backend_ops *be, const 
 	cmpl_out_sink(&o, &sink);
 	gen_sink_init(&sink, req);
 	int rc = run_prompts(be, m, cr, &o, &sink, &req->err);
+	if (rc == 0)
+		tpm_record_usage(req, &o.usage);
 	if (!cr->stream && rc == 0) {
 		sb_reset(&req->out);
 		cmpl_json(&o, &req->out);

@@ -26,6 +26,8 @@ static int answer_built(struct request *req, const struct backend_ops *be, const
 	rsp_builder_sink(&b, &sink);
 	gen_sink_init(&sink, req);
 	int rc = be->chat(m, &rr->chat, &sink, &req->err);
+	if (b.have_usage)
+		tpm_record_usage(req, &b.usage);
 	if (rc != 0 && b.too_big) {
 		log_warn("responses: the answer grew past %ld bytes", RSP_MAX_TEXT);
 		up_fail(&req->err, UP_MALFORMED);

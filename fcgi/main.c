@@ -21,6 +21,7 @@
 #include "procman.h"
 #include "relocate.h"
 #include "routes.h"
+#include "usage.h"
 #include "xalloc.h"
 
 #define EX_OK_ 0
@@ -36,6 +37,9 @@ struct options {
 	long threads;           /* 0: the THREADS setting */
 	long processes;         /* 0: no master, this process serves */
 	bool check_config;
+	bool usage;             /* --usage: print the usage table, exit */
+	bool usage_json;        /* --json */
+	const char *usage_since;  /* --since YYYY-MM-DD, NULL: every day kept */
 	const char *argv0;      /* how we were started: a relocatable build without /proc goes by it */
 };
 
@@ -63,6 +67,9 @@ static void usage(FILE *f)
 		"                        the socket: replaces dead ones, SIGHUP reloads\n"
 		"      --check-config    validate the settings, print them (keys masked), exit\n"
 		"                        0 when valid or 78 when start-up would be refused\n"
+		"      --usage           print requests and tokens per UTC day, key and model\n"
+		"                        from USAGE_FILE, exit; --since YYYY-MM-DD from that\n"
+		"                        day on, --json as one JSON array\n"
 		"  -V, --version         print name and version (from pyproject.toml)\n"
 		"  -h, --help            print this help\n\n"
 		"Modes: a listening socket on fd 0 (spawn-fcgi, web servers) is served with\n"
@@ -92,6 +99,9 @@ static int parse_options(int argc, char **argv, struct options *o, bool *version
 		{ "threads", required_argument, NULL, 't' },
 		{ "processes", required_argument, NULL, 'p' },
 		{ "check-config", no_argument, NULL, 'C' },
+		{ "usage", no_argument, NULL, 'U' },
+		{ "since", required_argument, NULL, 'S' },
+		{ "json", no_argument, NULL, 'J' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -110,10 +120,22 @@ static int parse_options(int argc, char **argv, struct options *o, bool *version
 				return -1;
 			break;
 		case 'C': o->check_config = true; break;
+		case 'U': o->usage = true; break;
+		case 'S': o->usage_since = optarg; break;
+		case 'J': o->usage_json = true; break;
 		case 'V': *version = true; break;
 		case 'h': usage(stdout); exit(EX_OK_);
 		default: usage(stderr); return -1;
 		}
+	}
+	int32_t day;
+	if ((o->usage_since || o->usage_json) && !o->usage) {
+		fprintf(stderr, "openai-fcgi: --since and --json go with --usage\n");
+		return -1;
+	}
+	if (o->usage_since && um_parse_day(o->usage_since, &day) != 0) {
+		fprintf(stderr, "openai-fcgi: --since takes a date, YYYY-MM-DD\n");
+		return -1;
 	}
 	if (optind < argc) {
 		fprintf(stderr, "openai-fcgi: unexpected argument '%s'\n", argv[optind]);
@@ -193,6 +215,15 @@ static int open_state(void)
 			return -1;
 		}
 	}
+	if (auth_keyring_init(&app.metrics_keys, &app.cfg.metrics_token, app.cfg.metrics_token ? 1 : 0,
+			      err, sizeof err) != 0) {
+		log_msg(LOG_CRITICAL, __FILE__, __LINE__, "config: METRICS_TOKEN: %s", err);
+		return -1;
+	}
+	if (um_open(app.cfg.usage_file, &app.usage, err, sizeof err) != 0) {
+		log_msg(LOG_CRITICAL, __FILE__, __LINE__, "config: USAGE_FILE (%s): %s", app.cfg.usage_file, err);
+		return -1;
+	}
 	/* libcurl is loaded here, before any request, only when a model needs
 	 * it: without it, a mock-only process starts ~15 ms sooner and maps
 	 * ~6 MiB less, and with it missing, start-up fails, not each request. */
@@ -216,6 +247,9 @@ static void close_state(void)
 	app.rl = NULL;
 	sl_close(app.streams);
 	app.streams = NULL;
+	um_close(app.usage);
+	app.usage = NULL;
+	auth_keyring_free(&app.metrics_keys);
 	auth_keyring_free(&app.keys);
 }
 
@@ -533,6 +567,25 @@ static int serve_cgi(void)
 	return EX_OK_;
 }
 
+/* --usage: the table of the usage file, from --since on. */
+static int print_usage(const struct options *o)
+{
+	struct um_row *rows;
+	size_t n;
+	struct um_gauges g;
+	int32_t since = INT32_MIN;
+	if (o->usage_since)
+		um_parse_day(o->usage_since, &since);  /* checked by parse_options */
+	if (um_snapshot(app.usage, &rows, &n, &g) != 0)
+		return EX_SOFTWARE_;
+	strbuf sb = STRBUF_INIT;
+	um_report(rows, n, since, o->usage_json, &sb);
+	fputs(sb_str(&sb), stdout);
+	sb_free(&sb);
+	free(rows);
+	return EX_OK_;
+}
+
 int main(int argc, char **argv)
 {
 	struct options o = { 0 };
@@ -561,6 +614,8 @@ int main(int argc, char **argv)
 		fputs(sb_str(&sb), stdout);
 		sb_free(&sb);
 		rc = EX_OK_;
+	} else if (o.usage) {
+		rc = print_usage(&o);
 	} else if (FCGX_Init() != 0) {
 		log_msg(LOG_CRITICAL, __FILE__, __LINE__, "libfcgi failed to initialise");
 		rc = EX_SOFTWARE_;

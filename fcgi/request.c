@@ -14,6 +14,8 @@
 #include "app.h"
 #include "log.h"
 #include "rand.h"
+#include "routes.h"
+#include "usage.h"
 #include "utf8.h"
 
 #define MAX_HEADER_VALUE 8192  /* longer header values get 431 from the router */
@@ -80,6 +82,12 @@ void request_begin(struct request *req, const struct app *app, const struct req_
 	memset(&req->usage, 0, sizeof req->usage);
 	req->has_usage = false;
 	req->stream_lease = -1;
+	req->model_id = NULL;
+	req->upstream_name = NULL;
+	req->first_byte_us = 0;
+	req->stream_counted = false;
+	if (app->usage)
+		um_gauge_add(app->usage, 1, 0);
 	sb_reset(&req->body);
 	sb_reset(&req->out);
 	sb_reset(&req->head);
@@ -200,6 +208,31 @@ static void put_ms(strbuf *sb, long long us)
 	sb_append(sb, frac, 3);
 }
 
+/* Counts the finished request in the usage file: once, whatever its
+ * outcome, so --usage and /metrics see every answer. */
+static void record_usage(struct request *req, int64_t end_us)
+{
+	um_store *s = req->app->usage;
+	if (!s)
+		return;
+	um_gauge_add(s, -1, req->stream_counted ? -1 : 0);
+	struct um_event ev = {
+		.key = req->authenticated ? req->key_name : "",
+		.model = req->model_id,
+		.route = req->route ? req->route->path : "",
+		.upstream = req->upstream_name,
+		.reason = req->status == 429 ? req->err.type : NULL,
+		/* nothing sent: the client left first (nginx's 499), else our fault */
+		.status = req->status ? req->status : req->client_gone ? 499 : 500,
+		.prompt_tokens = req->has_usage ? req->usage.prompt_tokens : 0,
+		.completion_tokens = req->has_usage ? req->usage.completion_tokens : 0,
+		.duration_us = end_us - req->start_us,
+		.ttft_us = req->first_byte_us ? req->first_byte_us - req->start_us : -1,
+		.now_s = end_us / 1000000,
+	};
+	um_record(s, &ev);
+}
+
 /* A worker keeps its buffers from one request to the next, but not the
  * megabytes of one large body or answer: those go back to the system
  * (malloc_trim, since glibc keeps freed memory in the thread's arena). */
@@ -219,6 +252,7 @@ static void release_buffers(struct request *req)
 
 void request_end(struct request *req)
 {
+	record_usage(req, now_us());
 	release_buffers(req);  /* the answer is out: only the log line is left */
 	if (!log_enabled(LOG_INFO)) {
 		log_set_request_id(NULL);

@@ -58,6 +58,10 @@ struct request {
 	struct chat_usage usage;     /* the answer's real token counts; valid when has_usage */
 	bool has_usage;
 	int stream_lease;            /* a stream_lease.h lease, or -1 */
+	const char *model_id;        /* the configured model that answers (borrowed), NULL: none */
+	const char *upstream_name;   /* its upstream's name, NULL for the mock */
+	int64_t first_byte_us;       /* when the head went out (time to first token); 0: not yet */
+	bool stream_counted;         /* the open-streams gauge counts this request */
 
 	strbuf body;                 /* the request body */
 	strbuf out;                  /* the response being built */

@@ -126,6 +126,7 @@ static void build_head(struct request *req, int status, const char *type, long c
 	sb_puts(h, "\r\n");
 	req->status = status;
 	req->head_sent = true;
+	req->first_byte_us = now_us();
 }
 
 int resp_json(struct request *req, int status, const char *json, size_t n)
@@ -207,6 +208,8 @@ const body_writer *resp_stream_begin(struct request *req)
 	resp_header(req, "Cache-Control", "no-cache");
 	resp_header(req, "X-Accel-Buffering", "no");
 	const body_writer *w = resp_body_begin(req, "text/event-stream");
+	if (req->app->usage && um_gauge_add(req->app->usage, 0, 1) == 0)
+		req->stream_counted = true;
 	stream_flush(req);
 	return w;
 }

@@ -11,6 +11,7 @@
 #include "log.h"
 #include "response.h"
 #include "tpm.h"
+#include "usage.h"
 
 #define MAX_HEADER_VALUE 8192
 
@@ -29,6 +30,7 @@ static const struct route routes[] = {
 	{ "GET",  "/docs/{}",             h_docs,             R_DOCS },
 	{ "GET",  "/redoc",               h_docs,             R_DOCS },
 	{ "GET",  "/playground",          h_docs,             R_DOCS },
+	{ "GET",  "/metrics",             h_metrics,          0 },
 };
 
 #define N_ROUTES (sizeof routes / sizeof routes[0])
@@ -202,6 +204,29 @@ static int check_key_validity(struct request *req, const struct key_cfg *k)
 	return 0;
 }
 
+/* A key over its tokens_per_day or tokens_per_month (UTC, from the usage
+ * file) is refused as OpenAI refuses an account out of credit. Requests
+ * in flight are not counted until they end, so concurrent ones may
+ * overshoot a budget by what they use: the tokens of an answer are known
+ * only after it (tokens per minute reserves; a day's budget would hold
+ * its reservation for as long as the longest stream). 0, or -1 with a 429. */
+static int check_budget(struct request *req)
+{
+	const struct key_cfg *k = app_key(req->app, req->key_index);
+	uint64_t day = 0, month = 0;
+	if (!req->authenticated || !k || (!k->tokens_per_day && !k->tokens_per_month) || !req->app->usage)
+		return 0;
+	if (um_key_tokens(req->app->usage, req->key_name, now_us() / 1000000, &day, &month) != 0)
+		return 0;  /* logged; serve rather than fail closed on our own fault */
+	if ((k->tokens_per_day && day >= (uint64_t)k->tokens_per_day) ||
+	    (k->tokens_per_month && month >= (uint64_t)k->tokens_per_month))
+		return oa_error_set(&req->err, 429, "insufficient_quota", "insufficient_quota", NULL,
+				    "You exceeded your current quota, please check your plan and billing details. "
+				    "For more information on this error, read the docs: "
+				    "https://platform.openai.com/docs/guides/error-codes/api-errors.");
+	return 0;
+}
+
 static int authenticate(struct request *req)
 {
 	const struct app *app = req->app;
@@ -255,6 +280,9 @@ static int admit(struct request *req, const char *allow, bool path_known)
 		return -1;
 	}
 	if ((flags & R_RATE_LIMITED) && rate_limit(req) != 0)
+		return -1;
+	/* budgets are of tokens: only the routes that ask a model (a JSON body) spend them */
+	if ((flags & R_AUTH) && (flags & R_JSON_BODY) && check_budget(req) != 0)
 		return -1;
 	if ((flags & R_JSON_BODY) && read_json_body(req) != 0)
 		return -1;

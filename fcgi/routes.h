@@ -58,5 +58,6 @@ int h_responses(struct request *req);
 int h_completions(struct request *req);
 int h_embeddings(struct request *req);
 int h_docs(struct request *req);
+int h_metrics(struct request *req);
 
 #endif

@@ -31,6 +31,7 @@ const REASONS = {
 const ERROR_EXAMPLES = {
   400: ['invalid_request_error', 'invalid_value', 'messages[0].role', "Invalid value: 'robot'. Supported values are: 'system', 'assistant', 'user', 'function', 'tool', and 'developer'."],
   401: ['authentication_error', 'invalid_key', null, 'Incorrect API key provided.'],
+  403: ['permission_error', 'metrics_forbidden', null, '/metrics answers loopback clients only unless METRICS_TOKEN is set.'],
   404: ['invalid_request_error', 'model_not_found', 'model', 'The model `gpt-x` does not exist or you do not have access to it.'],
   413: ['invalid_request_error', 'request_too_large', null, 'The request body is too large.'],
   415: ['invalid_request_error', 'unsupported_media_type', null, 'Unsupported Content-Type: the request body must be JSON (application/json).'],
@@ -38,6 +39,7 @@ const ERROR_EXAMPLES = {
   431: ['invalid_request_error', 'header_too_large', null, 'A request header is too large (more than 8192 bytes).'],
   500: ['server_error', 'internal_server_error', null, 'The server had an error while processing your request. Sorry about that!'],
   502: ['server_error', 'upstream_error', null, 'The upstream server could not be reached.'],
+  503: ['server_error', 'metrics_unavailable', null, 'The usage counters cannot be read right now.'],
   504: ['server_error', 'upstream_timeout', null, 'The upstream server did not answer in time.'],
 };
 const EVERY_ROUTE_ERRORS = [400, 431, 500];

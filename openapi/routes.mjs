@@ -110,6 +110,15 @@ export const routes = [
     errors: [404, 413, 415, 502, 504],
   },
   {
+    method: 'GET', path: '/metrics', tag: 'Service', operationId: 'metrics',
+    summary: 'Prometheus metrics',
+    description: 'Requests, tokens, durations, time to first token, in-flight requests and open streams, ' +
+      '429s by kind and upstream errors, summed over every process of the host, in Prometheus\' text ' +
+      'format. With METRICS_TOKEN set, only that bearer token is let in (401 otherwise); without it, only ' +
+      'clients on loopback (403 otherwise). Scrapes count against no key.',
+    auth: false, rateLimited: false, ok: { types: ['text/plain'] }, errors: [401, 403, 503],
+  },
+  {
     method: 'GET', path: '/openapi.json', tag: 'Documentation', operationId: 'openapi',
     summary: 'This document', description: 'Served when DOCS is on (by default outside staging and production).',
     auth: false, rateLimited: false, ok: { types: ['application/json'] }, errors: [404],

@@ -822,6 +822,54 @@ static void test_key_errors(void **state)
 	assert_contains(sb_str(&w->rep.errors), "needs a non-empty string token");
 }
 
+/* tokens_per_day and tokens_per_month: 1 to 10^12 each, either or both, integers only. */
+static void test_key_budgets(void **state)
+{
+	struct world *w = *state;
+	char want[256];
+	write_file(w->conf, "keys = (\n  { token = \"k-abcdefghijklmnop\"; tokens_per_day = 1000; },\n"
+		   "  { token = \"k-bcdefghijklmnopq\"; tokens_per_month = 1000000000000L; tokens_per_day = 1; },\n"
+		   "  { token = \"k-cdefghijklmnopqr\"; }\n);\n");
+	assert_loads(w);
+	assert_int_equal(w->cfg.keys[0].tokens_per_day, 1000);
+	assert_int_equal(w->cfg.keys[0].tokens_per_month, 0);
+	assert_int_equal(w->cfg.keys[1].tokens_per_month, 1000000000000LL);
+	assert_int_equal(w->cfg.keys[1].tokens_per_day, 1);
+	assert_int_equal(w->cfg.keys[2].tokens_per_day + w->cfg.keys[2].tokens_per_month, 0);
+	static const char *const bad[] = {
+		"tokens_per_day = 0;", "tokens_per_day = -5;", "tokens_per_month = 1000000000001L;",
+		"tokens_per_month = 0;", "tokens_per_month = -3000000000L;",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		char file[256];
+		snprintf(file, sizeof file, "keys = (\n  { token = \"k-abcdefghijklmnop\"; %s }\n);\n", bad[i]);
+		write_file(w->conf, file);
+		assert_refused(w, "keys[0].tokens_per_");
+		snprintf(want, sizeof want, "(%s:2): must be from 1 to 1000000000000", w->conf);
+		assert_contains(sb_str(&w->rep.errors), want);
+	}
+	/* libconfig wraps a literal past 32 bits without its L: refused, never a wrong budget */
+	static const char *const wrapped[] = { "5000000000", "2147483648", "4294967296", "1000000000000",
+					       "0x100000000" };
+	for (size_t i = 0; i < sizeof wrapped / sizeof wrapped[0]; i++) {
+		char file[256];
+		snprintf(file, sizeof file, "keys = (\n  { token = \"k-abcdefghijklmnop\"; tokens_per_month = %s; }\n);\n",
+			 wrapped[i]);
+		write_file(w->conf, file);
+		assert_refused(w, "keys[0].tokens_per_month (");
+		snprintf(want, sizeof want, "does not fit libconfig's 32-bit integers; write it with an L: %lldL",
+			 strtoll(wrapped[i], NULL, 0));
+		assert_contains(sb_str(&w->rep.errors), want);
+	}
+	write_file(w->conf, "keys = (\n  { token = \"k-abcdefghijklmnop\"; tokens_per_day = 2147483647; }\n);\n");
+	assert_loads(w);
+	assert_int_equal(w->cfg.keys[0].tokens_per_day, 2147483647);
+	write_file(w->conf, "keys = (\n  { token = \"k-abcdefghijklmnop\"; tokens_per_day = \"1000\"; }\n);\n");
+	assert_refused(w, "must be an integer");
+	write_file(w->conf, "keys = (\n  { token = \"k-abcdefghijklmnop\"; tokens_per_dya = 5; }\n);\n");
+	assert_refused(w, "did you mean `tokens_per_day`?");
+}
+
 static void test_sha256_tokens(void **state)
 {
 	struct world *w = *state;
@@ -1068,6 +1116,7 @@ int main(void)
 		T(test_key_listed_twice),
 		T(test_keys_alone_satisfy_production),
 		T(test_key_errors),
+		T(test_key_budgets),
 		T(test_sha256_tokens),
 		T(test_token_charset),
 		T(test_mock_stream_delay_overrides),

@@ -1,0 +1,650 @@
+/* usage.c: usage counters per key, model, route, status and UTC day, shared by every process through one locked file */
+#include "usage.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "xalloc.h"
+
+/*
+ * Why a lock and pread/pwrite rather than a lock-free mapping as the rate
+ * limiter has: a request is recorded once, after its answer, so a few
+ * system calls (open, flock, fstat, lstat, three reads of 16 KiB, three
+ * small writes) cost nothing next to the answer; in exchange a truncated
+ * file is only a short read (no SIGBUS to catch), and the lock makes the
+ * read-modify-write of a row exact across threads (each operation opens
+ * its own descriptor, so flock excludes threads too), processes and CGI
+ * runs. A worker killed while holding the lock releases it with its
+ * descriptor.
+ */
+
+#define UM_MAGIC   0x314b5355414f0aULL /* "\nOAUSK1" little-endian */
+#define UM_VERSION 1u
+#define UM_MAX_TRIES 4  /* opens while the path keeps naming another file */
+
+const double um_buckets[UM_NBUCKETS] = { 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300 };
+
+struct um_gauge_slot {
+	int32_t pid;
+	int32_t in_flight;
+	int32_t streams;
+	int32_t pad;
+};
+
+struct um_header {
+	uint64_t magic;
+	uint32_t version;
+	uint32_t capacity;
+	uint64_t size;
+	uint32_t row_size;
+	uint32_t pad;
+	struct um_gauge_slot gauges[UM_MAX_PIDS];
+};
+_Static_assert(sizeof(struct um_header) <= UM_HEADER_SIZE, "header fits");
+
+struct um_store {
+	char *path;
+};
+
+/* ---- days ---- */
+
+int32_t um_day(int64_t t)
+{
+	return (int32_t)(t >= 0 ? t / 86400 : -((-t + 86399) / 86400));
+}
+
+/* Howard Hinnant's civil_from_days / days_from_civil. */
+static void civil(int32_t day, int *y, int *m, int *d)
+{
+	int64_t z = (int64_t)day + 719468;
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	int64_t doe = z - era * 146097;
+	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	int64_t mp = (5 * doy + 2) / 153;
+	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
+	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
+	*y = (int)(yoe + era * 400 + (*m <= 2));
+}
+
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+	y -= m <= 2;
+	int64_t era = (y >= 0 ? y : y - 399) / 400;
+	int64_t yoe = y - era * 400;
+	int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+int32_t um_month(int32_t day)
+{
+	int y, m, d;
+	civil(day, &y, &m, &d);
+	return y * 12 + m - 1;
+}
+
+void um_format_day(int32_t day, char *buf, size_t n)
+{
+	int y, m, d;
+	civil(day, &y, &m, &d);
+	snprintf(buf, n, "%04d-%02d-%02d", y, m, d);
+}
+
+int um_parse_day(const char *s, int32_t *day)
+{
+	int y, m, d, used = 0;
+	if (!s || strlen(s) != 10 || sscanf(s, "%4d-%2d-%2d%n", &y, &m, &d, &used) != 3 || used != 10 ||
+	    s[4] != '-' || s[7] != '-' || y < 1970 || y > 9999 || m < 1 || m > 12 || d < 1 || d > 31)
+		return -1;
+	int64_t t = days_from_civil(y, m, d);
+	int cy, cm, cd;
+	civil((int32_t)t, &cy, &cm, &cd);
+	if (cy != y || cm != m || cd != d)
+		return -1;  /* 2026-02-30 */
+	*day = (int32_t)t;
+	return 0;
+}
+
+/* ---- rows ---- */
+
+static void put_label(char *dst, size_t cap, const char *s)
+{
+	memset(dst, 0, cap);
+	if (s)
+		memcpy(dst, s, strnlen(s, cap - 1));
+}
+
+static bool same_labels(const struct um_row *a, const struct um_row *b)
+{
+	return a->kind == b->kind && a->day == b->day && a->status == b->status &&
+	       memcmp(a->key, b->key, sizeof a->key) == 0 && memcmp(a->model, b->model, sizeof a->model) == 0 &&
+	       memcmp(a->route, b->route, sizeof a->route) == 0 &&
+	       memcmp(a->upstream, b->upstream, sizeof a->upstream) == 0 &&
+	       memcmp(a->reason, b->reason, sizeof a->reason) == 0;
+}
+
+/* FNV-1a over the labels: the names come from the config and the route
+ * table, not from clients, so a keyed hash buys nothing here. */
+static uint64_t labels_hash(const struct um_row *r)
+{
+	uint64_t h = 1469598103934665603ULL;
+	const unsigned char *p = (const unsigned char *)r;
+	size_t end = offsetof(struct um_row, requests);
+	for (size_t i = 0; i < end; i++)
+		h = (h ^ p[i]) * 1099511628211ULL;
+	return h;
+}
+
+/* The last day a row can still grow: older rows are recycled first. */
+static int64_t row_last_day(const struct um_row *r)
+{
+	if (r->kind == UM_KEY_MONTH) {
+		int64_t y = r->day / 12, m = r->day % 12 + 1;
+		return days_from_civil(m == 12 ? y + 1 : y, m == 12 ? 1 : (int)m + 1, 1) - 1;
+	}
+	if (r->kind == UM_DETAIL || r->kind == UM_KEY_DAY)
+		return r->day;
+	return INT64_MIN;  /* not a kind we write: damage, recycled first */
+}
+
+static int read_all(int fd, void *p, size_t n, off_t off)
+{
+	while (n) {
+		ssize_t got = pread(fd, p, n, off);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			return -1;
+		p = (char *)p + got;
+		n -= (size_t)got;
+		off += got;
+	}
+	return 0;
+}
+
+static int write_all(int fd, const void *p, size_t n, off_t off)
+{
+	while (n) {
+		ssize_t w = pwrite(fd, p, n, off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p = (const char *)p + w;
+		n -= (size_t)w;
+		off += w;
+	}
+	return 0;
+}
+
+/* ---- the file ---- */
+
+static const char *file_problem(int fd, const struct stat *st)
+{
+	struct um_header h;
+	if (st->st_size != UM_FILE_SIZE)
+		return st->st_size < UM_FILE_SIZE ? "shorter than the table" : "longer than the table";
+	if (read_all(fd, &h, sizeof h, 0) < 0)
+		return "unreadable header";
+	if (h.magic != UM_MAGIC)
+		return "bad magic";
+	if (h.version != UM_VERSION || h.capacity != UM_CAPACITY || h.size != (uint64_t)UM_FILE_SIZE ||
+	    h.row_size != UM_ROW_SIZE)
+		return "unexpected geometry";
+	return NULL;
+}
+
+/* Empties the file and writes a fresh header, magic last. Caller holds the lock. */
+static int file_build(int fd)
+{
+	struct um_header h;
+	memset(&h, 0, sizeof h);
+	if (ftruncate(fd, 0) < 0 || ftruncate(fd, UM_FILE_SIZE) < 0)
+		return -1;
+	h.version = UM_VERSION;
+	h.capacity = UM_CAPACITY;
+	h.size = (uint64_t)UM_FILE_SIZE;
+	h.row_size = UM_ROW_SIZE;
+	if (write_all(fd, &h, sizeof h, 0) < 0)
+		return -1;
+	h.magic = UM_MAGIC;
+	return write_all(fd, &h.magic, sizeof h.magic, 0);
+}
+
+static int open_checked(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		snprintf(err, errlen, "usage file %s: %s", path,
+			 errno == ELOOP ? "is a symlink, refused" : strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		snprintf(err, errlen, "usage file %s: not a regular file", path);
+	else if (st.st_uid != geteuid())
+		snprintf(err, errlen, "usage file %s: owned by uid %ld, not by us (%ld), refused", path,
+			 (long)st.st_uid, (long)geteuid());
+	else
+		return fd;
+	close(fd);
+	return -1;
+}
+
+/* The file at path, open and locked, valid (rebuilt with a warning when it
+ * is not: its counts are lost), and still the one path names once locked:
+ * a deleted or replaced file is left for the one now there, so all
+ * processes count in one file. Returns the descriptor; the caller closes
+ * it, which unlocks. */
+static int lock_file(const char *path, char *err, size_t errlen)
+{
+	for (int tries = 0; tries < UM_MAX_TRIES; tries++) {
+		struct stat st, at;
+		const char *why;
+		int fd = open_checked(path, err, errlen);
+		if (fd < 0)
+			return -1;
+		while (flock(fd, LOCK_EX) < 0) {
+			if (errno != EINTR) {
+				snprintf(err, errlen, "usage file %s: flock: %s", path, strerror(errno));
+				close(fd);
+				return -1;
+			}
+		}
+		if (fstat(fd, &st) < 0 || st.st_nlink == 0 || lstat(path, &at) < 0 ||
+		    at.st_dev != st.st_dev || at.st_ino != st.st_ino) {
+			close(fd);  /* deleted or replaced while we waited: the new one */
+			continue;
+		}
+		if ((why = file_problem(fd, &st)) != NULL) {
+			if (st.st_size != 0)
+				log_warn("usage file %s: %s, rebuilding it (its counts are lost)", path, why);
+			if (file_build(fd) < 0) {
+				snprintf(err, errlen, "usage file %s: cannot build: %s", path, strerror(errno));
+				close(fd);
+				return -1;
+			}
+		}
+		return fd;
+	}
+	snprintf(err, errlen, "usage file %s: keeps being replaced", path);
+	return -1;
+}
+
+int um_open(const char *path, um_store **out, char *errbuf, size_t errlen)
+{
+	int fd = lock_file(path, errbuf, errlen);
+	if (fd < 0)
+		return -1;
+	close(fd);
+	um_store *s = xcalloc(1, sizeof *s);
+	s->path = xstrdup(path);
+	*out = s;
+	return 0;
+}
+
+void um_close(um_store *s)
+{
+	if (!s)
+		return;
+	free(s->path);
+	free(s);
+}
+
+/* ---- rows in the file ---- */
+
+static off_t row_offset(size_t i)
+{
+	return (off_t)UM_HEADER_SIZE + (off_t)i * UM_ROW_SIZE;
+}
+
+/* A full table is said once a minute per process, not once per request. */
+static bool warn_due(void)
+{
+	static int64_t last_warned;
+	int64_t now = (int64_t)time(NULL), last = __atomic_load_n(&last_warned, __ATOMIC_RELAXED);
+	return now - last >= 60 &&
+	       __atomic_compare_exchange_n(&last_warned, &last, now, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+}
+
+/* Finds the row labelled as want in its window, or the slot it takes (an
+ * empty one, else the oldest recyclable one, reset to want). *index is its
+ * slot, *row its contents. 0; 1 when the window holds only rows of today
+ * or later (nothing to recycle); -1 on a read error. */
+static int row_find(int fd, const struct um_row *want, int32_t today, size_t *index, struct um_row *row)
+{
+	static _Thread_local struct um_row win[UM_WINDOW];
+	size_t home = (size_t)(labels_hash(want) % (UM_CAPACITY - UM_WINDOW + 1));
+	if (read_all(fd, win, sizeof win, row_offset(home)) < 0)
+		return -1;
+	int empty = -1, victim = -1;
+	int64_t victim_day = INT64_MAX;
+	for (int i = 0; i < UM_WINDOW; i++) {
+		if (win[i].kind == UM_EMPTY) {
+			if (empty < 0)
+				empty = i;
+			continue;
+		}
+		if (same_labels(&win[i], want)) {
+			*index = home + (size_t)i;
+			*row = win[i];
+			return 0;
+		}
+		int64_t last = row_last_day(&win[i]);
+		if (last < victim_day) {
+			victim_day = last;
+			victim = i;
+		}
+	}
+	if (empty < 0 && (victim < 0 || victim_day >= today))
+		return 1;
+	int take = empty >= 0 ? empty : victim;
+	if (empty < 0 && warn_due())
+		log_warn("usage file: full around a row of day %ld, recycling a row of day %ld "
+			 "(its counts are dropped; said once a minute)", (long)today, (long)victim_day);
+	*index = home + (size_t)take;
+	*row = *want;
+	return 0;
+}
+
+static void row_add(struct um_row *r, const struct um_event *ev)
+{
+	uint64_t prompt = ev->prompt_tokens > 0 ? (uint64_t)ev->prompt_tokens : 0;
+	uint64_t completion = ev->completion_tokens > 0 ? (uint64_t)ev->completion_tokens : 0;
+	r->requests++;
+	r->prompt_tokens += prompt;
+	r->completion_tokens += completion;
+	if (r->kind != UM_DETAIL)
+		return;
+	int64_t dur = ev->duration_us > 0 ? ev->duration_us : 0;
+	r->duration_us_sum += (uint64_t)dur;
+	for (int i = 0; i < UM_NBUCKETS; i++)
+		if ((double)dur <= um_buckets[i] * 1e6) {
+			r->duration_bucket[i]++;
+			break;
+		}
+	if (ev->ttft_us >= 0) {
+		r->ttft_us_sum += (uint64_t)ev->ttft_us;
+		r->ttft_count++;
+		for (int i = 0; i < UM_NBUCKETS; i++)
+			if ((double)ev->ttft_us <= um_buckets[i] * 1e6) {
+				r->ttft_bucket[i]++;
+				break;
+			}
+	}
+}
+
+static int add_to(int fd, const struct um_row *want, const struct um_event *ev, int32_t today)
+{
+	struct um_row row;
+	size_t i;
+	int rc = row_find(fd, want, today, &i, &row);
+	if (rc < 0)
+		return -1;
+	if (rc > 0) {
+		if (warn_due())
+			log_warn("usage file: no room for key '%s' model '%s' today; requests are not counted "
+				 "(said once a minute)", want->key, want->model);
+		return 0;
+	}
+	row_add(&row, ev);
+	return write_all(fd, &row, sizeof row, row_offset(i));
+}
+
+int um_record(um_store *s, const struct um_event *ev)
+{
+	char err[300];
+	struct um_row detail, total;
+	int32_t today = um_day(ev->now_s);
+	int fd = lock_file(s->path, err, sizeof err);
+	if (fd < 0) {
+		log_error("%s; this request is not counted", err);
+		return -1;
+	}
+	memset(&detail, 0, sizeof detail);
+	detail.kind = UM_DETAIL;
+	detail.day = today;
+	detail.status = ev->status;
+	put_label(detail.key, sizeof detail.key, ev->key);
+	put_label(detail.model, sizeof detail.model, ev->model);
+	put_label(detail.route, sizeof detail.route, ev->route);
+	put_label(detail.upstream, sizeof detail.upstream, ev->upstream);
+	put_label(detail.reason, sizeof detail.reason, ev->reason);
+	int rc = add_to(fd, &detail, ev, today);
+	if (rc == 0 && ev->key && *ev->key) {
+		memset(&total, 0, sizeof total);
+		total.kind = UM_KEY_DAY;
+		total.day = today;
+		put_label(total.key, sizeof total.key, ev->key);
+		rc = add_to(fd, &total, ev, today);
+		total.kind = UM_KEY_MONTH;
+		total.day = um_month(today);
+		if (rc == 0)
+			rc = add_to(fd, &total, ev, today);
+	}
+	if (rc < 0)
+		log_error("usage file %s: %s; this request is not fully counted", s->path, strerror(errno));
+	close(fd);
+	return rc;
+}
+
+int um_key_tokens(um_store *s, const char *key, int64_t now_s, uint64_t *day, uint64_t *month)
+{
+	char err[300];
+	struct um_row want, row;
+	size_t i;
+	int32_t today = um_day(now_s);
+	int fd = lock_file(s->path, err, sizeof err);
+	if (fd < 0) {
+		log_error("%s", err);
+		return -1;
+	}
+	*day = *month = 0;
+	memset(&want, 0, sizeof want);
+	want.kind = UM_KEY_DAY;
+	want.day = today;
+	put_label(want.key, sizeof want.key, key);
+	int rc = row_find(fd, &want, today, &i, &row);
+	if (rc == 0)
+		*day = row.prompt_tokens + row.completion_tokens;
+	want.kind = UM_KEY_MONTH;
+	want.day = um_month(today);
+	int rc2 = row_find(fd, &want, today, &i, &row);
+	if (rc2 == 0)
+		*month = row.prompt_tokens + row.completion_tokens;
+	close(fd);
+	return rc < 0 || rc2 < 0 ? -1 : 0;
+}
+
+static bool pid_alive(int32_t pid)
+{
+	return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
+}
+
+int um_gauge_add(um_store *s, int d_in_flight, int d_streams)
+{
+	char err[300];
+	struct um_gauge_slot g[UM_MAX_PIDS];
+	int32_t me = (int32_t)getpid();
+	const off_t base = offsetof(struct um_header, gauges);
+	int fd = lock_file(s->path, err, sizeof err);
+	if (fd < 0) {
+		log_error("%s", err);
+		return -1;
+	}
+	int rc = read_all(fd, g, sizeof g, base);
+	int mine = -1, spare = -1;
+	for (int i = 0; rc == 0 && i < UM_MAX_PIDS && mine < 0; i++) {
+		if (g[i].pid == me)
+			mine = i;
+		else if (spare < 0 && !pid_alive(g[i].pid))
+			spare = i;  /* free, or its process died holding counts */
+	}
+	if (rc == 0 && mine < 0 && spare >= 0) {
+		mine = spare;
+		g[mine] = (struct um_gauge_slot){ me, 0, 0, 0 };
+	}
+	if (rc == 0 && mine >= 0) {
+		g[mine].in_flight += d_in_flight;
+		g[mine].streams += d_streams;
+		if (g[mine].in_flight <= 0 && g[mine].streams <= 0)
+			g[mine] = (struct um_gauge_slot){ 0, 0, 0, 0 };  /* a CGI run leaves no trace */
+		rc = write_all(fd, &g[mine], sizeof g[mine], base + (off_t)mine * (off_t)sizeof g[mine]);
+	}
+	close(fd);
+	return rc;
+}
+
+int um_snapshot(um_store *s, struct um_row **rows, size_t *n, struct um_gauges *gauges)
+{
+	char err[300];
+	struct um_header h;
+	int fd = lock_file(s->path, err, sizeof err);
+	*rows = NULL;
+	*n = 0;
+	gauges->in_flight = gauges->streams = 0;
+	if (fd < 0) {
+		log_error("%s", err);
+		return -1;
+	}
+	struct um_row *all = xmalloc((size_t)UM_CAPACITY * sizeof *all);
+	int rc = read_all(fd, &h, sizeof h, 0) < 0 || read_all(fd, all, (size_t)UM_CAPACITY * sizeof *all,
+							      UM_HEADER_SIZE) < 0 ? -1 : 0;
+	close(fd);
+	if (rc < 0) {
+		free(all);
+		return -1;
+	}
+	for (int i = 0; i < UM_MAX_PIDS; i++)
+		if (pid_alive(h.gauges[i].pid)) {
+			gauges->in_flight += h.gauges[i].in_flight > 0 ? h.gauges[i].in_flight : 0;
+			gauges->streams += h.gauges[i].streams > 0 ? h.gauges[i].streams : 0;
+		}
+	size_t used = 0;
+	for (size_t i = 0; i < UM_CAPACITY; i++) {
+		struct um_row *r = &all[i];
+		if (r->kind != UM_DETAIL && r->kind != UM_KEY_DAY && r->kind != UM_KEY_MONTH)
+			continue;
+		r->key[UM_LABEL - 1] = r->model[UM_LABEL - 1] = '\0';
+		r->route[UM_SHORT - 1] = r->upstream[UM_SHORT - 1] = r->reason[UM_SHORT - 1] = '\0';
+		all[used++] = *r;
+	}
+	if (used == 0) {
+		free(all);
+		return 0;
+	}
+	*rows = all;
+	*n = used;
+	return 0;
+}
+
+/* ---- the usage table ---- */
+
+static int by_day_key_model(const void *a, const void *b)
+{
+	const struct um_row *x = *(const struct um_row *const *)a, *y = *(const struct um_row *const *)b;
+	if (x->day != y->day)
+		return x->day < y->day ? -1 : 1;
+	int c = strcmp(x->key, y->key);
+	if (c == 0)
+		c = strcmp(x->model, y->model);
+	if (c == 0)
+		c = x->status < y->status ? -1 : x->status > y->status;
+	return c;
+}
+
+struct report_line {
+	const struct um_row *first;
+	uint64_t requests, prompt, completion;
+	strbuf errors;     /* "429:3 502:1", or JSON members */
+};
+
+static void line_flush(const struct report_line *l, bool json, bool *first_out, strbuf *out)
+{
+	char day[16];
+	um_format_day(l->first->day, day, sizeof day);
+	if (json) {
+		sb_puts(out, *first_out ? "\n" : ",\n");
+		sb_printf(out, "{\"day\":\"%s\",\"key\":", day);
+		sb_json_str(out, l->first->key, strlen(l->first->key));
+		sb_puts(out, ",\"model\":");
+		sb_json_str(out, l->first->model, strlen(l->first->model));
+		sb_printf(out, ",\"requests\":%llu,\"prompt_tokens\":%llu,\"completion_tokens\":%llu,\"errors\":{%s}}",
+			  (unsigned long long)l->requests, (unsigned long long)l->prompt,
+			  (unsigned long long)l->completion, sb_str(&l->errors));
+	} else {
+		sb_printf(out, "%-10s  %-24s  %-24s  %9llu  %12llu  %12llu  %s\n", day,
+			  *l->first->key ? l->first->key : "-", *l->first->model ? l->first->model : "-",
+			  (unsigned long long)l->requests, (unsigned long long)l->prompt,
+			  (unsigned long long)l->completion, l->errors.len ? sb_str(&l->errors) : "-");
+	}
+	*first_out = false;
+}
+
+void um_report(const struct um_row *rows, size_t n, int32_t since, bool json, strbuf *out)
+{
+	const struct um_row **sel = xmalloc((n ? n : 1) * sizeof *sel);
+	size_t k = 0;
+	bool first = true;
+	for (size_t i = 0; i < n; i++)
+		if (rows[i].kind == UM_DETAIL && rows[i].day >= since)
+			sel[k++] = &rows[i];
+	qsort(sel, k, sizeof *sel, by_day_key_model);
+	if (json)
+		sb_putc(out, '[');
+	else
+		sb_printf(out, "%-10s  %-24s  %-24s  %9s  %12s  %12s  %s\n", "DAY", "KEY", "MODEL", "REQUESTS",
+			  "PROMPT", "COMPLETION", "ERRORS");
+	struct report_line l = { NULL, 0, 0, 0, STRBUF_INIT };
+	for (size_t i = 0; i <= k; i++) {
+		const struct um_row *r = i < k ? sel[i] : NULL;
+		if (l.first && (!r || r->day != l.first->day || strcmp(r->key, l.first->key) != 0 ||
+				strcmp(r->model, l.first->model) != 0)) {
+			line_flush(&l, json, &first, out);
+			l.first = NULL;
+		}
+		if (!r)
+			break;
+		if (!l.first) {
+			l.first = r;
+			l.requests = l.prompt = l.completion = 0;
+			sb_reset(&l.errors);
+		}
+		l.requests += r->requests;
+		l.prompt += r->prompt_tokens;
+		l.completion += r->completion_tokens;
+		if (r->status >= 400) {
+			/* rows of one status are adjacent (sorted), but the same status
+			 * may come from several routes: sum them into one entry */
+			uint64_t count = r->requests;
+			while (i + 1 < k && sel[i + 1]->status == r->status && sel[i + 1]->day == r->day &&
+			       strcmp(sel[i + 1]->key, r->key) == 0 && strcmp(sel[i + 1]->model, r->model) == 0) {
+				i++;
+				count += sel[i]->requests;
+				l.requests += sel[i]->requests;
+				l.prompt += sel[i]->prompt_tokens;
+				l.completion += sel[i]->completion_tokens;
+			}
+			if (json)
+				sb_printf(&l.errors, "%s\"%d\":%llu", l.errors.len ? "," : "",
+					  r->status, (unsigned long long)count);
+			else
+				sb_printf(&l.errors, "%s%d:%llu", l.errors.len ? " " : "", r->status,
+					  (unsigned long long)count);
+		}
+	}
+	if (json)
+		sb_puts(out, first ? "]\n" : "\n]\n");
+	sb_free(&l.errors);
+	free(sel);
+}
