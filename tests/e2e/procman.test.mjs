@@ -244,6 +244,46 @@ describe('the process manager (--processes) behind lighttpd', () => {
     }
   });
 
+  test('SIGHUP reloads the keys: a key\'s limit changes under steady load, with no failed request', async (t) => {
+    const dir = makeTempDir(false);
+    const conf = path.join(dir, 'app.conf');
+    const KEY = 'reload-key-0123456789abcdef';
+    const withLimit = (rpm) => `@include "${path.join(top, 'conf', 'openai-fcgi.conf')}"\n`
+      + `keys = ( { token = "${KEY}"; name = "reloaded"; requests_per_minute = ${rpm}; } );\n`;
+    fs.writeFileSync(conf, withLimit(3));
+    fs.chmodSync(dir, 0o755);
+    const srv = await startServer({ processes: 2, threads: 2, env: { OPENAI_FCGI_CONFIG: conf } });
+    const asKey = () => fetch(`${srv.url}/v1/models`, { headers: { Authorization: `Bearer ${KEY}` } });
+    try {
+      const master = masterOf(srv);
+      await waitFor('2 workers', () => workersOf(master).length === 2);
+      const old = workersOf(master);
+      const before = [];
+      for (let i = 0; i < 5; i++) before.push((await asKey()).status);
+      assert.deepEqual(before, [200, 200, 200, 429, 429]);
+      const load = steadyLoad(srv.url, 2);   // other clients, all along the reload
+      fs.writeFileSync(conf, withLimit(50));
+      process.kill(master, 'SIGHUP');
+      await waitFor('every old worker replaced', () => {
+        const now = workersOf(master);
+        return now.length === 2 && !now.some((p) => old.includes(p));
+      }, 15000);
+      const after = [];
+      for (let i = 0; i < 10; i++) {
+        const r = await asKey();
+        after.push(r.status);
+        assert.equal(r.headers.get('x-ratelimit-limit-requests'), '50');
+      }
+      const results = await load.stop();
+      assert.deepEqual(after, Array(10).fill(200), 'the new limit applies at once');
+      assert.deepEqual(results.filter((r) => r.status !== 200), [], 'no request failed during the reload');
+      t.diagnostic(`${results.length} requests during the reload, 0 failed; the key's limit 3 -> 50`);
+    } finally {
+      await srv.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('SIGTERM mid-stream: the stream completes, the master exits 0, no process is left', async () => {
     const srv = await startMaster(['--processes', '2', '--threads', '2'], { MOCK_STREAM_DELAY_MS: '40' });
     try {
