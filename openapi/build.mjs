@@ -19,6 +19,7 @@ const OUT = path.join(top, 'www', 'openapi.json');
 const REASONS = {
   400: 'Bad request: invalid JSON, a parameter OpenAI would refuse (`param` names it), a malformed path or Content-Length.',
   401: 'No key, a malformed Authorization header, or an unknown key (`WWW-Authenticate: Bearer`).',
+  403: 'Forbidden: /metrics from a client that is not on loopback while no METRICS_TOKEN is set.',
   404: 'Not found.',
   413: 'The body is larger than MAX_BODY_BYTES; it is not read.',
   415: 'The body is not JSON (`application/json` or `+json`).',
@@ -26,6 +27,7 @@ const REASONS = {
   431: 'A request header is larger than 8 KiB.',
   500: 'The server had an error while processing the request.',
   502: 'The upstream serving this model failed or could not be reached.',
+  503: 'The usage counters behind /metrics cannot be read right now.',
   504: 'The upstream serving this model did not answer in time.',
 };
 const ERROR_EXAMPLES = {

@@ -255,6 +255,9 @@ export function testEnv(dir, extra = {}) {
     PYPROJECT_PATH: path.join(top, 'pyproject.toml'),
     STATE_DIR: dir,
     RATE_LIMIT_FILE: path.join(dir, 'ratelimit'),
+    // the server's own, like its rate-limit file, even when a test shares a
+    // STATE_DIR (usage.test.mjs shares one on purpose, by USAGE_FILE)
+    USAGE_FILE: path.join(dir, 'usage'),
     RATE_LIMIT_PER_MINUTE: '100000',
     MOCK_STREAM_DELAY_MS: '0',
     LOG_LEVEL: 'INFO',
