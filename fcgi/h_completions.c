@@ -84,7 +84,7 @@ static int answer_forwarded(struct request *req, const struct backend_ops *be, c
 	struct chat_stream st;
 	struct gen_lazy_stream ls;
 	gen_lazy_init(&ls, req);
-	chat_stream_init(&st, &meta, &ls.writer, false, false);
+	chat_stream_init(&st, &meta, &ls.writer, cr->include_usage, false);
 	chat_stream_sink(&st, &sink);
 	gen_sink_init(&sink, req);
 	int rc = be->forward(m, "completions", cr->root, true, &sink, &req->err);
