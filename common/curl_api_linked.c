@@ -13,7 +13,17 @@ static const struct curl_api linked = {
 	.easy_strerror = curl_easy_strerror,
 	.slist_append = curl_slist_append,
 	.slist_free_all = curl_slist_free_all,
+	.multi_init = curl_multi_init,
+	.multi_cleanup = curl_multi_cleanup,
+	.multi_add_handle = curl_multi_add_handle,
+	.multi_remove_handle = curl_multi_remove_handle,
+	.multi_perform = curl_multi_perform,
+	.multi_wait = curl_multi_wait,
+	.multi_info_read = curl_multi_info_read,
 };
+/* Every member bound: a new one in curl_api.h must be added here too (a
+ * NULL one would crash the static build's first upstream request). */
+_Static_assert(sizeof linked == 16 * sizeof(void (*)(void)), "curl_api.h has members curl_api_linked.c does not bind");
 
 const struct curl_api *curl_api(void)
 {
