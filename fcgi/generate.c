@@ -3,8 +3,10 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "app.h"
+#include "chat_response.h"
 #include "response.h"
 #include "routes.h"
 #include "stream_lease.h"
@@ -82,6 +84,26 @@ static long probe_period(const struct request *req)
 {
 	const char *sw = req_param(req, "SERVER_SOFTWARE");
 	return sw && strncmp(sw, "nginx", 5) == 0 ? 0 : PROBE_MS;
+}
+
+int gen_forward_whole(struct request *req, const struct backend_ops *be, const struct model_cfg *m,
+		      const char *endpoint, json_object *root, const char *model)
+{
+	struct chat_meta meta;
+	struct chat_accum acc;
+	struct chat_sink sink;
+	chat_meta_init(&meta, model, (long)time(NULL));
+	chat_accum_init(&acc, &meta, 1, false);
+	chat_accum_sink(&acc, &sink);
+	gen_sink_init(&sink, req);
+	int rc = be->forward(m, endpoint, root, false, &sink, &req->err);
+	if (rc == 0) {
+		sb_reset(&req->out);
+		chat_accum_json(&acc, &req->out);
+		resp_json(req, 200, req->out.buf, req->out.len);
+	}
+	chat_accum_free(&acc);
+	return rc;
 }
 
 int gen_stream_lease(struct request *req)

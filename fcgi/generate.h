@@ -29,6 +29,12 @@ bool gen_client_left(void *hctx);
  * header and the access log), and how often a silent stream must write to
  * notice a client that left. */
 void gen_sink_init(struct chat_sink *sink, struct request *req);
+/* A whole answer from the model's upstream's own endpoint ("completions",
+ * "embeddings"): root (borrowed) is sent with the model name mapped, and the
+ * answer is relayed with the client's name (model) back in it, as one JSON
+ * answer. 0, or -1 with req->err set. */
+int gen_forward_whole(struct request *req, const struct backend_ops *be, const struct model_cfg *m,
+		      const char *endpoint, json_object *root, const char *model);
 /* A key with max_streams holds one lease for each stream it has open, in
  * any process; the dispatcher ends it with the request. 0, or -1 with a
  * 429 (type streams) when every one is held. */

@@ -67,20 +67,8 @@ static int answer_forwarded(struct request *req, const struct backend_ops *be, c
 	struct chat_meta meta;
 	struct chat_sink sink;
 	chat_meta_init(&meta, cr->model, (long)time(NULL));
-	if (!cr->stream) {
-		struct chat_accum acc;
-		chat_accum_init(&acc, &meta, 1, false);
-		chat_accum_sink(&acc, &sink);
-		gen_sink_init(&sink, req);
-		int rc = be->forward(m, "completions", cr->root, false, &sink, &req->err);
-		if (rc == 0) {
-			sb_reset(&req->out);
-			chat_accum_json(&acc, &req->out);
-			resp_json(req, 200, req->out.buf, req->out.len);
-		}
-		chat_accum_free(&acc);
-		return rc;
-	}
+	if (!cr->stream)
+		return gen_forward_whole(req, be, m, "completions", cr->root, cr->model);
 	struct chat_stream st;
 	struct gen_lazy_stream ls;
 	gen_lazy_init(&ls, req);

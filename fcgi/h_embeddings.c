@@ -1,36 +1,12 @@
 /* h_embeddings.c: POST /v1/embeddings: validate, check the model, answer the mock's vectors or relay */
-#include <time.h>
 
 #include "app.h"
 #include "backend.h"
-#include "chat_response.h"
 #include "embeddings.h"
 #include "generate.h"
 #include "response.h"
 #include "routes.h"
 #include "tpm.h"
-
-/* An upstream's own /embeddings, relayed with the model name mapped both
- * ways: the accumulating sink keeps the relayed object as the answer. */
-static int answer_forwarded(struct request *req, const struct backend_ops *be, const struct model_cfg *m,
-			    const struct emb_request *er)
-{
-	struct chat_meta meta;
-	struct chat_accum acc;
-	struct chat_sink sink;
-	chat_meta_init(&meta, er->model, (long)time(NULL));
-	chat_accum_init(&acc, &meta, 1, false);
-	chat_accum_sink(&acc, &sink);
-	gen_sink_init(&sink, req);
-	int rc = be->forward(m, "embeddings", er->root, false, &sink, &req->err);
-	if (rc == 0) {
-		sb_reset(&req->out);
-		chat_accum_json(&acc, &req->out);
-		resp_json(req, 200, req->out.buf, req->out.len);
-	}
-	chat_accum_free(&acc);
-	return rc;
-}
 
 int h_embeddings(struct request *req)
 {
@@ -43,7 +19,7 @@ int h_embeddings(struct request *req)
 	if (!be || tpm_reserve_embeddings(req, &er) != 0) {
 		/* gen_model, gen_backend or the key's tokens said why */
 	} else if (m->backend == BACKEND_UPSTREAM) {
-		rc = answer_forwarded(req, be, m, &er);
+		rc = gen_forward_whole(req, be, m, "embeddings", er.root, er.model);
 	} else if (er.dimensions > m->dimensions) {
 		oa_invalid(&req->err, "integer_above_max_value", "dimensions",
 			   "Invalid 'dimensions': integer above maximum value. Expected a value <= %ld for "
