@@ -202,9 +202,12 @@ static int open_state(void)
 		log_msg(LOG_CRITICAL, __FILE__, __LINE__, "config: API_AUTH_TOKENS: %s", err);
 		return -1;
 	}
-	if (rl_open(app.cfg.rate_limit_file, &app.rl, err, sizeof err) != 0) {
-		log_msg(LOG_CRITICAL, __FILE__, __LINE__, "config: RATE_LIMIT_FILE (%s): %s",
-			app.cfg.rate_limit_file, err);
+	if (lim_open_config(&app.cfg, &app.limits, err, sizeof err) != 0) {
+		if (app.cfg.state_backend == LIM_REDIS)
+			log_msg(LOG_CRITICAL, __FILE__, __LINE__, "config: STATE_BACKEND=redis: %s", err);
+		else
+			log_msg(LOG_CRITICAL, __FILE__, __LINE__, "config: RATE_LIMIT_FILE (%s): %s",
+				app.cfg.rate_limit_file, err);
 		return -1;
 	}
 	if (app_needs_stream_leases(&app.cfg)) {
@@ -243,8 +246,8 @@ static int open_state(void)
 
 static void close_state(void)
 {
-	rl_close(app.rl);
-	app.rl = NULL;
+	lim_close(app.limits);
+	app.limits = NULL;
 	sl_close(app.streams);
 	app.streams = NULL;
 	um_close(app.usage);

@@ -162,11 +162,18 @@ static int rate_limit(struct request *req)
 		snprintf(key, sizeof key, "ip:%.80s", addr ? addr : "-");
 		limit = app->cfg.rate_limit_per_minute;
 	}
-	if (!app->rl)
+	if (!app->limits)
 		return 0;
-	if (rl_check(app->rl, key, strlen(key), limit, now_us() / 1000, &req->rl) != 0) {
-		/* The limiter logged why; serve rather than fail closed on our own fault. */
+	switch (lim_check(app->limits, key, strlen(key), limit, 1, now_us() / 1000, &req->rl)) {
+	case LIM_COUNTED:
+		break;
+	case LIM_UNCHECKED:
+		/* logged; serve rather than fail closed on our own fault, or as REDIS_ON_FAILURE=open says */
+		req->limits_unchecked = true;
 		return 0;
+	case LIM_UNAVAILABLE:
+		req->limits_unchecked = true;
+		return lim_refuse(&req->err);
 	}
 	req->has_rl = true;
 	tpm_peek(req);  /* a key with a token limit shows it on every answer, this 429 too */

@@ -1,0 +1,56 @@
+/* redis_store.h: the Redis half of the shared state: one connection per thread, timeouts, backoff */
+#ifndef OAF_REDIS_STORE_H
+#define OAF_REDIS_STORE_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ratelimit.h"
+#include "redis_proto.h"
+
+/*
+ * Every worker thread keeps its own connection (made at its first use),
+ * so no lock is held across a round trip. A connection gets connect_ms to
+ * connect (and authenticate, and select its database) and timeout_ms per
+ * command; one that fails or times out is dropped (a late answer must not
+ * be read as the next one's) and the thread waits before connecting
+ * again, 50 ms doubling to 1 s, failing every call at once meanwhile, so
+ * a Redis that is down costs each request nothing and each thread one
+ * attempt per backoff. A connection found closed when reused (Redis
+ * restarted) is replaced at once, within the same call: so no call waits
+ * longer than connect_ms + timeout_ms.
+ *
+ * Functions return 0 on success and -1 on failure; a failing call fills
+ * errbuf with a one-line reason for the log (never a password).
+ */
+
+struct rs_options {
+	const char *url;        /* REDIS_URL (borrowed during rs_open) */
+	const char *prefix;     /* REDIS_KEY_PREFIX, put before every key name */
+	long connect_ms;        /* REDIS_CONNECT_TIMEOUT_MS */
+	long timeout_ms;        /* REDIS_TIMEOUT_MS */
+};
+
+typedef struct rs_store rs_store;
+
+/* Checks the options (rp_parse_url) and remembers them; connects nothing
+ * (each thread connects at its first call). *out is shared by every
+ * thread and released with rs_close(). Built without hiredis
+ * (configure --without-redis), it always fails and says so. */
+int rs_open(const struct rs_options *o, rs_store **out, char *errbuf, size_t errlen);
+
+/* Frees s; NULL is a no-op. Each thread's connection is closed at its
+ * exit (or at the thread's next call on another store). */
+void rs_close(rs_store *s);
+
+/* One GCRA round trip (rp_gcra_script) for (key, per_minute): a check of
+ * op->amount units or a settlement. Fills *r. Loads the script with
+ * SCRIPT LOAD the first time and again when Redis answers NOSCRIPT (it
+ * restarted, or SCRIPT FLUSH). */
+int rs_gcra(rs_store *s, const char *key, size_t keylen, long per_minute,
+	    const struct rp_gcra_op *op, struct rl_result *r, char *errbuf, size_t errlen);
+
+/* PING through this thread's connection (start-up's reachability check). */
+int rs_ping(rs_store *s, char *errbuf, size_t errlen);
+
+#endif
