@@ -69,9 +69,9 @@ void lim_close(lim_store *s)
 	free(s);
 }
 
-bool lim_is_shared(const lim_store *s)
+rs_store *lim_redis(const lim_store *s)
 {
-	return s->backend == LIM_REDIS;
+	return s->redis;
 }
 
 /* Redis failed: say so (not more than once per interval) and decide. */

@@ -62,8 +62,9 @@ enum lim_outcome lim_check(lim_store *s, const char *key, size_t keylen, long pe
 enum lim_outcome lim_settle(lim_store *s, const char *key, size_t keylen, long per_minute, long delta,
 			    int64_t now_ms, struct rl_result *r);
 
-/* Is s counting in Redis? (The access log and /metrics say which.) */
-bool lim_is_shared(const lim_store *s);
+/* The Redis store s counts in (borrowed, lives as long as s), so the
+ * usage counters can go there too; NULL for the file. */
+rs_store *lim_redis(const lim_store *s);
 
 /* The 503 a request gets when LIM_UNAVAILABLE: type server_error, code
  * limits_unavailable, a message that says why without internals. -1. */

@@ -29,3 +29,21 @@ int rs_ping(rs_store *s, char *errbuf, size_t errlen)
 	snprintf(errbuf, errlen, "no Redis support in this build");
 	return -1;
 }
+
+int rs_usage_add(rs_store *s, const struct um_row *rows, size_t n, char *errbuf, size_t errlen)
+{
+	snprintf(errbuf, errlen, "no Redis support in this build");
+	return -1;
+}
+
+int rs_usage_read(rs_store *s, struct um_row *rows, size_t n, char *errbuf, size_t errlen)
+{
+	snprintf(errbuf, errlen, "no Redis support in this build");
+	return -1;
+}
+
+int rs_usage_all(rs_store *s, struct um_row **rows, size_t *n, char *errbuf, size_t errlen)
+{
+	snprintf(errbuf, errlen, "no Redis support in this build");
+	return -1;
+}

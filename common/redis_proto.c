@@ -269,3 +269,141 @@ int rp_gcra_decode(const long long *v, size_t n, long per_minute, const struct r
 	*r = res;
 	return 0;
 }
+
+/* ---- usage counters ---- */
+
+static const char *const usage_fields[RP_USAGE_FIELDS] = {
+	"r", "p", "c", "ds", "ts", "tc",
+	"d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11",
+	"t0", "t1", "t2", "t3", "t4", "t5", "t6", "t7", "t8", "t9", "t10", "t11",
+};
+_Static_assert(UM_NBUCKETS == 12, "one field name per histogram bucket");
+
+static uint64_t *usage_counter(struct um_row *row, size_t i)
+{
+	uint64_t *scalars[6] = { &row->requests, &row->prompt_tokens, &row->completion_tokens,
+				 &row->duration_us_sum, &row->ttft_us_sum, &row->ttft_count };
+	if (i < 6)
+		return scalars[i];
+	if (i < 6 + UM_NBUCKETS)
+		return &row->duration_bucket[i - 6];
+	return &row->ttft_bucket[i - 6 - UM_NBUCKETS];
+}
+
+const char *rp_usage_field(size_t i)
+{
+	return usage_fields[i];
+}
+
+uint64_t rp_usage_get(const struct um_row *row, size_t i)
+{
+	return *usage_counter((struct um_row *)row, i);
+}
+
+void rp_usage_set(struct um_row *row, const char *field, size_t flen, const char *value, size_t vlen)
+{
+	uint64_t v = 0;
+	if (vlen == 0 || vlen > 19)
+		return;
+	for (size_t k = 0; k < vlen; k++) {
+		if (value[k] < '0' || value[k] > '9')
+			return;
+		v = v * 10 + (uint64_t)(value[k] - '0');
+	}
+	for (size_t i = 0; i < RP_USAGE_FIELDS; i++)
+		if (strlen(usage_fields[i]) == flen && memcmp(usage_fields[i], field, flen) == 0) {
+			*usage_counter(row, i) = v;
+			return;
+		}
+}
+
+/* Appends "<len>:<bytes>" of a NUL-padded label. */
+static int put_part(char *buf, size_t n, size_t *at, const char *label, size_t cap)
+{
+	size_t len = strnlen(label, cap);
+	int w = snprintf(buf + *at, n - *at, "%zu:", len);
+	if (w < 0 || *at + (size_t)w + len + 1 > n)
+		return -1;
+	*at += (size_t)w;
+	memcpy(buf + *at, label, len);
+	*at += len;
+	buf[*at] = '\0';
+	return 0;
+}
+
+int rp_usage_name(const char *prefix, const struct um_row *row, char *buf, size_t n)
+{
+	int w = snprintf(buf, n, "%su:%u:%d:%d:", prefix, (unsigned)row->kind, (int)row->day, (int)row->status);
+	if (w < 0 || (size_t)w >= n)
+		return -1;
+	size_t at = (size_t)w;
+	if (put_part(buf, n, &at, row->key, sizeof row->key) < 0 ||
+	    put_part(buf, n, &at, row->model, sizeof row->model) < 0 ||
+	    put_part(buf, n, &at, row->route, sizeof row->route) < 0 ||
+	    put_part(buf, n, &at, row->upstream, sizeof row->upstream) < 0 ||
+	    put_part(buf, n, &at, row->reason, sizeof row->reason) < 0)
+		return -1;
+	return (int)at;
+}
+
+/* A decimal integer (optionally negative) up to ':' at *p; moves past it. */
+static int take_int(const char **p, const char *end, long *out)
+{
+	const char *q = *p;
+	bool neg = q < end && *q == '-';
+	long v = 0;
+	if (neg)
+		q++;
+	if (q >= end || *q < '0' || *q > '9')
+		return -1;
+	for (; q < end && *q >= '0' && *q <= '9'; q++) {
+		if (v > 100000000)
+			return -1;
+		v = v * 10 + (*q - '0');
+	}
+	if (q >= end || *q != ':')
+		return -1;
+	*p = q + 1;
+	*out = neg ? -v : v;
+	return 0;
+}
+
+static int take_part(const char **p, const char *end, char *dst, size_t cap)
+{
+	long len;
+	if (take_int(p, end, &len) < 0 || len < 0 || (size_t)len >= cap || (size_t)(end - *p) < (size_t)len)
+		return -1;
+	memset(dst, 0, cap);
+	memcpy(dst, *p, (size_t)len);
+	if (memchr(dst, '\0', (size_t)len))
+		return -1;
+	*p += len;
+	return 0;
+}
+
+int rp_usage_parse_name(const char *prefix, const char *name, size_t len, struct um_row *row)
+{
+	size_t plen = strlen(prefix);
+	const char *end = name + len, *p = name + plen + 2;
+	long kind, day, status;
+	if (len < plen + 2 || memcmp(name, prefix, plen) != 0 || memcmp(name + plen, "u:", 2) != 0)
+		return -1;
+	memset(row, 0, sizeof *row);
+	if (take_int(&p, end, &kind) < 0 || take_int(&p, end, &day) < 0 || take_int(&p, end, &status) < 0 ||
+	    (kind != UM_DETAIL && kind != UM_KEY_DAY && kind != UM_KEY_MONTH) ||
+	    take_part(&p, end, row->key, sizeof row->key) < 0 ||
+	    take_part(&p, end, row->model, sizeof row->model) < 0 ||
+	    take_part(&p, end, row->route, sizeof row->route) < 0 ||
+	    take_part(&p, end, row->upstream, sizeof row->upstream) < 0 ||
+	    take_part(&p, end, row->reason, sizeof row->reason) < 0 || p != end)
+		return -1;
+	row->kind = (uint32_t)kind;
+	row->day = (int32_t)day;
+	row->status = (int32_t)status;
+	return 0;
+}
+
+long rp_usage_ttl(const struct um_row *row)
+{
+	return row->kind == UM_KEY_MONTH ? 400L * 86400 : 62L * 86400;
+}

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "ratelimit.h"
+#include "usage.h"
 
 /*
  * Nothing here does I/O or knows hiredis: common/redis_store.c sends what
@@ -63,5 +64,35 @@ void rp_gcra_args(long per_minute, const struct rp_gcra_op *op, char args[3][24]
  * reply is not the script's (wrong count, values out of range). */
 int rp_gcra_decode(const long long *v, size_t n, long per_minute, const struct rp_gcra_op *op,
 		   struct rl_result *r);
+
+/* ---- usage counters ---- */
+
+/* A usage row (usage.h) lives in a hash named prefix "u:" and its labels,
+ * each length-prefixed so any byte may appear: kind, day, status, key,
+ * model, route, upstream, reason. Its counters are hash fields
+ * (RP_USAGE_FIELDS of them). The names are listed in the set prefix
+ * "u:index", so a snapshot finds them. */
+#define RP_USAGE_FIELDS (6 + 2 * UM_NBUCKETS)
+#define RP_MAX_USAGE_NAME 512
+
+/* The hash name of row's labels; its length, or -1 when it does not fit. */
+int rp_usage_name(const char *prefix, const struct um_row *row, char *buf, size_t n);
+
+/* The labels of a hash name (counters zeroed); -1 when it is not one of
+ * rp_usage_name()'s. */
+int rp_usage_parse_name(const char *prefix, const char *name, size_t len, struct um_row *row);
+
+/* The name of counter i (0 <= i < RP_USAGE_FIELDS) and its value in row. */
+const char *rp_usage_field(size_t i);
+uint64_t rp_usage_get(const struct um_row *row, size_t i);
+
+/* Sets the counter named field (len bytes) of row from a hash value
+ * (decimal text); unknown fields and values that are not counters are
+ * ignored. */
+void rp_usage_set(struct um_row *row, const char *field, size_t flen, const char *value, size_t vlen);
+
+/* How long (seconds) a row is kept: day rows 62 days, month rows 400, so
+ * budgets and a --since of two months see them. */
+long rp_usage_ttl(const struct um_row *row);
 
 #endif

@@ -221,35 +221,63 @@ static bool closed_under_us(const redisContext *c, int err_no)
 	       (c->err == REDIS_ERR_IO && (err_no == ECONNRESET || err_no == EPIPE || err_no == ENOTCONN));
 }
 
-/* One command on this thread's connection; a connection found closed is
- * replaced once. The reply (never an I/O failure: NULL then) is the
- * caller's to free. */
-static redisReply *call(rs_store *s, int argc, const char **argv, const size_t *lens,
-			char *errbuf, size_t errlen)
+/* One command of a pipeline. */
+struct rs_cmd {
+	int argc;
+	const char **argv;
+	const size_t *lens;  /* NULL: C strings */
+};
+
+/* Sends n commands in one round trip on this thread's connection and
+ * reads their n replies into out (each the caller's to free with
+ * freeReplyObject; an error reply is a reply). A connection found closed
+ * is replaced once. -1 (nothing in out to free) when any reply is lost. */
+static int pipeline(rs_store *s, size_t n, const struct rs_cmd *cmds, redisReply **out,
+		    char *errbuf, size_t errlen)
 {
 	for (int attempt = 0; attempt < 2; attempt++) {
 		bool fresh;
 		redisContext *c = conn_get(s, &fresh, errbuf, errlen);
 		if (!c)
-			return NULL;
+			return -1;
+		size_t got = 0;
 		errno = 0;
-		redisReply *r = redisCommandArgv(c, argc, argv, lens);
-		if (r) {
+		for (size_t i = 0; i < n; i++)
+			redisAppendCommandArgv(c, cmds[i].argc, cmds[i].argv, cmds[i].lens);
+		for (; got < n; got++) {
+			void *r = NULL;
+			if (redisGetReply(c, &r) != REDIS_OK || !r)
+				break;
+			out[got] = r;
+		}
+		if (got == n) {
 			conn.backoff_ms = 0;
 			conn.retry_at_ms = 0;
-			return r;
+			return 0;
 		}
 		int err_no = errno;
+		for (size_t i = 0; i < got; i++)
+			freeReplyObject(out[i]);
 		char at[300];
-		bool retry = !fresh && attempt == 0 && closed_under_us(c, err_no);
+		bool retry = !fresh && attempt == 0 && got == 0 && closed_under_us(c, err_no);
 		io_reason(c, err_no, where(s, at, sizeof at), errbuf, errlen);
 		if (!retry) {
 			conn_fail();
-			return NULL;
+			return -1;
 		}
 		conn_drop();
 	}
-	return NULL;
+	return -1;
+}
+
+/* One command; its reply (never an I/O failure: NULL then) is the
+ * caller's to free. */
+static redisReply *call(rs_store *s, int argc, const char **argv, const size_t *lens,
+			char *errbuf, size_t errlen)
+{
+	struct rs_cmd cmd = { argc, argv, lens };
+	redisReply *r;
+	return pipeline(s, 1, &cmd, &r, errbuf, errlen) == 0 ? r : NULL;
 }
 
 static void sha_get(rs_store *s, char out[41])
@@ -335,4 +363,205 @@ int rs_ping(rs_store *s, char *errbuf, size_t errlen)
 		snprintf(errbuf, errlen, "PING: %.120s", r->str);
 	freeReplyObject(r);
 	return rc;
+}
+
+/* ---- usage counters ---- */
+
+static void free_replies(redisReply **r, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		freeReplyObject(r[i]);
+}
+
+static void index_name(const rs_store *s, char *buf, size_t n)
+{
+	snprintf(buf, n, "%su:index", s->prefix);
+}
+
+int rs_usage_add(rs_store *s, const struct um_row *rows, size_t n, char *errbuf, size_t errlen)
+{
+	const size_t per_row = RP_USAGE_FIELDS + 2;  /* HINCRBYs, EXPIRE, SADD */
+	if (n > 8)
+		n = 8;  /* a request adds 3 */
+	size_t max = 2 + n * per_row, k = 0;
+	struct rs_cmd *cmds = xcalloc(max, sizeof *cmds);
+	const char **argv = xcalloc(max * 4, sizeof *argv);
+	size_t *lens = xcalloc(max * 4, sizeof *lens);
+	char (*names)[RP_MAX_USAGE_NAME] = xcalloc(n, sizeof *names);
+	char (*nums)[24] = xcalloc(n * (RP_USAGE_FIELDS + 1), sizeof *nums);
+	int nlen[8];
+	char idx[RP_MAX_KEY];
+	static const char *multi[] = { "MULTI" }, *exec[] = { "EXEC" };
+	int rc = -1;
+
+	index_name(s, idx, sizeof idx);
+	cmds[k++] = (struct rs_cmd){ 1, multi, NULL };
+	for (size_t r = 0; r < n; r++) {
+		nlen[r] = rp_usage_name(s->prefix, &rows[r], names[r], sizeof names[r]);
+		if (nlen[r] < 0) {
+			snprintf(errbuf, errlen, "a usage row's labels are too long for a key name");
+			goto out;
+		}
+		for (size_t f = 0; f < RP_USAGE_FIELDS + 1; f++) {
+			uint64_t v = f < RP_USAGE_FIELDS ? rp_usage_get(&rows[r], f) : 0;
+			const char **a = argv + 4 * k;
+			size_t *l = lens + 4 * k;
+			char *num = nums[r * (RP_USAGE_FIELDS + 1) + f];
+			if (f < RP_USAGE_FIELDS && v == 0)
+				continue;
+			if (f < RP_USAGE_FIELDS) {
+				snprintf(num, 24, "%llu", (unsigned long long)v);
+				a[0] = "HINCRBY", a[2] = rp_usage_field(f), a[3] = num;
+			} else {
+				snprintf(num, 24, "%ld", rp_usage_ttl(&rows[r]));
+				a[0] = "EXPIRE", a[2] = num, a[3] = NULL;
+			}
+			a[1] = names[r];
+			l[0] = strlen(a[0]), l[1] = (size_t)nlen[r], l[2] = strlen(a[2]), l[3] = a[3] ? strlen(a[3]) : 0;
+			cmds[k] = (struct rs_cmd){ a[3] ? 4 : 3, a, l };
+			k++;
+		}
+		const char **a = argv + 4 * k;
+		size_t *l = lens + 4 * k;
+		a[0] = "SADD", a[1] = idx, a[2] = names[r];
+		l[0] = 4, l[1] = strlen(idx), l[2] = (size_t)nlen[r];
+		cmds[k++] = (struct rs_cmd){ 3, a, l };
+	}
+	cmds[k++] = (struct rs_cmd){ 1, exec, NULL };
+	redisReply **replies = xcalloc(k, sizeof *replies);
+	if (pipeline(s, k, cmds, replies, errbuf, errlen) == 0) {
+		redisReply *last = replies[k - 1];
+		if (last->type == REDIS_REPLY_ARRAY)
+			rc = 0;
+		else
+			snprintf(errbuf, errlen, "EXEC: %.120s",
+				 last->type == REDIS_REPLY_ERROR ? last->str : "the transaction was not run");
+		free_replies(replies, k);
+	}
+	free(replies);
+out:
+	free(cmds);
+	free(argv);
+	free(lens);
+	free(names);
+	free(nums);
+	return rc;
+}
+
+/* An HGETALL reply's fields into row's counters. */
+static void hash_into(const redisReply *r, struct um_row *row)
+{
+	if (r->type != REDIS_REPLY_ARRAY)
+		return;
+	for (size_t i = 0; i + 1 < r->elements; i += 2) {
+		const redisReply *f = r->element[i], *v = r->element[i + 1];
+		if (f->type == REDIS_REPLY_STRING && v->type == REDIS_REPLY_STRING)
+			rp_usage_set(row, f->str, f->len, v->str, v->len);
+	}
+}
+
+/* HGETALL of n names (lens given) in one round trip; replies to out. */
+static int hgetall(rs_store *s, size_t n, const char **names, const size_t *nlens, redisReply **out,
+		   char *errbuf, size_t errlen)
+{
+	struct rs_cmd *cmds = xcalloc(n ? n : 1, sizeof *cmds);
+	const char **argv = xcalloc(2 * (n ? n : 1), sizeof *argv);
+	size_t *lens = xcalloc(2 * (n ? n : 1), sizeof *lens);
+	for (size_t i = 0; i < n; i++) {
+		argv[2 * i] = "HGETALL", lens[2 * i] = 7;
+		argv[2 * i + 1] = names[i], lens[2 * i + 1] = nlens[i];
+		cmds[i] = (struct rs_cmd){ 2, argv + 2 * i, lens + 2 * i };
+	}
+	int rc = pipeline(s, n, cmds, out, errbuf, errlen);
+	free(cmds);
+	free(argv);
+	free(lens);
+	return rc;
+}
+
+int rs_usage_read(rs_store *s, struct um_row *rows, size_t n, char *errbuf, size_t errlen)
+{
+	char names[8][RP_MAX_USAGE_NAME];
+	const char *np[8] = { 0 };
+	size_t nl[8] = { 0 };
+	redisReply *rep[8] = { 0 };
+	if (n > 8)
+		n = 8;
+	for (size_t i = 0; i < n; i++) {
+		int l = rp_usage_name(s->prefix, &rows[i], names[i], sizeof names[i]);
+		if (l < 0) {
+			snprintf(errbuf, errlen, "a usage row's labels are too long for a key name");
+			return -1;
+		}
+		np[i] = names[i];
+		nl[i] = (size_t)l;
+	}
+	if (hgetall(s, n, np, nl, rep, errbuf, errlen) != 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		hash_into(rep[i], &rows[i]);
+	free_replies(rep, n);
+	return 0;
+}
+
+#define USAGE_CHUNK 512
+
+int rs_usage_all(rs_store *s, struct um_row **rows, size_t *n, char *errbuf, size_t errlen)
+{
+	char idx[RP_MAX_KEY];
+	index_name(s, idx, sizeof idx);
+	const char *argv[] = { "SMEMBERS", idx };
+	*rows = NULL;
+	*n = 0;
+	redisReply *members = call(s, 2, argv, NULL, errbuf, errlen);
+	if (!members)
+		return -1;
+	if (members->type != REDIS_REPLY_ARRAY) {
+		snprintf(errbuf, errlen, "SMEMBERS: %.120s", members->type == REDIS_REPLY_ERROR ? members->str : "not a set");
+		freeReplyObject(members);
+		return -1;
+	}
+	size_t total = members->elements < RS_USAGE_MAX_ROWS ? members->elements : RS_USAGE_MAX_ROWS;
+	struct um_row *out = xcalloc(total ? total : 1, sizeof *out);
+	const char *np[USAGE_CHUNK];
+	size_t nl[USAGE_CHUNK], used = 0;
+	redisReply *rep[USAGE_CHUNK];
+	int rc = 0;
+	for (size_t at = 0; at < total && rc == 0; at += USAGE_CHUNK) {
+		size_t m = total - at < USAGE_CHUNK ? total - at : USAGE_CHUNK;
+		for (size_t i = 0; i < m; i++) {
+			np[i] = members->element[at + i]->str ? members->element[at + i]->str : "";
+			nl[i] = members->element[at + i]->len;
+		}
+		if (hgetall(s, m, np, nl, rep, errbuf, errlen) != 0) {
+			rc = -1;
+			break;
+		}
+		for (size_t i = 0; i < m; i++) {
+			struct um_row *r = &out[used];
+			if (rep[i]->type == REDIS_REPLY_ARRAY && rep[i]->elements == 0) {
+				/* expired: off the index (a failure here only leaves it for next time) */
+				const char *srem[] = { "SREM", idx, np[i] };
+				size_t sl[] = { 4, strlen(idx), nl[i] };
+				char ignored[64];
+				redisReply *x = call(s, 3, srem, sl, ignored, sizeof ignored);
+				if (x)
+					freeReplyObject(x);
+				continue;
+			}
+			if (rp_usage_parse_name(s->prefix, np[i], nl[i], r) == 0) {
+				hash_into(rep[i], r);
+				used++;
+			}
+		}
+		free_replies(rep, m);
+	}
+	freeReplyObject(members);
+	if (rc != 0 || used == 0) {
+		free(out);
+		return rc;
+	}
+	*rows = out;
+	*n = used;
+	return 0;
 }

@@ -50,6 +50,21 @@ void rs_close(rs_store *s);
 int rs_gcra(rs_store *s, const char *key, size_t keylen, long per_minute,
 	    const struct rp_gcra_op *op, struct rl_result *r, char *errbuf, size_t errlen);
 
+/* Usage counters (usage.h's rows; redis_proto.h says how they are kept).
+ * rs_usage_add adds each of the n rows' counters to its hash in one
+ * MULTI/EXEC round trip, so a snapshot never sees half a request. */
+int rs_usage_add(rs_store *s, const struct um_row *rows, size_t n, char *errbuf, size_t errlen);
+
+/* Fills the counters of the n rows (their labels given) from Redis;
+ * a row Redis does not have reads as zeros. */
+int rs_usage_read(rs_store *s, struct um_row *rows, size_t n, char *errbuf, size_t errlen);
+
+/* Every row of every host (at most RS_USAGE_MAX_ROWS) into *rows, which
+ * the caller frees (NULL when none). Names of rows that expired are
+ * dropped from the index on the way. */
+#define RS_USAGE_MAX_ROWS (4 * UM_CAPACITY)
+int rs_usage_all(rs_store *s, struct um_row **rows, size_t *n, char *errbuf, size_t errlen);
+
 /* PING through this thread's connection (start-up's reachability check). */
 int rs_ping(rs_store *s, char *errbuf, size_t errlen);
 

@@ -227,6 +227,8 @@ static int open_state(void)
 		log_msg(LOG_CRITICAL, __FILE__, __LINE__, "config: USAGE_FILE (%s): %s", app.cfg.usage_file, err);
 		return -1;
 	}
+	if (lim_redis(app.limits))
+		um_share(app.usage, lim_redis(app.limits));  /* every host's usage adds up there */
 	/* libcurl is loaded here, before any request, only when a model needs
 	 * it: without it, a mock-only process starts ~15 ms sooner and maps
 	 * ~6 MiB less, and with it missing, start-up fails, not each request. */

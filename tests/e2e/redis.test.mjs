@@ -7,11 +7,12 @@
 // a unix socket, a password and an ACL user.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { app, call, expectError, freePort, startServer, TOKEN, TOKEN2 } from './harness.mjs';
+import { app, call, expectError, freePort, startServer, top, TOKEN, TOKEN2 } from './harness.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const haveRedis = spawnSync('sh', ['-c', 'command -v redis-server && command -v redis-cli']).status === 0;
@@ -327,6 +328,74 @@ describe('STATE_BACKEND=redis is checked at start', () => {
       }
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('usage and budgets of two hosts add up in one Redis', { skip: !haveRedis && 'redis-server is not installed' }, () => {
+  let redis; let a; let b; let confDir;
+  const DAY = 80;
+  const fingerprint = (t) => `key_${crypto.createHash('sha256').update(t).digest('hex').slice(0, 8)}`;
+  const usage = (srv) => {
+    const env = { ...srv.env };
+    delete env.LOG_FILE;
+    const r = spawnSync(app, ['--usage', '--json'], { env, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout);
+  };
+  const requestsOf = (rows, key, model) => rows.filter((x) => x.key === key && x.model === model)
+    .reduce((s, x) => ({ requests: s.requests + x.requests, tokens: s.tokens + x.prompt_tokens + x.completion_tokens }),
+      { requests: 0, tokens: 0 });
+  before(async () => {
+    redis = await startRedis();
+    confDir = fs.mkdtempSync(path.join(os.tmpdir(), 'oaf-redis-budget-'));
+    fs.chmodSync(confDir, 0o755);
+    const conf = path.join(confDir, 'openai-fcgi.conf');
+    fs.writeFileSync(conf, `@include "${path.join(top, 'conf', 'openai-fcgi.conf')}"\n`
+      + `keys = ( { token = "${TOKEN}"; tokens_per_day = ${DAY}; } );\n`);
+    [a, b] = await twoHosts(redis.url, { RATE_LIMIT_PER_MINUTE: '100000', OPENAI_FCGI_CONFIG: conf });
+  });
+  after(async () => {
+    await Promise.allSettled([a?.stop(), b?.stop()]);
+    await redis?.stop();
+    if (confDir) fs.rmSync(confDir, { recursive: true, force: true });
+  });
+
+  test('--usage and /metrics of either host count both; a day budget spent on one host is spent on the other', async () => {
+    const body = { model: 'blueprint-standard', messages: [{ role: 'user', content: 'count me' }] };
+    let tokens = 0;
+    // TOKEN2 has no budget: 6 requests, 3 on each host
+    for (let i = 0; i < 6; i++) {
+      const r = await call(i % 2 ? b : a, 'POST', '/v1/chat/completions', { body, token: TOKEN2 });
+      assert.equal(r.status, 200, r.text);
+      tokens += r.json.usage.total_tokens;
+    }
+    let rows;
+    for (let i = 0; i < 50; i++) {
+      rows = usage(a);
+      if (requestsOf(rows, fingerprint(TOKEN2), 'blueprint-standard').requests === 6) break;
+      await sleep(100);
+    }
+    assert.deepEqual(requestsOf(rows, fingerprint(TOKEN2), 'blueprint-standard'), { requests: 6, tokens });
+    assert.deepEqual(requestsOf(usage(b), fingerprint(TOKEN2), 'blueprint-standard'), { requests: 6, tokens });
+    const m = await call(b, 'GET', '/metrics', { token: null });
+    const line = m.text.split('\n').find((l) => l.startsWith('openai_fcgi_requests_total{')
+      && l.includes('route="/v1/chat/completions"') && l.includes('status="200"') && l.includes(fingerprint(TOKEN2)));
+    assert.ok(line && line.endsWith(' 6'), line);
+
+    // the budget: spent by requests to both hosts, refused by both after
+    let used = 0;
+    let n = 0;
+    for (; n < 40 && used < DAY; n++) {
+      const r = await call(n % 2 ? b : a, 'POST', '/v1/chat/completions', { body, token: TOKEN });
+      assert.equal(r.status, 200, `request ${n} refused with ${used} of ${DAY} used: ${r.text}`);
+      used += r.json.usage.total_tokens;
+      for (let i = 0; i < 50 && requestsOf(usage(a), fingerprint(TOKEN), 'blueprint-standard').requests < n + 1; i++) await sleep(100);
+    }
+    assert.ok(n > 1 && used >= DAY, `${used} in ${n}`);
+    for (const h of [a, b]) {
+      const r = await call(h, 'POST', '/v1/chat/completions', { body, token: TOKEN });
+      expectError(assert, r, 429, 'insufficient_quota');
     }
   });
 });

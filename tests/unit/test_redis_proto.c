@@ -231,6 +231,87 @@ static void test_script_shape(void **state)
 	assert_null(strstr(rp_gcra_script, "ARGV[4]"));  /* no clock passed in */
 }
 
+/* ---- usage rows ---- */
+
+static void test_usage_name_round_trip(void **state)
+{
+	(void)state;
+	struct um_row row, back;
+	char name[RP_MAX_USAGE_NAME];
+	memset(&row, 0, sizeof row);
+	row.kind = UM_DETAIL;
+	row.day = 20788;
+	row.status = 429;
+	strcpy(row.key, "team:a|b");             /* separators inside labels */
+	strcpy(row.model, "3:x:");
+	strcpy(row.route, "/v1/models/{}");
+	strcpy(row.reason, "tokens");
+	int n = rp_usage_name("oaf:", &row, name, sizeof name);
+	assert_true(n > 0);
+	assert_int_equal(rp_usage_parse_name("oaf:", name, (size_t)n, &back), 0);
+	assert_int_equal(back.kind, UM_DETAIL);
+	assert_int_equal(back.day, 20788);
+	assert_int_equal(back.status, 429);
+	assert_string_equal(back.key, "team:a|b");
+	assert_string_equal(back.model, "3:x:");
+	assert_string_equal(back.route, "/v1/models/{}");
+	assert_string_equal(back.upstream, "");
+	assert_string_equal(back.reason, "tokens");
+	/* labels at their full width still fit a name */
+	memset(row.key, 'k', sizeof row.key - 1);
+	memset(row.model, 'm', sizeof row.model - 1);
+	assert_true(rp_usage_name("a-long-prefix-for-this-deployment:", &row, name, sizeof name) > 0);
+}
+
+static void test_usage_name_refuses(void **state)
+{
+	(void)state;
+	struct um_row row;
+	const char *const bad[] = {
+		"oaf:rl:10:k:x", "other:u:1:1:200:0:0:0:0:0:", "oaf:u:9:1:200:0:0:0:0:0:",
+		"oaf:u:1:1:200:5:ab:0:0:0:0:", "oaf:u:1:1:200:0:0:0:0:0:extra", "oaf:u:1:1:200:0:0:0:0:",
+		"oaf:u:1:x:200:0:0:0:0:0:", "oaf:u:1:1:200:99:k:0:0:0:0:", "oaf:u:",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+		if (rp_usage_parse_name("oaf:", bad[i], strlen(bad[i]), &row) == 0)
+			fail_msg("%s parsed", bad[i]);
+	assert_int_equal(rp_usage_parse_name("oaf:", "oaf:u:2:5:0:1:k0:0:0:0:", 23, &row), 0);
+	assert_int_equal(row.kind, UM_KEY_DAY);
+	assert_string_equal(row.key, "k");
+	/* a NUL inside a label is not ours */
+	assert_int_equal(rp_usage_parse_name("oaf:", "oaf:u:2:5:0:1:\0" "0:0:0:0:", 23, &row), -1);
+}
+
+static void test_usage_fields(void **state)
+{
+	(void)state;
+	struct um_row row;
+	memset(&row, 0, sizeof row);
+	for (size_t i = 0; i < RP_USAGE_FIELDS; i++) {
+		char v[24];
+		const char *f = rp_usage_field(i);
+		snprintf(v, sizeof v, "%zu", 1000 + i);
+		rp_usage_set(&row, f, strlen(f), v, strlen(v));
+		assert_int_equal(rp_usage_get(&row, i), 1000 + i);
+		for (size_t j = 0; j < i; j++)
+			assert_string_not_equal(rp_usage_field(j), f);
+	}
+	assert_int_equal(row.requests, 1000);
+	assert_int_equal(row.completion_tokens, 1002);
+	assert_int_equal(row.duration_bucket[0], 1006);
+	assert_int_equal(row.ttft_bucket[UM_NBUCKETS - 1], 1000 + RP_USAGE_FIELDS - 1);
+	/* not counters: ignored */
+	rp_usage_set(&row, "r", 1, "-5", 2);
+	rp_usage_set(&row, "r", 1, "12x", 3);
+	rp_usage_set(&row, "r", 1, "123456789012345678901", 21);
+	rp_usage_set(&row, "zz", 2, "5", 1);
+	assert_int_equal(row.requests, 1000);
+	row.kind = UM_KEY_MONTH;
+	assert_true(rp_usage_ttl(&row) > 366L * 86400);
+	row.kind = UM_KEY_DAY;
+	assert_true(rp_usage_ttl(&row) >= 31L * 86400);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -242,6 +323,9 @@ int main(void)
 		cmocka_unit_test(test_decode_settle_and_tokens),
 		cmocka_unit_test(test_decode_refuses),
 		cmocka_unit_test(test_script_shape),
+		cmocka_unit_test(test_usage_name_round_trip),
+		cmocka_unit_test(test_usage_name_refuses),
+		cmocka_unit_test(test_usage_fields),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
