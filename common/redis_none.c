@@ -47,3 +47,16 @@ int rs_usage_all(rs_store *s, struct um_row **rows, size_t *n, char *errbuf, siz
 	snprintf(errbuf, errlen, "no Redis support in this build");
 	return -1;
 }
+
+int rs_cooldown_get(rs_store *s, uint64_t key, struct cd_state *out, char *errbuf, size_t errlen)
+{
+	snprintf(errbuf, errlen, "no Redis support in this build");
+	return -1;
+}
+
+int rs_cooldown_update(rs_store *s, uint64_t key, bool (*apply)(struct cd_state *st, void *arg), void *arg,
+		       int64_t ttl_ms, struct cd_state *out, char *errbuf, size_t errlen)
+{
+	snprintf(errbuf, errlen, "no Redis support in this build");
+	return -1;
+}

@@ -565,3 +565,87 @@ int rs_usage_all(rs_store *s, struct um_row **rows, size_t *n, char *errbuf, siz
 	*n = used;
 	return 0;
 }
+
+/* ---- upstream cooldowns ---- */
+
+#define COOLDOWN_TRIES 8
+
+static int cooldown_name(const rs_store *s, uint64_t key, char *buf, size_t n)
+{
+	return snprintf(buf, n, "%scd:%016llx", s->prefix, (unsigned long long)key);
+}
+
+/* An HMGET f u reply into *st (zeros for a missing or foreign record). */
+static void cooldown_from(const redisReply *r, struct cd_state *st)
+{
+	st->failures = 0;
+	st->until_ms = 0;
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != 2)
+		return;
+	for (size_t i = 0; i < 2; i++)
+		if (r->element[i]->type != REDIS_REPLY_STRING)
+			return;
+	st->failures = (uint32_t)strtoul(r->element[0]->str, NULL, 10);
+	st->until_ms = strtoll(r->element[1]->str, NULL, 10);
+	if (st->until_ms < 0)
+		st->until_ms = 0;
+}
+
+int rs_cooldown_get(rs_store *s, uint64_t key, struct cd_state *out, char *errbuf, size_t errlen)
+{
+	char name[RP_MAX_KEY];
+	cooldown_name(s, key, name, sizeof name);
+	const char *argv[] = { "HMGET", name, "f", "u" };
+	redisReply *r = call(s, 4, argv, NULL, errbuf, errlen);
+	if (!r)
+		return -1;
+	cooldown_from(r, out);
+	freeReplyObject(r);
+	return 0;
+}
+
+int rs_cooldown_update(rs_store *s, uint64_t key, bool (*apply)(struct cd_state *st, void *arg), void *arg,
+		       int64_t ttl_ms, struct cd_state *out, char *errbuf, size_t errlen)
+{
+	char name[RP_MAX_KEY], f[24], u[24], ttl[24];
+	cooldown_name(s, key, name, sizeof name);
+	snprintf(ttl, sizeof ttl, "%lld", (long long)(ttl_ms > 0 ? ttl_ms : 1));
+	const char *watch[] = { "WATCH", name }, *get[] = { "HMGET", name, "f", "u" };
+	const char *multi[] = { "MULTI" }, *set[] = { "HSET", name, "f", f, "u", u };
+	const char *expire[] = { "PEXPIRE", name, ttl }, *exec[] = { "EXEC" }, *unwatch[] = { "UNWATCH" };
+	for (int tries = 0; tries < COOLDOWN_TRIES; tries++) {
+		struct rs_cmd read[] = { { 2, watch, NULL }, { 4, get, NULL } };
+		redisReply *rr[2];
+		struct cd_state st;
+		if (pipeline(s, 2, read, rr, errbuf, errlen) != 0)
+			return -1;
+		cooldown_from(rr[1], &st);
+		free_replies(rr, 2);
+		if (!apply(&st, arg)) {
+			redisReply *x = call(s, 1, unwatch, NULL, errbuf, errlen);
+			if (x)
+				freeReplyObject(x);
+			*out = st;
+			return x ? 0 : -1;
+		}
+		snprintf(f, sizeof f, "%u", (unsigned)st.failures);
+		snprintf(u, sizeof u, "%lld", (long long)st.until_ms);
+		struct rs_cmd write[] = { { 1, multi, NULL }, { 6, set, NULL }, { 3, expire, NULL }, { 1, exec, NULL } };
+		redisReply *wr[4];
+		if (pipeline(s, 4, write, wr, errbuf, errlen) != 0)
+			return -1;
+		bool done = wr[3]->type == REDIS_REPLY_ARRAY;  /* nil: another host wrote first */
+		bool failed = wr[3]->type == REDIS_REPLY_ERROR;
+		if (failed)
+			snprintf(errbuf, errlen, "EXEC: %.120s", wr[3]->str);
+		free_replies(wr, 4);
+		if (failed)
+			return -1;
+		if (done) {
+			*out = st;
+			return 0;
+		}
+	}
+	snprintf(errbuf, errlen, "a cooldown record kept changing under %d tries", COOLDOWN_TRIES);
+	return -1;
+}

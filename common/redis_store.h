@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cooldown.h"
 #include "ratelimit.h"
 #include "redis_proto.h"
 
@@ -64,6 +65,17 @@ int rs_usage_read(rs_store *s, struct um_row *rows, size_t n, char *errbuf, size
  * dropped from the index on the way. */
 #define RS_USAGE_MAX_ROWS (4 * UM_CAPACITY)
 int rs_usage_all(rs_store *s, struct um_row **rows, size_t *n, char *errbuf, size_t errlen);
+
+/* Upstream cooldowns (cooldown.h's records) in the hash prefix "cd:" key.
+ * rs_cooldown_get reads key's record (zeros when none). */
+int rs_cooldown_get(rs_store *s, uint64_t key, struct cd_state *out, char *errbuf, size_t errlen);
+
+/* Applies apply(state, arg) to key's record atomically across hosts
+ * (WATCH, then MULTI/EXEC, again when another host wrote between): apply
+ * returns false to write nothing. The record expires ttl_ms after it is
+ * written. The state written (or read, when nothing was) goes to *out. */
+int rs_cooldown_update(rs_store *s, uint64_t key, bool (*apply)(struct cd_state *st, void *arg), void *arg,
+		       int64_t ttl_ms, struct cd_state *out, char *errbuf, size_t errlen);
 
 /* PING through this thread's connection (start-up's reachability check). */
 int rs_ping(rs_store *s, char *errbuf, size_t errlen);

@@ -442,8 +442,8 @@ static int record_shared(um_store *s, const struct um_event *ev, int32_t today)
 	for (size_t i = 0; i < n; i++)
 		row_add(&rows[i], ev);
 	if (rs_usage_add(s->shared, rows, n, err, sizeof err) != 0) {
-		shared_failed("this request is not counted", err);
-		return -1;
+		shared_failed("counting in this host's usage file meanwhile", err);
+		return 1;
 	}
 	return 0;
 }
@@ -453,8 +453,11 @@ int um_record(um_store *s, const struct um_event *ev)
 	char err[300];
 	struct um_row detail, total;
 	int32_t today = um_day(ev->now_s);
-	if (s->shared)
-		return record_shared(s, ev, today);
+	/* Redis unreachable: this host's file keeps the request, so what
+	 * happened during an outage (REDIS_ON_FAILURE=open's admissions) is
+	 * still counted; um_snapshot() adds both. */
+	if (s->shared && record_shared(s, ev, today) == 0)
+		return 0;
 	int fd = lock_file(s->path, err, sizeof err);
 	if (fd < 0) {
 		log_error("%s; this request is not counted", err);
@@ -596,15 +599,6 @@ int um_snapshot(um_store *s, struct um_row **rows, size_t *n, struct um_gauges *
 			gauges->in_flight += h.gauges[i].in_flight > 0 ? h.gauges[i].in_flight : 0;
 			gauges->streams += h.gauges[i].streams > 0 ? h.gauges[i].streams : 0;
 		}
-	if (s->shared) {
-		/* the gauges are the host's; the counters every host's */
-		free(all);
-		if (rs_usage_all(s->shared, rows, n, err, sizeof err) != 0) {
-			shared_failed("the counters cannot be read", err);
-			return -1;
-		}
-		return 0;
-	}
 	size_t used = 0;
 	for (size_t i = 0; i < UM_CAPACITY; i++) {
 		struct um_row *r = &all[i];
@@ -613,6 +607,19 @@ int um_snapshot(um_store *s, struct um_row **rows, size_t *n, struct um_gauges *
 		r->key[UM_LABEL - 1] = r->model[UM_LABEL - 1] = '\0';
 		r->route[UM_SHORT - 1] = r->upstream[UM_SHORT - 1] = r->reason[UM_SHORT - 1] = '\0';
 		all[used++] = *r;
+	}
+	if (s->shared) {
+		/* every host's counters, plus what this host kept during outages */
+		struct um_row *more = NULL;
+		size_t extra = 0;
+		if (rs_usage_all(s->shared, &more, &extra, err, sizeof err) != 0)
+			shared_failed("showing this host's file alone", err);
+		if (extra) {
+			all = xrealloc(all, (used + extra) * sizeof *all);
+			memcpy(all + used, more, extra * sizeof *more);
+			used += extra;
+		}
+		free(more);
 	}
 	if (used == 0) {
 		free(all);

@@ -241,6 +241,8 @@ static int open_state(void)
 		sb_printf(&path, "%s/upstream-cooldown", app.cfg.state_dir);
 		if (upstream_cooldowns_open(sb_str(&path), err, sizeof err) != 0)
 			log_warn("%s: deployments' failures are not remembered between requests", err);
+		else if (lim_redis(app.limits))
+			upstream_cooldowns_share(lim_redis(app.limits));  /* every host leaves it alone */
 		sb_free(&path);
 	}
 	return 0;
