@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "strbuf.h"
+
 /*
  * The script keeps ratelimit.c's state, a tat in ticks of 1/per_minute ms,
  * as two numbers: m, whole ms, and t, the ticks past m (0 <= t < n). Lua's
@@ -50,17 +52,6 @@ const char rp_gcra_script[] =
 
 /* ---- REDIS_URL ---- */
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Percent-decodes s[0..len) into out (size n, NUL-terminated); -1 when
  * it does not fit, an escape is broken, or it decodes to a NUL. */
 static int pct_decode(const char *s, size_t len, char *out, size_t n)
@@ -69,9 +60,9 @@ static int pct_decode(const char *s, size_t len, char *out, size_t n)
 	for (size_t i = 0; i < len; i++) {
 		int c = (unsigned char)s[i];
 		if (c == '%') {
-			if (len - i < 3 || hexval(s[i + 1]) < 0 || hexval(s[i + 2]) < 0)
+			if (len - i < 3 || hex_digit(s[i + 1]) < 0 || hex_digit(s[i + 2]) < 0)
 				return -1;
-			c = hexval(s[i + 1]) * 16 + hexval(s[i + 2]);
+			c = hex_digit(s[i + 1]) * 16 + hex_digit(s[i + 2]);
 			i += 2;
 			if (c == 0)
 				return -1;

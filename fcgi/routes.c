@@ -164,17 +164,10 @@ static int rate_limit(struct request *req)
 	}
 	if (!app->limits)
 		return 0;
-	switch (lim_check(app->limits, key, strlen(key), limit, 1, now_us() / 1000, &req->rl)) {
-	case LIM_COUNTED:
-		break;
-	case LIM_UNCHECKED:
-		/* logged; serve rather than fail closed on our own fault, or as REDIS_ON_FAILURE=open says */
-		req->limits_unchecked = true;
-		return 0;
-	case LIM_UNAVAILABLE:
-		req->limits_unchecked = true;
-		return lim_refuse(&req->err);
-	}
+	int outcome = tpm_limit_outcome(req, lim_check(app->limits, key, strlen(key), limit, 1, now_us() / 1000,
+						       &req->rl));
+	if (outcome != 0)
+		return outcome < 0 ? -1 : 0;
 	req->has_rl = true;
 	tpm_peek(req);  /* a key with a token limit shows it on every answer, this 429 too */
 	if (req->rl.allowed)

@@ -24,6 +24,22 @@ static long tpm_limit(const struct request *req)
 	return app_key_token_limit(req->app, req->key_index);
 }
 
+int tpm_limit_outcome(struct request *req, enum lim_outcome o)
+{
+	switch (o) {
+	case LIM_COUNTED:
+		return 0;
+	case LIM_UNCHECKED:
+		/* serve rather than fail closed on our own fault, or as REDIS_ON_FAILURE=open says */
+		req->limits_unchecked = true;
+		return 1;
+	case LIM_UNAVAILABLE:
+		break;
+	}
+	req->limits_unchecked = true;
+	return lim_refuse(&req->err);
+}
+
 void tpm_peek(struct request *req)
 {
 	long limit = tpm_limit(req);
@@ -56,17 +72,9 @@ int tpm_reserve(struct request *req, const char *model, long tokens)
 	}
 	size_t n = tpm_key(req, key, sizeof key);
 	struct rl_result r;
-	switch (lim_check(req->app->limits, key, n, limit, tokens, now_us() / 1000, &r)) {
-	case LIM_COUNTED:
-		break;
-	case LIM_UNCHECKED:
-		/* logged; serve rather than fail closed on our own fault, or as REDIS_ON_FAILURE=open says */
-		req->limits_unchecked = true;
-		return 0;
-	case LIM_UNAVAILABLE:
-		req->limits_unchecked = true;
-		return lim_refuse(&req->err);
-	}
+	int outcome = tpm_limit_outcome(req, lim_check(req->app->limits, key, n, limit, tokens, now_us() / 1000, &r));
+	if (outcome != 0)
+		return outcome < 0 ? -1 : 0;
 	req->tpm = r;
 	req->has_tpm = true;
 	if (r.allowed) {
