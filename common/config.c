@@ -918,6 +918,9 @@ static void check_state_backend(struct loader *ld)
 	}
 	if (rp_parse_url(cfg->redis_url, &url, err, sizeof err) != 0)
 		cfg_report(&ld->rep->errors, "%s (%s)", err, rv->value ? rv->origin : "default");
+	/* every key name must fit RP_MAX_KEY with its longest key after it */
+	if (strlen(cfg->redis_key_prefix) > RP_MAX_PREFIX)
+		cfg_report(&ld->rep->errors, "REDIS_KEY_PREFIX: longer than %d bytes", RP_MAX_PREFIX);
 }
 
 /* The development key: random, made once and kept in the state directory

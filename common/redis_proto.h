@@ -18,6 +18,7 @@
 
 #define RP_MAX_URL   1024   /* bytes of a REDIS_URL */
 #define RP_MAX_KEY   256    /* bytes of a Redis key name we build */
+#define RP_MAX_PREFIX 64    /* bytes of REDIS_KEY_PREFIX: a prefix, an "ip:" key and a limit fit RP_MAX_KEY */
 
 /* A parsed REDIS_URL. Strings point into the struct's own storage. */
 struct rp_url {

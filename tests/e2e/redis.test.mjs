@@ -334,6 +334,14 @@ describe('STATE_BACKEND=redis is checked at start', () => {
         assert.notEqual(r.status, 0, r.stdout);
         assert.match(r.stderr + r.stdout, re);
       }
+      // a prefix that would leave no room for the key names
+      const env = { PATH: process.env.PATH, ENVIRONMENT: 'test', STATE_DIR: dir, STATE_BACKEND: 'redis', API_AUTH_TOKENS: TOKEN,
+        REDIS_URL: 'redis://127.0.0.1:6379/0', REDIS_KEY_PREFIX: 'p'.repeat(65) };
+      const r = spawnSync(app, ['--check-config'], { env, encoding: 'utf8' });
+      assert.notEqual(r.status, 0, r.stdout);
+      assert.match(r.stderr + r.stdout, /REDIS_KEY_PREFIX: longer than 64 bytes/);
+      env.REDIS_KEY_PREFIX = 'p'.repeat(64);
+      assert.equal(spawnSync(app, ['--check-config'], { env, encoding: 'utf8' }).status, 0);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
