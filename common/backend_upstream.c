@@ -857,6 +857,11 @@ int upstream_cooldowns_open(const char *path, char *err, size_t errlen)
 	return 0;
 }
 
+void upstream_cooldowns_share(struct rs_store *r)
+{
+	cd_share(cooldowns, r);
+}
+
 bool upstream_in_use(const struct config *cfg)
 {
 	for (size_t i = 0; i < cfg->n_models; i++)

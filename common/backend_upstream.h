@@ -45,4 +45,9 @@ int upstream_preload(const struct config *cfg, char *err, size_t errlen);
  * reason in err; without it each request tries deployments afresh. */
 int upstream_cooldowns_open(const char *path, char *err, size_t errlen);
 
+struct rs_store;
+/* STATE_BACKEND=redis: the cooldowns opened above are kept in r instead,
+ * shared by every host (cd_share); r is borrowed and outlives them. */
+void upstream_cooldowns_share(struct rs_store *r);
+
 #endif

@@ -25,6 +25,7 @@
 #include "key_policy.h"
 #include "pyproject.h"
 #include "ratelimit.h"
+#include "redis_proto.h"
 #include "relocate.h"
 #include "settings.h"
 #include "xalloc.h"
@@ -900,6 +901,28 @@ static void resolve_state_dir(struct loader *ld)
 	}
 }
 
+/* STATE_BACKEND=redis needs a REDIS_URL that parses; it is checked here
+ * so that a typo refuses start-up with the setting's name, not each
+ * request. */
+static void check_state_backend(struct loader *ld)
+{
+	const struct config *cfg = ld->cfg;
+	const struct raw_value *rv = &ld->raw[cfg_setting_index(settings_find("REDIS_URL"))];
+	struct rp_url url;
+	char err[256];
+	if (cfg->state_backend != 1)
+		return;
+	if (!cfg->redis_url) {
+		cfg_report(&ld->rep->errors, "STATE_BACKEND=redis needs REDIS_URL (redis://host:port/db or unix:///path.sock)");
+		return;
+	}
+	if (rp_parse_url(cfg->redis_url, &url, err, sizeof err) != 0)
+		cfg_report(&ld->rep->errors, "%s (%s)", err, rv->value ? rv->origin : "default");
+	/* every key name must fit RP_MAX_KEY with its longest key after it */
+	if (strlen(cfg->redis_key_prefix) > RP_MAX_PREFIX)
+		cfg_report(&ld->rep->errors, "REDIS_KEY_PREFIX: longer than %d bytes", RP_MAX_PREFIX);
+}
+
 /* The development key: random, made once and kept in the state directory
  * so that every worker process and CGI invocation accepts the same one. */
 static char *dev_token(struct loader *ld, bool *created)
@@ -1167,6 +1190,7 @@ int config_load(const struct config_paths *paths, struct config *cfg, struct con
 	resolve_settings(&ld);
 	if (rep->errors.len == 0)
 		resolve_state_dir(&ld);
+	check_state_backend(&ld);
 	resolve_tokens(&ld);
 	resolve_project(&ld);
 	cfg_resolve_upstream_env(&ld);
@@ -1207,6 +1231,8 @@ void config_free(struct config *cfg)
 	free(cfg->state_dir);
 	free(cfg->rate_limit_file);
 	free(cfg->usage_file);
+	free(cfg->redis_url);
+	free(cfg->redis_key_prefix);
 	free(cfg->metrics_token);
 	free(cfg->pyproject_path);
 	free(cfg->docs_dir);

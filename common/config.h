@@ -113,6 +113,12 @@ struct config {
 	char *rate_limit_file;
 	char *usage_file;              /* USAGE_FILE, default STATE_DIR/usage */
 	char *metrics_token;           /* METRICS_TOKEN; NULL: /metrics from loopback only */
+	int state_backend;             /* STATE_BACKEND: enum lim_backend (0 file, 1 redis) */
+	char *redis_url;               /* REDIS_URL; NULL unless set */
+	char *redis_key_prefix;        /* REDIS_KEY_PREFIX */
+	long redis_connect_timeout_ms; /* REDIS_CONNECT_TIMEOUT_MS */
+	long redis_timeout_ms;         /* REDIS_TIMEOUT_MS */
+	int redis_on_failure;          /* REDIS_ON_FAILURE: 0 closed, 1 open */
 	long max_body_bytes;
 	long mock_stream_delay_ms;     /* -1: not set, each model's own delay */
 	long threads;

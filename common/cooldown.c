@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "redis_store.h"
 #include "xalloc.h"
 
 /* ---- the pure rules ---- */
@@ -82,6 +83,7 @@ struct cd_store {
 	ino_t ino;
 	pthread_mutex_t lock;       /* writers of this process; the fcntl lock is per process */
 	int64_t next_stat_ms;       /* under lock: when a read checks the path again */
+	rs_store *shared;           /* STATE_BACKEND=redis: the records live there */
 };
 
 static uint64_t slot_check(const struct cd_slot *s)
@@ -259,11 +261,65 @@ static int64_t mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+void cd_share(cd_store *s, struct rs_store *r)
+{
+	if (s)
+		s->shared = r;
+}
+
+/* Redis failed: said at most once a minute per process. */
+static void shared_failed(const char *what, const char *why)
+{
+	static int64_t last;
+	int64_t now = mono_ms(), seen = __atomic_load_n(&last, __ATOMIC_RELAXED);
+	if ((seen == 0 || now - seen >= 60000) &&
+	    __atomic_compare_exchange_n(&last, &seen, now, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		log_warn("upstream cooldowns in Redis: %s: %s (said once a minute)", what, why);
+}
+
+static struct cd_state shared_get(cd_store *s, uint64_t key, int64_t now_ms)
+{
+	struct cd_state st = { 0, 0 };
+	char err[256];
+	if (rs_cooldown_get(s->shared, key, &st, err, sizeof err) != 0) {
+		shared_failed("not read, so no deployment is left alone", err);
+		st = (struct cd_state){ 0, 0 };
+	}
+	if (st.until_ms > now_ms + CD_MAX_COOL_MS)
+		st = (struct cd_state){ 0, 0 };  /* as a slot the file would not trust */
+	return st;
+}
+
+struct shared_op {
+	int64_t now_ms, cool_ms, retry_ms;
+	long k;
+	bool succeeded;
+};
+
+/* cd_record()'s rules on the record Redis holds: a success of a key with
+ * no record writes nothing. */
+static bool shared_apply(struct cd_state *st, void *arg)
+{
+	const struct shared_op *op = arg;
+	if (st->until_ms > op->now_ms + CD_MAX_COOL_MS)
+		*st = (struct cd_state){ 0, 0 };
+	if (op->succeeded) {
+		bool had = st->failures || st->until_ms;
+		cd_succeed(st);
+		st->until_ms = 0;
+		return had;
+	}
+	cd_fail(st, op->now_ms, op->k, op->cool_ms, op->retry_ms);
+	return true;
+}
+
 struct cd_state cd_get(cd_store *s, uint64_t key, int64_t now_ms)
 {
 	struct cd_state st = { 0, 0 };
 	if (!s)
 		return st;
+	if (s->shared)
+		return shared_get(s, key, now_ms);
 	/* A reader notices a deleted file within a second, without a stat
 	 * per request; a thread that finds the lock taken just reads on. */
 	if (pthread_mutex_trylock(&s->lock) == 0) {
@@ -309,6 +365,19 @@ int cd_record(cd_store *s, uint64_t key, int64_t now_ms, bool succeeded, long k,
 {
 	if (!s)
 		return 0;
+	if (s->shared) {
+		struct shared_op op = { now_ms, cool_ms, retry_ms, k, succeeded };
+		struct cd_state st;
+		char err[256];
+		/* kept a day past its cooldown, so failures in a row still add up */
+		if (rs_cooldown_update(s->shared, key, shared_apply, &op, CD_MAX_COOL_MS, &st, err, sizeof err) != 0) {
+			shared_failed("a deployment's failure or success is not remembered", err);
+			return -1;
+		}
+		if (out)
+			*out = st;
+		return 0;
+	}
 	int rc = 0;
 	pthread_mutex_lock(&s->lock);
 	follow_path(s);

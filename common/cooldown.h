@@ -64,6 +64,13 @@ int cd_open(const char *path, cd_store **out, char *errbuf, size_t errlen);
 /* Closes and frees s; NULL is a no-op. No other thread may be using s. */
 void cd_close(cd_store *s);
 
+struct rs_store;
+/* STATE_BACKEND=redis: from now on cd_get() and cd_record() keep the
+ * records in r (borrowed; it outlives s), so every host leaves a failing
+ * deployment alone, not only the one that saw it fail. Redis unreachable:
+ * a read finds no record, a write is lost (logged once a minute). */
+void cd_share(cd_store *s, struct rs_store *r);
+
 /* The record of key at now_ms (all zeros when there is none, it is
  * unreadable, or s is NULL). Lock-free: one pread. */
 struct cd_state cd_get(cd_store *s, uint64_t key, int64_t now_ms);

@@ -197,6 +197,18 @@ static bool is_429(const struct um_row *r)
 	return r->status == 429;
 }
 
+static bool is_unchecked(const struct um_row *r)
+{
+	return r->status != 429 && strcmp(r->reason, "limits_unchecked") == 0;
+}
+
+static void emit_requests_by_status(strbuf *out, const struct um_row *s, const void *arg)
+{
+	(void)arg;
+	sb_printf(out, "openai_fcgi_limits_unchecked_total{status=\"%d\"} %llu\n", s->status,
+		  (unsigned long long)s->requests);
+}
+
 static bool is_upstream_error(const struct um_row *r)
 {
 	return r->status >= 500 && r->upstream[0];
@@ -231,6 +243,10 @@ void metrics_render(const struct um_row *rows, size_t n, const struct um_gauges 
 	family(out, limited[0], "counter",
 	       "429 answers by kind (requests, tokens, insufficient_quota; an upstream's own 429 by its type).");
 	for_groups(sel, k, L_REASON, is_429, emit_one_label, limited, out);
+	family(out, "openai_fcgi_limits_unchecked_total", "counter",
+	       "Requests whose limits could not be counted (STATE_BACKEND=redis unreachable: admitted when "
+	       "REDIS_ON_FAILURE=open, else refused with 503), by status.");
+	for_groups(sel, k, L_STATUS, is_unchecked, emit_requests_by_status, NULL, out);
 	static const char *const upstream[] = { "openai_fcgi_upstream_errors_total", "upstream" };
 	family(out, upstream[0], "counter", "Answers of 500 and above to requests sent to an upstream, by upstream.");
 	for_groups(sel, k, L_UPSTREAM, is_upstream_error, emit_one_label, upstream, out);

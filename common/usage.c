@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "redis_store.h"
 #include "xalloc.h"
 
 /*
@@ -53,6 +54,7 @@ _Static_assert(sizeof(struct um_header) <= UM_HEADER_SIZE, "header fits");
 
 struct um_store {
 	char *path;
+	rs_store *shared;  /* STATE_BACKEND=redis: the counters live there */
 };
 
 /* ---- days ---- */
@@ -401,11 +403,61 @@ static int add_to(int fd, const struct um_row *want, const struct um_event *ev, 
 	return write_all(fd, &row, sizeof row, row_offset(i));
 }
 
+void um_share(um_store *s, struct rs_store *r)
+{
+	s->shared = r;
+}
+
+/* Redis failed: said once a minute, like a full table. */
+static void shared_failed(const char *what, const char *why)
+{
+	if (warn_due())
+		log_error("usage in Redis: %s: %s (said once a minute)", what, why);
+}
+
+/* um_record() in Redis: the same three rows, as deltas. */
+static int record_shared(um_store *s, const struct um_event *ev, int32_t today)
+{
+	struct um_row rows[3];
+	size_t n = 1;
+	char err[256];
+	memset(rows, 0, sizeof rows);
+	rows[0].kind = UM_DETAIL;
+	rows[0].day = today;
+	rows[0].status = ev->status;
+	put_label(rows[0].key, sizeof rows[0].key, ev->key);
+	put_label(rows[0].model, sizeof rows[0].model, ev->model);
+	put_label(rows[0].route, sizeof rows[0].route, ev->route);
+	put_label(rows[0].upstream, sizeof rows[0].upstream, ev->upstream);
+	put_label(rows[0].reason, sizeof rows[0].reason, ev->reason);
+	if (ev->key && *ev->key) {
+		rows[1].kind = UM_KEY_DAY;
+		rows[1].day = today;
+		put_label(rows[1].key, sizeof rows[1].key, ev->key);
+		rows[2] = rows[1];
+		rows[2].kind = UM_KEY_MONTH;
+		rows[2].day = um_month(today);
+		n = 3;
+	}
+	for (size_t i = 0; i < n; i++)
+		row_add(&rows[i], ev);
+	if (rs_usage_add(s->shared, rows, n, err, sizeof err) != 0) {
+		shared_failed("counting in this host's usage file meanwhile", err);
+		return 1;
+	}
+	return 0;
+}
+
 int um_record(um_store *s, const struct um_event *ev)
 {
 	char err[300];
 	struct um_row detail, total;
 	int32_t today = um_day(ev->now_s);
+	/* Redis unreachable: this host's file keeps the request, so what
+	 * happened during an outage (REDIS_ON_FAILURE=open's admissions) is
+	 * still counted; um_snapshot() adds both. */
+	if (s->shared && record_shared(s, ev, today) == 0)
+		return 0;
 	int fd = lock_file(s->path, err, sizeof err);
 	if (fd < 0) {
 		log_error("%s; this request is not counted", err);
@@ -444,6 +496,23 @@ int um_key_tokens(um_store *s, const char *key, int64_t now_s, uint64_t *day, ui
 	struct um_row want, row;
 	size_t i;
 	int32_t today = um_day(now_s);
+	if (s->shared) {
+		struct um_row rows[2];
+		memset(rows, 0, sizeof rows);
+		rows[0].kind = UM_KEY_DAY;
+		rows[0].day = today;
+		put_label(rows[0].key, sizeof rows[0].key, key);
+		rows[1] = rows[0];
+		rows[1].kind = UM_KEY_MONTH;
+		rows[1].day = um_month(today);
+		if (rs_usage_read(s->shared, rows, 2, err, sizeof err) != 0) {
+			shared_failed("a key's budget cannot be read", err);
+			return -1;
+		}
+		*day = rows[0].prompt_tokens + rows[0].completion_tokens;
+		*month = rows[1].prompt_tokens + rows[1].completion_tokens;
+		return 0;
+	}
 	int fd = lock_file(s->path, err, sizeof err);
 	if (fd < 0) {
 		log_error("%s", err);
@@ -538,6 +607,19 @@ int um_snapshot(um_store *s, struct um_row **rows, size_t *n, struct um_gauges *
 		r->key[UM_LABEL - 1] = r->model[UM_LABEL - 1] = '\0';
 		r->route[UM_SHORT - 1] = r->upstream[UM_SHORT - 1] = r->reason[UM_SHORT - 1] = '\0';
 		all[used++] = *r;
+	}
+	if (s->shared) {
+		/* every host's counters, plus what this host kept during outages */
+		struct um_row *more = NULL;
+		size_t extra = 0;
+		if (rs_usage_all(s->shared, &more, &extra, err, sizeof err) != 0)
+			shared_failed("showing this host's file alone", err);
+		if (extra) {
+			all = xrealloc(all, (used + extra) * sizeof *all);
+			memcpy(all + used, more, extra * sizeof *more);
+			used += extra;
+		}
+		free(more);
 	}
 	if (used == 0) {
 		free(all);

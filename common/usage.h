@@ -92,6 +92,15 @@ int um_open(const char *path, um_store **out, char *errbuf, size_t errlen);
 /* Frees s; NULL is a no-op. */
 void um_close(um_store *s);
 
+struct rs_store;
+/* STATE_BACKEND=redis: from now on um_record(), um_key_tokens() and the
+ * rows of um_snapshot() go to r (borrowed; it outlives s), so every host's
+ * usage adds up in --usage, /metrics and budgets. The gauges (requests in
+ * flight, open streams) stay the host's own, in the file, and so do the
+ * requests recorded while Redis cannot be reached: um_snapshot() adds the
+ * file's rows to Redis's (the file's alone during an outage). */
+void um_share(um_store *s, struct rs_store *r);
+
 /* Adds ev to its detail row and to its key's day and month totals, in one
  * locked step. */
 int um_record(um_store *s, const struct um_event *ev);

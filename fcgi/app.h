@@ -3,6 +3,7 @@
 #define OAF_APP_H
 #include "auth.h"
 #include "config.h"
+#include "limiter.h"
 #include "ratelimit.h"
 #include "stream_lease.h"
 #include "usage.h"
@@ -10,7 +11,7 @@
 struct app {
 	struct config cfg;
 	struct auth_keyring keys;    /* digests of cfg.tokens, same order */
-	rl_store *rl;                /* the shared rate-limit file, mapped once */
+	lim_store *limits;           /* request and token limits: the file, or Redis (STATE_BACKEND) */
 	sl_store *streams;           /* RATE_LIMIT_FILE.streams; NULL when no key has max_streams */
 	struct auth_keyring metrics_keys;  /* METRICS_TOKEN alone; empty when unset */
 	um_store *usage;             /* the shared usage counters (USAGE_FILE); NULL in unit tests */

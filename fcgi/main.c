@@ -202,9 +202,12 @@ static int open_state(void)
 		log_msg(LOG_CRITICAL, __FILE__, __LINE__, "config: API_AUTH_TOKENS: %s", err);
 		return -1;
 	}
-	if (rl_open(app.cfg.rate_limit_file, &app.rl, err, sizeof err) != 0) {
-		log_msg(LOG_CRITICAL, __FILE__, __LINE__, "config: RATE_LIMIT_FILE (%s): %s",
-			app.cfg.rate_limit_file, err);
+	if (lim_open_config(&app.cfg, &app.limits, err, sizeof err) != 0) {
+		if (app.cfg.state_backend == LIM_REDIS)
+			log_msg(LOG_CRITICAL, __FILE__, __LINE__, "config: STATE_BACKEND=redis: %s", err);
+		else
+			log_msg(LOG_CRITICAL, __FILE__, __LINE__, "config: RATE_LIMIT_FILE (%s): %s",
+				app.cfg.rate_limit_file, err);
 		return -1;
 	}
 	if (app_needs_stream_leases(&app.cfg)) {
@@ -224,6 +227,8 @@ static int open_state(void)
 		log_msg(LOG_CRITICAL, __FILE__, __LINE__, "config: USAGE_FILE (%s): %s", app.cfg.usage_file, err);
 		return -1;
 	}
+	if (lim_redis(app.limits))
+		um_share(app.usage, lim_redis(app.limits));  /* every host's usage adds up there */
 	/* libcurl is loaded here, before any request, only when a model needs
 	 * it: without it, a mock-only process starts ~15 ms sooner and maps
 	 * ~6 MiB less, and with it missing, start-up fails, not each request. */
@@ -236,6 +241,8 @@ static int open_state(void)
 		sb_printf(&path, "%s/upstream-cooldown", app.cfg.state_dir);
 		if (upstream_cooldowns_open(sb_str(&path), err, sizeof err) != 0)
 			log_warn("%s: deployments' failures are not remembered between requests", err);
+		else if (lim_redis(app.limits))
+			upstream_cooldowns_share(lim_redis(app.limits));  /* every host leaves it alone */
 		sb_free(&path);
 	}
 	return 0;
@@ -243,8 +250,8 @@ static int open_state(void)
 
 static void close_state(void)
 {
-	rl_close(app.rl);
-	app.rl = NULL;
+	lim_close(app.limits);
+	app.limits = NULL;
 	sl_close(app.streams);
 	app.streams = NULL;
 	um_close(app.usage);

@@ -76,6 +76,7 @@ void request_begin(struct request *req, const struct app *app, const struct req_
 	req->authenticated = false;
 	req->route = NULL;
 	req->has_rl = false;
+	req->limits_unchecked = false;
 	req->has_tpm = false;
 	req->tpm_reserved = 0;
 	req->tpm_settled = false;
@@ -221,7 +222,7 @@ static void record_usage(struct request *req, int64_t end_us)
 		.model = req->model_id,
 		.route = req->route ? req->route->path : "",
 		.upstream = req->upstream_name,
-		.reason = req->status == 429 ? req->err.type : NULL,
+		.reason = req->status == 429 ? req->err.type : req->limits_unchecked ? "limits_unchecked" : NULL,
 		/* nothing sent: the client left first (nginx's 499), else our fault */
 		.status = req->status ? req->status : req->client_gone ? 499 : 500,
 		.prompt_tokens = req->has_usage ? req->usage.prompt_tokens : 0,

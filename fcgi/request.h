@@ -51,6 +51,7 @@ struct request {
 
 	struct rl_result rl;         /* valid when has_rl */
 	bool has_rl;
+	bool limits_unchecked;       /* its limits could not be counted (LIM_UNCHECKED / LIM_UNAVAILABLE) */
 	struct rl_result tpm;        /* the key's tokens per minute; valid when has_tpm */
 	bool has_tpm;
 	long tpm_reserved;           /* tokens reserved for this request, until settled */

@@ -162,12 +162,12 @@ static int rate_limit(struct request *req)
 		snprintf(key, sizeof key, "ip:%.80s", addr ? addr : "-");
 		limit = app->cfg.rate_limit_per_minute;
 	}
-	if (!app->rl)
+	if (!app->limits)
 		return 0;
-	if (rl_check(app->rl, key, strlen(key), limit, now_us() / 1000, &req->rl) != 0) {
-		/* The limiter logged why; serve rather than fail closed on our own fault. */
-		return 0;
-	}
+	int outcome = tpm_limit_outcome(req, lim_check(app->limits, key, strlen(key), limit, 1, now_us() / 1000,
+						       &req->rl));
+	if (outcome != 0)
+		return outcome < 0 ? -1 : 0;
 	req->has_rl = true;
 	tpm_peek(req);  /* a key with a token limit shows it on every answer, this 429 too */
 	if (req->rl.allowed)

@@ -19,9 +19,25 @@ static size_t tpm_key(const struct request *req, char *buf, size_t n)
 /* The key's token limit; 0 when none applies to this request. */
 static long tpm_limit(const struct request *req)
 {
-	if (!req->authenticated || !req->app->rl)
+	if (!req->authenticated || !req->app->limits)
 		return 0;
 	return app_key_token_limit(req->app, req->key_index);
+}
+
+int tpm_limit_outcome(struct request *req, enum lim_outcome o)
+{
+	switch (o) {
+	case LIM_COUNTED:
+		return 0;
+	case LIM_UNCHECKED:
+		/* serve rather than fail closed on our own fault, or as REDIS_ON_FAILURE=open says */
+		req->limits_unchecked = true;
+		return 1;
+	case LIM_UNAVAILABLE:
+		break;
+	}
+	req->limits_unchecked = true;
+	return lim_refuse(&req->err);
 }
 
 void tpm_peek(struct request *req)
@@ -31,7 +47,7 @@ void tpm_peek(struct request *req)
 	if (limit <= 0)
 		return;
 	size_t n = tpm_key(req, key, sizeof key);
-	if (rl_check_cost(req->app->rl, key, n, limit, 0, now_us() / 1000, &req->tpm) == 0)
+	if (lim_check(req->app->limits, key, n, limit, 0, now_us() / 1000, &req->tpm) == LIM_COUNTED)
 		req->has_tpm = true;
 }
 
@@ -56,8 +72,9 @@ int tpm_reserve(struct request *req, const char *model, long tokens)
 	}
 	size_t n = tpm_key(req, key, sizeof key);
 	struct rl_result r;
-	if (rl_check_cost(req->app->rl, key, n, limit, tokens, now_us() / 1000, &r) != 0)
-		return 0;  /* the limiter logged why; serve rather than fail closed on our own fault */
+	int outcome = tpm_limit_outcome(req, lim_check(req->app->limits, key, n, limit, tokens, now_us() / 1000, &r));
+	if (outcome != 0)
+		return outcome < 0 ? -1 : 0;
 	req->tpm = r;
 	req->has_tpm = true;
 	if (r.allowed) {
@@ -133,6 +150,6 @@ void tpm_settle(struct request *req)
 	}
 	size_t n = tpm_key(req, key, sizeof key);
 	struct rl_result r;
-	if (delta != 0 && rl_settle(req->app->rl, key, n, limit, delta, now_us() / 1000, &r) == 0)
+	if (delta != 0 && lim_settle(req->app->limits, key, n, limit, delta, now_us() / 1000, &r) == LIM_COUNTED)
 		req->tpm = r;
 }

@@ -4,6 +4,7 @@
 #include "chat_request.h"
 #include "completions_request.h"
 #include "embeddings.h"
+#include "limiter.h"
 #include "request.h"
 
 /*
@@ -18,6 +19,12 @@
  * a token limit for the key (or without the limiter) they do nothing and
  * return 0.
  */
+
+/* What a request does with the limiter's outcome o (limiter.h): 0 when
+ * counted (the caller reads its result), 1 when not counted and served
+ * (logged by the limiter; /metrics counts it), -1 with a 503 in req->err
+ * when it must be refused (Redis unreachable, REDIS_ON_FAILURE=closed). */
+int tpm_limit_outcome(struct request *req, enum lim_outcome o);
 
 /* The key's state without spending any, so that every answer of a key
  * with a token limit carries the x-ratelimit-*-tokens headers. */

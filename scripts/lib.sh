@@ -4,9 +4,9 @@
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 # Debian packages the build needs, and those serving and testing need.
-BUILD_PKGS="build-essential autoconf automake pkg-config libfcgi-dev libjson-c-dev libconfig-dev libcurl4-openssl-dev libsodium-dev"
+BUILD_PKGS="build-essential autoconf automake pkg-config libfcgi-dev libjson-c-dev libconfig-dev libcurl4-openssl-dev libsodium-dev libhiredis-dev"
 SERVE_PKGS="lighttpd spawn-fcgi curl"
-TEST_PKGS="libcmocka-dev nginx-light apache2 libapache2-mod-fcgid prometheus"
+TEST_PKGS="libcmocka-dev nginx-light apache2 libapache2-mod-fcgid prometheus redis-server"
 # scripts/build-static: musl and what building the Debian source packages takes.
 STATIC_PKGS="musl-tools libtool cmake dpkg-dev file binutils openssl dnsmasq-base"
 # The docs pages' browser tests drive Debian's Chromium (never a downloaded one).

@@ -21,7 +21,7 @@ LDFLAGS = -fsanitize=fuzzer $(SAN) -pthread
 LIBS = $(shell pkg-config --libs json-c libconfig libsodium) -ldl -lm
 
 # curl_api_linked.c is the static build's stand-in for curl_api.c
-COMMON_SRC = $(filter-out %/curl_api_linked.c,$(wildcard $(top)/common/*.c))
+COMMON_SRC = $(filter-out %/curl_api_linked.c %/redis_store.c,$(wildcard $(top)/common/*.c))
 # everything of fcgi/ but what carries requests and starts processes
 RESPONDER_SRC = $(filter-out %/main.c %/io_fcgx.c %/io_cgi.c %/procman.c,$(wildcard $(top)/fcgi/*.c))
 COMMON_OBJ = $(patsubst $(top)/common/%.c,obj/common/%.o,$(COMMON_SRC))

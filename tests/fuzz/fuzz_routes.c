@@ -82,7 +82,7 @@ static int fake_flush(void *ctx)
 static void cleanup(void)
 {
 	char cmd[128];
-	rl_close(app.rl);
+	lim_close(app.limits);
 	auth_keyring_free(&app.keys);
 	config_free(&app.cfg);
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
@@ -131,7 +131,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	}
 	config_report_free(&rep);
 	if (auth_keyring_init(&app.keys, app.cfg.tokens, app.cfg.n_tokens, err, sizeof err) != 0 ||
-	    rl_open(app.cfg.rate_limit_file, &app.rl, err, sizeof err) != 0) {
+	    lim_open_config(&app.cfg, &app.limits, err, sizeof err) != 0) {
 		fprintf(stderr, "fuzz_routes: %s\n", err);
 		abort();
 	}

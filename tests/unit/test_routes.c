@@ -230,13 +230,13 @@ static void app_open(struct app *app, const char *dir, const char *sub, const ch
 		fail_msg("config refused:\n%s", sb_str(&rep.errors));
 	config_report_free(&rep);
 	assert_int_equal(auth_keyring_init(&app->keys, app->cfg.tokens, app->cfg.n_tokens, err, sizeof err), 0);
-	if (rl_open(app->cfg.rate_limit_file, &app->rl, err, sizeof err) != 0)
-		fail_msg("rl_open: %s", err);
+	if (lim_open_config(&app->cfg, &app->limits, err, sizeof err) != 0)
+		fail_msg("lim_open_config: %s", err);
 }
 
 static void app_close(struct app *app)
 {
-	rl_close(app->rl);
+	lim_close(app->limits);
 	auth_keyring_free(&app->keys);
 	config_free(&app->cfg);
 }
