@@ -631,6 +631,10 @@ static int exchange(const struct deployment_cfg *dep, const struct model_cfg *mo
 
 	up_clock_start(&x->clock, mono_ms());
 	x->client_heard_ms = x->clock.start_ms;
+	/* the client was there a moment ago: the first look is due
+	 * CLIENT_CHECK_MS into the wait, not at once (a poll(2) on the
+	 * front's connection that every quick answer paid for nothing) */
+	x->client_checked_ms = x->clock.start_ms;
 	CURLcode cc = perform(c);
 	int rc = conclude(x, cc);
 
