@@ -20,33 +20,44 @@ static bool is_hex(char c)
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
-/* A string from its opening quote; *escaped says whether it held an escape. */
+/* Bytes a string's plain run stops at: the quote, the backslash and the
+ * control bytes, which are not allowed raw. */
+static const unsigned char string_stop[256] = {
+	[0x00 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1,
+};
+
+/* A string from its opening quote; *escaped says whether it held an
+ * escape. The plain run goes through a local pointer and a table: the
+ * string bodies are most of an answer's bytes. */
 static bool scan_string(struct scan *s, bool *escaped)
 {
-	s->p++;  /* the quote */
-	*escaped = false;
-	while (s->p < s->end) {
-		unsigned char c = (unsigned char)*s->p++;
-		if (c == '"')
-			return true;
-		if (c < 0x20)
+	const unsigned char *q = (const unsigned char *)s->p + 1, *end = (const unsigned char *)s->end;
+	bool esc = false;
+	for (;;) {
+		while (q < end && !string_stop[*q])
+			q++;
+		if (q >= end || *q < 0x20)
 			return false;
-		if (c != '\\')
-			continue;
-		*escaped = true;
-		if (s->p >= s->end)
+		if (*q == '"')
+			break;
+		esc = true;  /* a backslash */
+		if (++q >= end)
 			return false;
-		c = (unsigned char)*s->p++;
-		if (c == 'u') {
-			if (s->end - s->p < 4 || !is_hex(s->p[0]) || !is_hex(s->p[1]) || !is_hex(s->p[2]) ||
-			    !is_hex(s->p[3]))
+		if (*q == 'u') {
+			if (end - q < 5 || !is_hex((char)q[1]) || !is_hex((char)q[2]) || !is_hex((char)q[3]) ||
+			    !is_hex((char)q[4]))
 				return false;
-			s->p += 4;
-		} else if (!strchr("\"\\/bfnrt", c) || c == '\0') {
+			q += 5;
+		} else if (*q == '"' || *q == '\\' || *q == '/' || *q == 'b' || *q == 'f' || *q == 'n' ||
+			   *q == 'r' || *q == 't') {
+			q++;
+		} else {
 			return false;
 		}
 	}
-	return false;
+	s->p = (const char *)q + 1;
+	*escaped = esc;
+	return true;
 }
 
 static bool digits(struct scan *s)

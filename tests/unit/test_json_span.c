@@ -61,6 +61,7 @@ static void test_accepts_what_json_accepts(void **state)
 		"{\"a\":[],\"b\":{},\"c\":[[]],\"d\":true,\"e\":false,\"f\":null}",
 		"{\"a\":[1, 2 ,3],\"b\" :\t{\"c\" :\n[\"d\"]}}",
 		"{\"a\":1,\"a\":2}",
+		"{\"a\":\"\x7f del, \xe2\x80\xa8 and \\\\ at the end\\\\\"}", "{\"\":\"\"}",
 	};
 	struct js_member ms[MAX];
 	for (size_t i = 0; i < sizeof valid / sizeof valid[0]; i++) {
@@ -84,6 +85,7 @@ static void test_refuses_what_is_not_strict_json(void **state)
 		"{\"a\":\"\\x\"}", "{\"a\":\"\\u12\"}", "{\"a\":\"\\u12g4\"}", "{\"a\":\"tab\there\"}",
 		"{\"a\":\"nl\nhere\"}", "{\"a\":\"open}", "{\"a\":1 /* c */}", "{\"a\":1} // c", "{\"a\":[1}",
 		"{\"a\":{\"b\":1]}", "{\"a\":\"x\"\"y\"}",
+		"{\"a\":\"\\\"}", "{\"a\":\"x\\", "{\"a\":\"\\u00e\"}", "{\"a\":\"\\U00e9\"}", "{\"a\":\"\x1f\"}",
 	};
 	struct js_member ms[MAX];
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
