@@ -12,6 +12,7 @@
 #include "cooldown.h"
 #include "curl_api.h"
 #include "failover.h"
+#include "json_span.h"
 #include "log.h"
 #include "rand.h"
 #include "sse.h"
@@ -55,17 +56,18 @@ static void init_once(void)
 	pthread_key_create(&handle_key, handle_free);
 }
 
-/* This thread's easy handle, or NULL (no libcurl, or no memory). */
+static void setup_once(CURL *c);
+
+/* This thread's easy handle, or NULL (no libcurl, or no memory). It keeps
+ * its connections, DNS cache and TLS session ids, and the options every
+ * transfer shares (setup_once); setup() sets all the others each time. */
 static CURL *thread_handle(void)
 {
 	pthread_once(&once, init_once);
 	if (!curl)
 		return NULL;
-	if (handle.easy) {
-		/* keeps live connections, the DNS cache and TLS session ids */
-		curl->easy_reset(handle.easy);
+	if (handle.easy)
 		return handle.easy;
-	}
 	handle.multi = curl->multi_init();
 	handle.easy = handle.multi ? curl->easy_init() : NULL;
 	if (!handle.easy) {
@@ -74,6 +76,7 @@ static CURL *thread_handle(void)
 		handle.multi = NULL;
 		return NULL;
 	}
+	setup_once(handle.easy);
 	pthread_setspecific(handle_key, &handle);
 	return handle.easy;
 }
@@ -368,25 +371,43 @@ static struct curl_slist *request_headers(const struct upstream_cfg *up, bool st
 	return h;
 }
 
-static void setup(CURL *c, struct xfer *x, const char *url)
+/* What every transfer of a thread's handle shares, set once when the
+ * handle is made: a curl_easy_reset() and all of these again on every
+ * request cost the relay ~6,500 instructions a request for nothing. */
+static void setup_once(CURL *c)
 {
-	curl->easy_setopt(c, CURLOPT_URL, url);
 	curl->easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl->easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl->easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, x->up->connect_ms > 0 ? x->up->connect_ms : 0L);
-	curl->easy_setopt(c, CURLOPT_TIMEOUT_MS, x->up->total_ms > 0 ? x->up->total_ms : 0L);
 	curl->easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
 	curl->easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl->easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
 	curl->easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-	curl->easy_setopt(c, CURLOPT_HEADERDATA, x);
 	curl->easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl->easy_setopt(c, CURLOPT_WRITEDATA, x);
 	curl->easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
 	curl->easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-	curl->easy_setopt(c, CURLOPT_XFERINFODATA, x);
 	if (ca_file)
 		curl->easy_setopt(c, CURLOPT_CAINFO, ca_file);
+}
+
+/* Everything that differs from one transfer to the next, each of them set
+ * every time so that nothing of the last transfer carries over: the URL,
+ * up's limits, x as the callbacks' state, the headers, and the method
+ * (body NULL: a GET; else POSTed, borrowed until the transfer ends). */
+static void setup(CURL *c, struct xfer *x, const char *url, struct curl_slist *headers, const strbuf *body)
+{
+	curl->easy_setopt(c, CURLOPT_URL, url);
+	curl->easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, x->up->connect_ms > 0 ? x->up->connect_ms : 0L);
+	curl->easy_setopt(c, CURLOPT_TIMEOUT_MS, x->up->total_ms > 0 ? x->up->total_ms : 0L);
+	curl->easy_setopt(c, CURLOPT_HEADERDATA, x);
+	curl->easy_setopt(c, CURLOPT_WRITEDATA, x);
+	curl->easy_setopt(c, CURLOPT_XFERINFODATA, x);
+	curl->easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+	if (body) {
+		curl->easy_setopt(c, CURLOPT_POSTFIELDS, body->buf ? body->buf : "");
+		curl->easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body->len);
+	} else {
+		curl->easy_setopt(c, CURLOPT_HTTPGET, 1L);
+	}
 }
 
 /* Hands the upstream's wait on with its 429 (or 503): as headers we make
@@ -409,11 +430,77 @@ static void pass_retry(const struct xfer *x)
 	x->sink->header(x->sink->hctx, "retry-after-ms", v);
 }
 
-/* A whole JSON answer: a 200 of a non-streaming request, or a stream
- * request that the upstream answered without streaming. */
-static int finish_whole(struct xfer *x)
+/* Top-level members of a whole answer relayed without a tree; one with
+ * more takes the tree. */
+#define ANSWER_MEMBERS 64
+
+/* The usage object's counts (val, len: its bytes), as relayed_usage() in
+ * chat_response.c reads them from a tree: integers only, others 0. false
+ * when val is not an object this can read. */
+static bool usage_of(const char *val, size_t len, struct chat_usage *u)
 {
-	json_object *obj = parse_json(x->up, "the answer", x->body.buf ? x->body.buf : "", x->body.len);
+	struct js_member ms[ANSWER_MEMBERS];
+	int n = js_members(val, len, ms, ANSWER_MEMBERS);
+	int64_t v;
+	if (n < 0)
+		return false;
+	memset(u, 0, sizeof *u);
+	for (int i = 0; i < n; i++)
+		if (js_is(&ms[i], "prompt_tokens") && js_int(ms[i].val, ms[i].val_len, &v))
+			u->prompt_tokens = (long)v;
+		else if (js_is(&ms[i], "completion_tokens") && js_int(ms[i].val, ms[i].val_len, &v))
+			u->completion_tokens = (long)v;
+	u->total_tokens = u->prompt_tokens + u->completion_tokens;
+	return true;
+}
+
+/* The common whole answer, relayed as its bytes: a strictly valid object
+ * with what it must have and no error member. Sets *rc and returns true
+ * when it was (or the client left); false leaves the answer to the tree,
+ * which says what is wrong with it. Nothing is parsed into objects and
+ * nothing re-serialised: json-c's parse and re-serialisation of an answer
+ * were most of what relaying it cost. */
+static bool finish_whole_bytes(struct xfer *x, const char *s, size_t len, int *rc)
+{
+	struct js_member ms[ANSWER_MEMBERS];
+	struct chat_usage usage;
+	const struct js_member *usage_m = NULL;
+	bool has_whole = false;
+	if (!x->sink->relay_bytes || x->stream)
+		return false;
+	int n = js_members(s, len, ms, ANSWER_MEMBERS);
+	if (n < 0)
+		return false;
+	for (int i = 0; i < n; i++) {
+		if (js_is(&ms[i], "error"))
+			return false;
+		if (js_is(&ms[i], x->whole_member))
+			has_whole = true;
+		else if (js_is(&ms[i], "usage"))
+			usage_m = &ms[i];  /* the last, as a tree keeps it */
+	}
+	if (!has_whole)
+		return false;
+	bool have_usage = false;
+	if (usage_m && *usage_m->val == '{') {
+		if (!usage_of(usage_m->val, usage_m->val_len, &usage))
+			return false;
+		have_usage = true;
+	}
+	announce(x);
+	*rc = 0;
+	if (x->sink->relay_bytes(x->sink->ctx, s, len, ms, n, have_usage ? &usage : NULL) < 0) {
+		x->client_gone = true;
+		*rc = -1;
+	}
+	return true;
+}
+
+/* The answer parsed into a tree: one the bytes could not take, and what
+ * is wrong with the others (s: UTF-8 already repaired). */
+static int finish_whole_tree(struct xfer *x, const char *s, size_t len)
+{
+	json_object *obj = parse_json(x->up, "the answer", s, len);
 	int rc = -1;
 	if (!obj || !json_object_is_type(obj, json_type_object)) {
 		log_warn("upstream %s: answer is not a JSON object: %.120s", x->up->name, sb_str(&x->body));
@@ -430,6 +517,27 @@ static int finish_whole(struct xfer *x)
 		rc = 0;
 	}
 	json_object_put(obj);
+	return rc;
+}
+
+/* A whole JSON answer: a 200 of a non-streaming request, or a stream
+ * request that the upstream answered without streaming. */
+static int finish_whole(struct xfer *x)
+{
+	strbuf fixed = STRBUF_INIT;
+	const char *s = x->body.buf ? x->body.buf : "";
+	size_t len = x->body.len;
+	size_t bad = up_utf8_repair(s, len, &fixed);
+	if (bad) {
+		log_warn("upstream %s: %zu invalid UTF-8 bytes in the answer replaced by U+FFFD", x->up->name, bad);
+		s = fixed.buf;
+		len = fixed.len;
+	}
+	int rc = -1;
+	bool done = finish_whole_bytes(x, s, len, &rc);
+	if (!done)
+		rc = finish_whole_tree(x, s, len);
+	sb_free(&fixed);
 	return rc;
 }
 
@@ -484,6 +592,8 @@ struct ask {
 	const char *endpoint;      /* "chat/completions", "responses", "completions", "embeddings" */
 	json_object *root;
 	bool stream;
+	const char *raw;           /* the bytes root was parsed from; NULL: not at hand */
+	size_t raw_len;
 };
 
 /* One exchange with one deployment. Fills *o for the retry rule and x's
@@ -514,15 +624,17 @@ static int exchange(const struct deployment_cfg *dep, const struct model_cfg *mo
 
 	strbuf url = STRBUF_INIT, body = STRBUF_INIT;
 	sb_printf(&url, "%s/%s", up->base_url, ask->endpoint);
-	up_body_with_model(ask->root, dep->model, ask->stream && strcmp(ask->endpoint, "chat/completions") == 0, &body);
+	up_body_from_raw(ask->raw, ask->raw_len, ask->root, dep->model,
+			 ask->stream && strcmp(ask->endpoint, "chat/completions") == 0, &body);
 	struct curl_slist *headers = request_headers(up, ask->stream);
-	setup(c, x, sb_str(&url));
-	curl->easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-	curl->easy_setopt(c, CURLOPT_POSTFIELDS, body.buf);
-	curl->easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body.len);
+	setup(c, x, sb_str(&url), headers, &body);
 
 	up_clock_start(&x->clock, mono_ms());
 	x->client_heard_ms = x->clock.start_ms;
+	/* the client was there a moment ago: the first look is due
+	 * CLIENT_CHECK_MS into the wait, not at once (a poll(2) on the
+	 * front's connection that every quick answer paid for nothing) */
+	x->client_checked_ms = x->clock.start_ms;
 	CURLcode cc = perform(c);
 	int rc = conclude(x, cc);
 
@@ -630,14 +742,15 @@ static int ask_deployments(const struct model_cfg *model, const struct ask *ask,
 static int forward(const struct model_cfg *model, const char *endpoint, json_object *root, bool stream,
 		   const struct chat_sink *sink, oa_error *err)
 {
-	const struct ask ask = { endpoint, root, stream };
+	const struct ask ask = { endpoint, root, stream, NULL, 0 };
 	return ask_deployments(model, &ask, sink, err);
 }
 
 static int upstream_chat(const struct model_cfg *model, const struct chat_request *req,
 			 const struct chat_sink *sink, oa_error *err)
 {
-	return forward(model, "chat/completions", req->root, req->stream, sink, err);
+	const struct ask ask = { "chat/completions", req->root, req->stream, req->body, req->body_len };
+	return ask_deployments(model, &ask, sink, err);
 }
 
 const struct backend_ops backend_upstream = {
@@ -709,8 +822,7 @@ static int fetch_models(const struct upstream_cfg *up, struct discovered_model *
 	strbuf url = STRBUF_INIT;
 	sb_printf(&url, "%s/models", up->base_url);
 	struct curl_slist *headers = request_headers(up, false);
-	setup(c, &x, sb_str(&url));
-	curl->easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+	setup(c, &x, sb_str(&url), headers, NULL);
 	up_clock_start(&x.clock, mono_ms());
 	CURLcode cc = perform(c);
 	json_object *list = NULL;

@@ -598,6 +598,8 @@ int chat_request_parse(const char *body, size_t len, struct chat_request *req, o
 		return -1;
 	}
 	req->root = root;
+	req->body = body;
+	req->body_len = len;
 	fill(req, root);
 	return 0;
 }

@@ -45,6 +45,10 @@ enum response_format { RF_TEXT, RF_JSON_OBJECT, RF_JSON_SCHEMA };
 
 struct chat_request {
 	json_object *root;         /* the parsed body; owned */
+	const char *body;          /* the bytes root was parsed from, borrowed from
+	                            * chat_request_parse()'s caller, who sets it NULL
+	                            * before freeing them; NULL: only root is left */
+	size_t body_len;
 	char *text_store;          /* joined content texts; owned */
 
 	const char *model;

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "json_span.h"
 #include "rand.h"
 #include "xalloc.h"
 
@@ -217,10 +218,25 @@ static int accum_relay(void *ctx, struct json_object *obj)
 	return 0;
 }
 
+static int accum_relay_bytes(void *ctx, const char *json, size_t len, const struct js_member *ms, int n,
+			     const struct chat_usage *usage)
+{
+	struct chat_accum *acc = ctx;
+	if (usage) {
+		acc->usage = *usage;
+		acc->have_usage = true;
+	}
+	sb_reset(&acc->relayed);
+	js_replace_value(json, len, ms, n, "model", acc->meta->model ? acc->meta->model : "", &acc->relayed);
+	acc->have_relayed = true;
+	return 0;
+}
+
 void chat_accum_sink(struct chat_accum *acc, struct chat_sink *sink)
 {
 	memset(sink, 0, sizeof(*sink));
 	sink->relay = accum_relay;
+	sink->relay_bytes = accum_relay_bytes;
 	sink->ctx = acc;
 	sink->delta = accum_delta;
 	sink->tool_call = accum_tool_call;

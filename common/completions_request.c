@@ -168,6 +168,7 @@ int completions_request_parse(const char *body, size_t len, struct completions_r
 		chat_body(root, req, i, &b);
 		int rc = chat_request_parse(b.buf, b.len, &req->chat[i], err);
 		sb_free(&b);
+		req->chat[i].body = NULL;  /* its bytes are gone: the tree is what is left */
 		if (rc != 0) {
 			/* our translation, refused by chat's rules: a bug of ours */
 			log_error("completions: the chat translation was refused (%s: %s)", err->param, err->message);

@@ -324,6 +324,7 @@ int responses_request_parse(const char *body, size_t len, struct responses_reque
 	rt_request_to_chat(root, &chat_body);
 	int rc = chat_request_parse(chat_body.buf, chat_body.len, &req->chat, err);
 	sb_free(&chat_body);
+	req->chat.body = NULL;  /* its bytes are gone: the tree is what is left */
 	if (rc != 0) {
 		/* a translation the chat rules refuse is our bug, not the client's */
 		log_error("responses: the chat translation was refused (%s: %s)", err->param, err->message);

@@ -6,11 +6,28 @@
 #include <string.h>
 #include <strings.h>
 
+#include "json_span.h"
 #include "utf8.h"
 
 void up_request_body(const struct chat_request *req, const char *upstream_model, strbuf *out)
 {
-	up_body_with_model(req->root, upstream_model, req->stream, out);
+	up_body_from_raw(req->body, req->body_len, req->root, upstream_model, req->stream, out);
+}
+
+/* Members of a request body we splice into without a tree; more, and the
+ * tree does it. */
+#define SPLICE_MEMBERS 64
+
+void up_body_from_raw(const char *raw, size_t len, json_object *root, const char *upstream_model, bool ask_usage,
+		      strbuf *out)
+{
+	struct js_member ms[SPLICE_MEMBERS];
+	int n = raw && !ask_usage ? js_members(raw, len, ms, SPLICE_MEMBERS) : -1;
+	if (n < 0) {
+		up_body_with_model(root, upstream_model, ask_usage, out);
+		return;
+	}
+	js_replace_value(raw, len, ms, n, "model", upstream_model, out);
 }
 
 void up_body_with_model(json_object *root, const char *upstream_model, bool ask_usage, strbuf *out)

@@ -18,8 +18,15 @@
 /* Appends to out the body to send upstream: the client's request as it
  * came, with model replaced by upstream_model, and for a stream
  * stream_options.include_usage set, so that the real usage can settle the
- * key's tokens (chat_response.c drops it for a client that did not ask). */
+ * key's tokens (chat_response.c drops it for a client that did not ask).
+ * req->body must still be the bytes req->root was parsed from. */
 void up_request_body(const struct chat_request *req, const char *upstream_model, strbuf *out);
+/* The same from the client's bytes (raw, len; NULL: none) when they are
+ * at hand: with no include_usage to add, only the model's value changes
+ * in them (no tree copied, nothing re-serialised); otherwise, or when
+ * they are not a plain object (json_span.h), as up_body_with_model(). */
+void up_body_from_raw(const char *raw, size_t len, json_object *root, const char *upstream_model, bool ask_usage,
+		      strbuf *out);
 /* The same for any body (root is borrowed): /responses, /completions,
  * /embeddings; stream_options.include_usage only when ask_usage (a chat
  * completions stream: other endpoints' bodies may not have it). */

@@ -179,6 +179,30 @@ function badUpstream() {
         case 'inject-ms': raw429(res, 'Retry-After: soon\r\nretry-after-ms: 1500\rX-Injected: yes'); break;
         case 'retry-date': raw429(res, `Retry-After: ${new Date(Date.now() + 30000).toUTCString()}`); break;
         case 'retry-junk': raw429(res, 'Retry-After: 5, 6\r\nretry-after-ms: -1'); break;
+        // whole answers in the shapes a relay that keeps the bytes must get
+        // right: spaced out, the model twice at the top and once inside,
+        // escapes (kept as bytes); one that only a lenient parser takes
+        // (a comment, trailing commas, single quotes, a raw tab); a key
+        // written with an escape
+        case 'shapes':
+          res.writeHead(200, { 'Content-Type': 'application/json' });
+          res.end('{\n  "id" : "chatcmpl-shapes", "model": "first",\r\n  "object": "chat.completion", "created": 1,\n'
+            + '  "choices": [ { "index": 0, "message": { "role": "assistant", "model": "inner",\n'
+            + '    "content": "caf\\u00e9 \\"q\\" \\u2028 a\\/b \u00fc" }, "finish_reason": "stop" } ],\n'
+            + '  "usage": { "prompt_tokens": 7, "completion_tokens": 11, "total_tokens": 18 },\n  "model": "second"\n}\n');
+          break;
+        case 'lenient':
+          res.writeHead(200, { 'Content-Type': 'application/json' });
+          res.end('{"id":"chatcmpl-lenient",/* c */"object":"chat.completion","created":1,\'model\':"m",'
+            + '"choices":[{"index":0,"message":{"role":"assistant","content":"x\ty"},"finish_reason":"stop"},],'
+            + '"usage":{"prompt_tokens":5,"completion_tokens":13,"total_tokens":18,},}');
+          break;
+        case 'escaped-key':
+          res.writeHead(200, { 'Content-Type': 'application/json' });
+          res.end('{"id":"chatcmpl-esc","object":"chat.completion","created":1,"mod\\u0065l":"m",'
+            + '"choices":[{"index":0,"message":{"role":"assistant","content":"e"},"finish_reason":"stop"}],'
+            + '"usage":{"prompt_tokens":3,"completion_tokens":17,"total_tokens":20}}');
+          break;
         // bytes that are not UTF-8 inside the model's text
         case 'utf8':
           if (b.stream) {
@@ -201,7 +225,8 @@ function badUpstream() {
 const badModels = ['drop', 'stall-first', 'stall-between', 'garbage', 'split', 'pace', 'forever',
   'r429', 'r500', 'r400', 'r404', 'r500-lines', 'endless-line', 'endless-line-after', 'endless-event',
   'endless-event-after', 'endless-comment', 'keepalive-drip', 'keepalive-drip-after', 'slow-drip',
-  'inject-cr', 'inject-lf', 'inject-nul', 'inject-long', 'inject-ms', 'retry-date', 'retry-junk', 'utf8'];
+  'inject-cr', 'inject-lf', 'inject-nul', 'inject-long', 'inject-ms', 'retry-date', 'retry-junk', 'utf8',
+  'shapes', 'lenient', 'escaped-key'];
 
 // The upstream "short" is the same server with a total limit of SHORT_TOTAL_MS.
 const SHORT_TOTAL_MS = 3000;
@@ -697,6 +722,42 @@ describe('upstream backend through lighttpd', () => {
     assert.ok(Number.isInteger(secs) && secs >= 25 && secs <= 31, `an HTTP-date 30 s ahead became ${r.headers.get('retry-after')}`);
     assert.equal(r.headers.get('retry-after-ms'), String(secs * 1000));
     await normalWorks();
+  });
+
+  test('whole answers spaced out, with the model twice or inside, escapes, lenient JSON or an escaped key: strict JSON back, the model mapped at the top only, usage counted', async () => {
+    const strict = new TextDecoder('utf-8', { fatal: true });
+    const post = (model, body = {}) => fetch(`${px.url}/v1/chat/completions`, {
+      method: 'POST', headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ model, messages: msgs, ...body }),
+    });
+    const cases = [
+      ['bad-shapes', 'caf\u00e9 "q" \u2028 a/b \u00fc', '7+11'],
+      ['bad-lenient', 'x\ty', '5+13'],
+      ['bad-escaped-key', 'e', '3+17'],
+    ];
+    for (const [model, content, tokens] of cases) {
+      const r = await post(model, { user: `case-${model}` });
+      assert.equal(r.status, 200, model);
+      const text = strict.decode(await r.arrayBuffer());
+      const j = JSON.parse(text);  // throws on anything but strict JSON
+      assert.equal(j.model, model, text);
+      assert.equal(j.choices[0].message.content, content, text);
+      assert.ok(!/"(first|second|m)"/.test(text), `an upstream model name left at the top: ${text}`);
+      assert.equal(r.headers.get('x-openai-fcgi-deployment'), `bad/${model.slice(4)}`);
+      await sleep(50);  // the access log line is written after the answer
+      assert.ok(px.log().split('\n').some((l) => l.includes(`tokens=${tokens}`)), `no tokens=${tokens} in the log`);
+    }
+    // the one inside a choice is the upstream's own field, not its name
+    const r = await post('bad-shapes');
+    assert.equal((await r.json()).choices[0].message.model, 'inner');
+    // what the upstream was asked: the client's body, the model mapped, all else as sent
+    bad.seen.length = 0;
+    await (await post('bad-shapes', { temperature: 0.25, metadata: { model: 'keep' }, user: 'caf\u00e9' })).text();
+    const got = bad.seen.at(-1).body;
+    assert.equal(got.model, 'shapes');
+    assert.deepEqual(got.metadata, { model: 'keep' });
+    assert.equal(got.user, 'caf\u00e9');
+    assert.equal(got.temperature, 0.25);
   });
 
   test('invalid UTF-8 from the upstream is replaced by U+FFFD, in a whole answer and in a stream', async () => {

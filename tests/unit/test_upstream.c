@@ -49,6 +49,46 @@ static void test_request_body_maps_model_keeps_rest(void **state)
 	chat_request_free(&req);
 }
 
+/* Bodies that need no include_usage go as the client wrote them, only the
+ * model's value changed: the same object the tree would send, the rest
+ * byte for byte; a stream's, or a body with an escaped top-level key, takes
+ * the tree. */
+static void test_request_body_spliced_same_as_tree(void **state)
+{
+	(void)state;
+	static const char *bodies[] = {
+		"{\"model\":\"fast\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
+		"{ \"messages\" : [ {\"role\":\"user\",\"content\":\"caf\\u00e9 a\\/b\"} ] ,\"temperature\":1.0E0,"
+		"\"model\" : \"fast\" , \"user\":\"u\" }\n",
+		"{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"model\":\"fast\",\"metadata\":{\"model\":\"keep\"}}",
+		"{\"model\":\"fast\",\"stream\":false,\"messages\":[{\"role\":\"user\",\"content\":\"\\\"q\\\"\"}]}",
+		"{\"model\":\"fast\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"s\"}]}",
+		"{\"mod\\u0065l\":\"fast\",\"messages\":[{\"role\":\"user\",\"content\":\"e\"}]}",
+	};
+	for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+		const char *body = bodies[i];
+		size_t len = strlen(body);
+		struct chat_request req;
+		oa_error err;
+		assert_int_equal(chat_request_parse(body, len, &req, &err), 0);
+		strbuf spliced = STRBUF_INIT, tree = STRBUF_INIT;
+		up_request_body(&req, "llama \"3\"", &spliced);
+		up_body_with_model(req.root, "llama \"3\"", req.stream, &tree);
+		json_object *a = json_tokener_parse(sb_str(&spliced)), *b = json_tokener_parse(sb_str(&tree));
+		assert_non_null(a);
+		assert_true(json_object_equal(a, b));
+		assert_string_equal(member_str(a, "model"), "llama \"3\"");
+		if (!req.stream && !strstr(body, "\\u0065"))
+			/* everything but the model's value is the client's bytes */
+			assert_int_equal(spliced.len, len - strlen("\"fast\"") + strlen("\"llama \\\"3\\\"\""));
+		json_object_put(a);
+		json_object_put(b);
+		sb_free(&spliced);
+		sb_free(&tree);
+		chat_request_free(&req);
+	}
+}
+
 /* ---- errors ---- */
 
 static void test_4xx_openai_shaped_is_kept(void **state)
@@ -423,6 +463,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_request_body_maps_model_keeps_rest),
+		cmocka_unit_test(test_request_body_spliced_same_as_tree),
 		cmocka_unit_test(test_4xx_openai_shaped_is_kept),
 		cmocka_unit_test(test_4xx_other_body_is_wrapped),
 		cmocka_unit_test(test_429_kept_with_its_own_or_our_error),

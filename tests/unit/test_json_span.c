@@ -1,0 +1,191 @@
+/* test_json_span.c: top-level members found in an object's bytes, the strict check under it, and the value splice */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "json_span.h"
+
+#define MAX 16
+
+static int members(const char *s, struct js_member *ms)
+{
+	return js_members(s, strlen(s), ms, MAX);
+}
+
+/* What a strict json-c parse says of s: an object, whole? */
+static bool json_c_object(const char *s)
+{
+	json_tokener *tok = json_tokener_new_ex(JS_MAX_DEPTH);
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	json_object *o = json_tokener_parse_ex(tok, s, (int)strlen(s));
+	size_t end = json_tokener_get_parse_end(tok);
+	while (o && end < strlen(s) && strchr(" \t\r\n", s[end]))
+		end++;
+	bool ok = o && json_object_is_type(o, json_type_object) && end == strlen(s);
+	json_object_put(o);
+	json_tokener_free(tok);
+	return ok;
+}
+
+static void test_members_and_spans(void **state)
+{
+	(void)state;
+	struct js_member ms[MAX];
+	const char *s = " {\"id\" : \"x\",\"model\":\"gpt\\n\", \"n\":[1,{\"a\":null}],\"u\":{\"t\":-3}}\r\n";
+	assert_int_equal(members(s, ms), 4);
+	assert_true(js_is(&ms[0], "id"));
+	assert_false(js_is(&ms[0], "i"));
+	assert_true(js_is(&ms[1], "model"));
+	assert_int_equal(ms[1].val_len, strlen("\"gpt\\n\""));
+	assert_memory_equal(ms[1].val, "\"gpt\\n\"", ms[1].val_len);
+	assert_memory_equal(ms[2].val, "[1,{\"a\":null}]", ms[2].val_len);
+	assert_memory_equal(ms[3].val, "{\"t\":-3}", ms[3].val_len);
+	assert_int_equal(members("{}", ms), 0);
+	assert_int_equal(members(" { } ", ms), 0);
+}
+
+/* Valid JSON objects of every kind of value: both accept. */
+static void test_accepts_what_json_accepts(void **state)
+{
+	(void)state;
+	static const char *valid[] = {
+		"{\"a\":0}", "{\"a\":-0.5e+10}", "{\"a\":1E-2}", "{\"a\":123456789012345678901234567890}",
+		"{\"a\":\"\\u00e9\\ud83d\\ude00\\\"\\\\\\/\\b\\f\\n\\r\\t\"}", "{\"a\":\"h\xc3\xa9\"}",
+		"{\"a\":[],\"b\":{},\"c\":[[]],\"d\":true,\"e\":false,\"f\":null}",
+		"{\"a\":[1, 2 ,3],\"b\" :\t{\"c\" :\n[\"d\"]}}",
+		"{\"a\":1,\"a\":2}",
+		"{\"a\":\"\x7f del, \xe2\x80\xa8 and \\\\ at the end\\\\\"}", "{\"\":\"\"}",
+	};
+	struct js_member ms[MAX];
+	for (size_t i = 0; i < sizeof valid / sizeof valid[0]; i++) {
+		assert_true(json_c_object(valid[i]));
+		if (members(valid[i], ms) < 0)
+			fail_msg("refused valid %s", valid[i]);
+	}
+}
+
+/* Whatever it accepts a strict parser accepts: a lenient one's extras,
+ * broken grammar and non-objects are refused (the caller then takes the
+ * slow path). */
+static void test_refuses_what_is_not_strict_json(void **state)
+{
+	(void)state;
+	static const char *bad[] = {
+		"", " ", "[]", "\"s\"", "1", "null", "{", "}", "{\"a\"}", "{\"a\":}", "{\"a\" 1}", "{a:1}",
+		"{'a':1}", "{\"a\":'x'}", "{\"a\":1,}", "{,}", "{\"a\":[1,]}", "{\"a\":[,1]}", "{\"a\":1}{}",
+		"{\"a\":1} x", "{\"a\":NaN}", "{\"a\":Infinity}", "{\"a\":-Infinity}", "{\"a\":01}", "{\"a\":1.}",
+		"{\"a\":.5}", "{\"a\":1e}", "{\"a\":+1}", "{\"a\":-}", "{\"a\":tru}", "{\"a\":True}", "{\"a\":nul}",
+		"{\"a\":\"\\x\"}", "{\"a\":\"\\u12\"}", "{\"a\":\"\\u12g4\"}", "{\"a\":\"tab\there\"}",
+		"{\"a\":\"nl\nhere\"}", "{\"a\":\"open}", "{\"a\":1 /* c */}", "{\"a\":1} // c", "{\"a\":[1}",
+		"{\"a\":{\"b\":1]}", "{\"a\":\"x\"\"y\"}",
+		"{\"a\":\"\\\"}", "{\"a\":\"x\\", "{\"a\":\"\\u00e\"}", "{\"a\":\"\\U00e9\"}", "{\"a\":\"\x1f\"}",
+	};
+	struct js_member ms[MAX];
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		if (members(bad[i], ms) >= 0)
+			fail_msg("accepted %s", bad[i]);
+}
+
+static void test_nesting_bounded_like_json_c(void **state)
+{
+	(void)state;
+	struct js_member ms[MAX];
+	char deep[256];
+	for (int depth = 1; depth < 40; depth++) {
+		/* {"a": then depth-1 arrays */
+		int n = snprintf(deep, sizeof deep, "{\"a\":");
+		for (int i = 1; i < depth; i++)
+			deep[n++] = '[';
+		deep[n++] = '1';
+		for (int i = 1; i < depth; i++)
+			deep[n++] = ']';
+		deep[n++] = '}';
+		deep[n] = '\0';
+		/* never more than a json-c parse takes */
+		if (members(deep, ms) >= 0)
+			assert_true(json_c_object(deep));
+	}
+	/* the top-level object, 30 arrays and the 1 in them: json-c's 32 levels */
+	strcpy(deep, "{\"a\":");
+	for (int i = 0; i < 30; i++)
+		strcat(deep, "[");
+	strcat(deep, "1");
+	for (int i = 0; i < 30; i++)
+		strcat(deep, "]");
+	strcat(deep, "}");
+	assert_int_equal(members(deep, ms), 1);
+}
+
+/* A key whose bytes are not its name, or more members than room: refused. */
+static void test_escaped_key_and_room(void **state)
+{
+	(void)state;
+	struct js_member ms[MAX];
+	assert_int_equal(members("{\"mod\\u0065l\":1}", ms), -1);
+	assert_int_equal(members("{\"a\":{\"k\\n\":1}}", ms), 1);  /* below the top level: fine */
+	assert_int_equal(js_members("{\"a\":1,\"b\":2}", 13, ms, 1), -1);
+	assert_int_equal(js_members("{\"a\":1,\"b\":2}", 13, ms, 2), 2);
+	/* the length given is the text: a NUL or what follows is not read */
+	assert_int_equal(js_members("{\"a\":1}garbage", 7, ms, 2), 1);
+}
+
+static void test_int(void **state)
+{
+	(void)state;
+	int64_t v;
+	assert_true(js_int("42", 2, &v));
+	assert_int_equal(v, 42);
+	assert_true(js_int("-7", 2, &v));
+	assert_int_equal(v, -7);
+	assert_true(js_int("9223372036854775807", 19, &v));
+	assert_false(js_int("9223372036854775808", 19, &v));
+	assert_false(js_int("1.0", 3, &v));
+	assert_false(js_int("1e3", 3, &v));
+	assert_false(js_int("\"1\"", 3, &v));
+	assert_false(js_int("null", 4, &v));
+	assert_false(js_int("", 0, &v));
+}
+
+static void test_replace_value(void **state)
+{
+	(void)state;
+	struct js_member ms[MAX];
+	const char *cases[][2] = {
+		{ "{\"model\":\"up\",\"x\":1}", "{\"model\":\"fast \\\"q\\\"\",\"x\":1}" },
+		{ "{ \"x\" : 1 , \"model\" : null }", "{ \"x\" : 1 , \"model\" : \"fast \\\"q\\\"\" }" },
+		/* every top-level one (json-c would keep the last), none below */
+		{ "{\"model\":1,\"o\":{\"model\":2},\"model\":3}",
+		  "{\"model\":\"fast \\\"q\\\"\",\"o\":{\"model\":2},\"model\":\"fast \\\"q\\\"\"}" },
+		{ "{\"x\":\"model\"}", "{\"x\":\"model\"}" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		strbuf out = STRBUF_INIT;
+		int n = members(cases[i][0], ms);
+		assert_true(n >= 0);
+		js_replace_value(cases[i][0], strlen(cases[i][0]), ms, n, "model", "fast \"q\"", &out);
+		assert_string_equal(sb_str(&out), cases[i][1]);
+		assert_true(json_c_object(sb_str(&out)));
+		sb_free(&out);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_members_and_spans),
+		cmocka_unit_test(test_accepts_what_json_accepts),
+		cmocka_unit_test(test_refuses_what_is_not_strict_json),
+		cmocka_unit_test(test_nesting_bounded_like_json_c),
+		cmocka_unit_test(test_escaped_key_and_room),
+		cmocka_unit_test(test_int),
+		cmocka_unit_test(test_replace_value),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
