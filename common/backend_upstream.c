@@ -211,9 +211,10 @@ static bool has_finish_reason(json_object *obj)
 	return false;
 }
 
-/* Parses an upstream's JSON, invalid UTF-8 replaced by U+FFFD first (the
- * client must get valid JSON; a broken byte in a model's text is not
- * worth the answer). what names it in the warning. */
+/* Parses an upstream's JSON, invalid UTF-8 replaced by U+FFFD first and
+ * numbers JSON cannot hold by null after (the client must get valid JSON;
+ * a broken byte or number in a model's answer is not worth the answer).
+ * what names it in the warning. */
 static json_object *parse_json(const struct upstream_cfg *up, const char *what, const char *s, size_t len)
 {
 	strbuf fixed = STRBUF_INIT;
@@ -231,6 +232,10 @@ static json_object *parse_json(const struct upstream_cfg *up, const char *what, 
 	}
 	json_tokener_free(tok);
 	sb_free(&fixed);
+	size_t nonfinite = up_json_finite(obj);
+	if (nonfinite)
+		log_warn("upstream %s: %zu numbers that JSON cannot hold (NaN, Infinity) in %s replaced by null",
+			 up->name, nonfinite, what);
 	return obj;
 }
 

@@ -1,6 +1,7 @@
 /* upstream.c: the pure parts of talking to an OpenAI-compatible upstream (bodies, errors, timers) */
 #include "upstream.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -206,6 +207,37 @@ bool up_retry_headers(const char *retry_after, const char *retry_after_ms, time_
 	*secs = have_s ? s : (m + 999) / 1000;
 	*ms = have_ms ? m : s * 1000;
 	return true;
+}
+
+static bool json_nonfinite(json_object *v)
+{
+	return json_object_is_type(v, json_type_double) && !isfinite(json_object_get_double(v));
+}
+
+size_t up_json_finite(json_object *o)
+{
+	size_t n = 0;
+	if (json_object_is_type(o, json_type_array)) {
+		for (size_t i = 0, len = json_object_array_length(o); i < len; i++) {
+			json_object *e = json_object_array_get_idx(o, i);
+			if (json_nonfinite(e)) {
+				json_object_array_put_idx(o, i, NULL);
+				n++;
+			} else {
+				n += up_json_finite(e);
+			}
+		}
+	} else if (json_object_is_type(o, json_type_object)) {
+		json_object_object_foreach(o, key, v) {
+			if (json_nonfinite(v)) {
+				json_object_object_add(o, key, NULL);  /* a key replaced keeps its place */
+				n++;
+			} else {
+				n += up_json_finite(v);
+			}
+		}
+	}
+	return n;  /* the depth is json-c's parse depth: every caller parsed o */
 }
 
 size_t up_utf8_repair(const char *s, size_t n, strbuf *out)

@@ -82,6 +82,13 @@ bool up_retry_headers(const char *retry_after, const char *retry_after_ms, time_
  * s is valid. */
 size_t up_utf8_repair(const char *s, size_t n, strbuf *out);
 
+/* json-c's lenient parse takes NaN, Infinity and numbers past a double's
+ * range, and would write them back as `NaN` or `Infinity`, which no JSON
+ * parser of a client takes. Replaces each such number in the tree o
+ * (modified in place; NULL is a no-op) by null and returns how many there
+ * were. */
+size_t up_json_finite(json_object *o);
+
 /* The clock of one exchange; times in milliseconds of a monotonic clock,
  * passed in so that tests need no real time. Idle is measured between
  * progress: for a stream, complete events and keep-alive comment lines

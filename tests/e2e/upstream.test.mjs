@@ -213,6 +213,19 @@ function badUpstream() {
             res.writeHead(200, { 'Content-Type': 'application/json' }); res.end(withBroken(completion(m, BROKEN)));
           }
           break;
+        // numbers only a lenient parser takes, where a model's logprobs sit
+        case 'nonfinite': {
+          const lp = '"logprobs":{"content":[{"token":"n","logprob":NaN,"bytes":[110],"top_logprobs":[{"token":"n","logprob":-Infinity,"bytes":[110]}]}]}';
+          if (b.stream) {
+            sse();
+            ev(`{"id":"chatcmpl-nf","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"n"},${lp},"finish_reason":null}]}`);
+            ev(chunk(m, null, 'stop')); res.end('data: [DONE]\n\n');
+          } else {
+            res.writeHead(200, { 'Content-Type': 'application/json' });
+            res.end(`{"id":"chatcmpl-nf","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"n"},${lp},"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":1e999,"total_tokens":2}}`);
+          }
+          break;
+        }
         default:
           res.writeHead(500); res.end();
       }
@@ -226,7 +239,7 @@ const badModels = ['drop', 'stall-first', 'stall-between', 'garbage', 'split', '
   'r429', 'r500', 'r400', 'r404', 'r500-lines', 'endless-line', 'endless-line-after', 'endless-event',
   'endless-event-after', 'endless-comment', 'keepalive-drip', 'keepalive-drip-after', 'slow-drip',
   'inject-cr', 'inject-lf', 'inject-nul', 'inject-long', 'inject-ms', 'retry-date', 'retry-junk', 'utf8',
-  'shapes', 'lenient', 'escaped-key'];
+  'shapes', 'lenient', 'escaped-key', 'nonfinite'];
 
 // The upstream "short" is the same server with a total limit of SHORT_TOTAL_MS.
 const SHORT_TOTAL_MS = 3000;
@@ -779,6 +792,31 @@ describe('upstream backend through lighttpd', () => {
     assert.equal(JSON.parse(events[0]).choices[0].delta.content, 'caf\uFFFD\uFFFD!');
     assert.match(px.log(), /invalid UTF-8 bytes in the answer replaced/);
     assert.match(px.log(), /invalid UTF-8 bytes in a stream event replaced/);
+  });
+
+  test('NaN, Infinity and numbers past a double from the upstream become null, in a whole answer and in a stream', async () => {
+    const post = (stream) => fetch(`${px.url}/v1/chat/completions`, {
+      method: 'POST', headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ model: 'bad-nonfinite', messages: msgs, stream }),
+    });
+    let r = await post(false);
+    assert.equal(r.status, 200);
+    const text = await r.text();
+    const whole = JSON.parse(text);  // throws on NaN or Infinity
+    const lp = whole.choices[0].logprobs.content[0];
+    assert.equal(lp.logprob, null, text);
+    assert.equal(lp.top_logprobs[0].logprob, null, text);
+    assert.equal(whole.usage.completion_tokens, null, text);
+    assert.equal(whole.choices[0].message.content, 'n');
+    r = await post(true);
+    assert.equal(r.status, 200);
+    const events = (await r.text()).split('\n\n').filter((e) => e.startsWith('data: ')).map((e) => e.slice(6));
+    assert.equal(events.at(-1), '[DONE]');
+    const first = JSON.parse(events[0]);
+    assert.equal(first.choices[0].logprobs.content[0].logprob, null);
+    assert.equal(first.choices[0].delta.content, 'n');
+    await waitFor(() => /3 numbers that JSON cannot hold \(NaN, Infinity\) in the answer replaced by null/.test(px.log()));
+    assert.match(px.log(), /2 numbers that JSON cannot hold \(NaN, Infinity\) in a stream event replaced by null/);
   });
 
   test("an upstream's error body with line breaks stays inside one log line", async () => {

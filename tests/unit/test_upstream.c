@@ -297,6 +297,33 @@ static void test_utf8_repair(void **state)
 	}
 }
 
+/* NaN, Infinity and out-of-range numbers anywhere in a tree become null;
+ * finite numbers, other types and the order of members stay. */
+static void test_json_finite(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *in, *want;
+		size_t n;
+	} cases[] = {
+		{ "{\"a\":1.5,\"b\":[1,2e3,-0.0],\"c\":\"NaN\"}", "{\"a\":1.5,\"b\":[1,2e3,-0.0],\"c\":\"NaN\"}", 0 },
+		{ "{\"a\":NaN,\"b\":2}", "{\"a\":null,\"b\":2}", 1 },
+		{ "{\"x\":[Infinity,1,-Infinity]}", "{\"x\":[null,1,null]}", 2 },
+		{ "{\"d\":{\"e\":[[1e999]]},\"f\":-1e400}", "{\"d\":{\"e\":[[null]]},\"f\":null}", 2 },
+		{ "{\"data\":[{\"embedding\":[0.5,nan,0.25]}]}", "{\"data\":[{\"embedding\":[0.5,null,0.25]}]}", 1 },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		json_object *o = json_tokener_parse(cases[i].in);
+		assert_non_null(o);
+		assert_int_equal(up_json_finite(o), cases[i].n);
+		const char *got = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+		if (strcmp(got, cases[i].want) != 0)
+			fail_msg("case %zu: %s", i, got);
+		json_object_put(o);
+	}
+	assert_int_equal(up_json_finite(NULL), 0);
+}
+
 /* ---- timers, with a clock passed in ---- */
 
 static void test_clock_limits(void **state)
@@ -474,6 +501,7 @@ int main(void)
 		cmocka_unit_test(test_header_value_refuses_control_bytes_and_overlong),
 		cmocka_unit_test(test_retry_headers),
 		cmocka_unit_test(test_utf8_repair),
+		cmocka_unit_test(test_json_finite),
 		cmocka_unit_test(test_clock_limits),
 		cmocka_unit_test(test_clock_bytes_are_not_progress),
 		cmocka_unit_test(test_accum_relays_whole_answer_model_mapped),
