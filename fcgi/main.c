@@ -350,7 +350,7 @@ static void serve_detached(FCGX_Request *c, struct request *req, bool counts_as_
 #if defined(__SANITIZE_ADDRESS__)
 #define ADDED_STACK_BYTES (2L << 20)   /* ASan's redzones triple the frames */
 #else
-#define ADDED_STACK_BYTES (256L << 10) /* a stream touches ~20 KiB of it, its TLS 16 more */
+#define ADDED_STACK_BYTES (256L << 10) /* a stream touches ~24 KiB of it (bench/run) */
 #endif
 #define ADDED_IDLE_S 10
 #define ADDED_SPARE 4   /* workers kept waiting for a connection while the pool may grow */
