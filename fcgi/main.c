@@ -262,10 +262,10 @@ static void close_state(void)
 /* Each worker thread may hold a stream for minutes, and /health (a load
  * balancer's probe, the image's HEALTHCHECK) must still answer then. One
  * more thread per process, the reserve, accepts only while every worker is
- * in a request and no more can be started (THREADS + STREAM_THREADS run,
- * below): it answers itself whatever does not hold a thread (every route
- * without R_MAY_STREAM: /health, /v1/models, errors) and parks the rest for
- * the next worker that is free. So THREADS + STREAM_THREADS is the number
+ * in a request: it answers itself whatever does not hold a thread (every
+ * route without R_MAY_STREAM: /health, /v1/models, errors) and parks the
+ * rest for the next worker that is free, adding workers (below) while it
+ * may, so that one takes it at once. So THREADS + STREAM_THREADS is the number
  * of streams a process runs, nothing is refused, and a probe never waits
  * behind a stream. Only with that many streams running and THREADS more
  * parked does the reserve itself wait for room. */
@@ -342,10 +342,11 @@ static void serve_detached(FCGX_Request *c, struct request *req, bool counts_as_
 /* A stream waits for minutes with almost nothing to do, so a thread per
  * stream is cheap as long as the thread is: what it touches of its stack
  * (a few pages; the rest is address space), its struct request and its
- * libcurl handles. When a worker takes a connection and fewer than
- * ADDED_SPARE are left waiting for the next, it starts more (up to THREADS
- * + STREAM_THREADS), so that a new stream never queues behind running
- * ones; an added worker idle for ADDED_IDLE_S ends. Why a thread per
+ * libcurl handles. When a worker starts a stream and fewer than
+ * ADDED_SPARE others are left waiting for a connection, it starts more (up
+ * to THREADS + STREAM_THREADS), so that a new stream never queues behind
+ * running ones; an added worker idle for ADDED_IDLE_S ends. Short requests
+ * never grow the pool: THREADS serve them as before. Why a thread per
  * stream rather than one event loop for all: bench/results.md. */
 #if defined(__SANITIZE_ADDRESS__)
 #define ADDED_STACK_BYTES (2L << 20)   /* ASan's redzones triple the frames */
@@ -360,13 +361,13 @@ static pthread_cond_t added_ended = PTHREAD_COND_INITIALIZER;
 
 static void *worker(void *added);
 
-/* Called by a worker that has just accepted a connection: when fewer than
- * ADDED_SPARE workers would be left to accept the next ones, starts more,
- * so that a burst of new streams does not wait for threads one by one. */
+/* app.stream_began, and the reserve before it parks a stream: when fewer
+ * than ADDED_SPARE workers are waiting for a connection, starts more, so
+ * that a burst of new streams does not wait for threads one by one. */
 static void pool_grow(void)
 {
 	pthread_mutex_lock(&park_lock);
-	long spare = n_workers - busy_workers - 1;  /* this one is not busy yet */
+	long spare = n_workers - busy_workers;
 	for (; spare < ADDED_SPARE && n_workers < max_workers; spare++) {
 		pthread_attr_t attr;
 		pthread_t t;
@@ -480,7 +481,6 @@ static void *worker(void *added)
 			if (fd < 0)
 				continue; /* parked, another process took it, or the client left */
 			r.ipcFd = fd;
-			pool_grow();
 		} else {
 			enum wake w = wait_readable(r.ipcFd, -1);
 			if (w == WAKE_STOP)
@@ -518,7 +518,7 @@ static void *reserve(void *unused)
 	memset(&req, 0, sizeof req);
 	while (!atomic_load(&stopping)) {
 		pthread_mutex_lock(&park_lock);
-		while ((busy_workers < n_workers || n_workers < max_workers) && !atomic_load(&stopping))
+		while (busy_workers < n_workers && !atomic_load(&stopping))
 			pthread_cond_wait(&park_cond, &park_lock);
 		pthread_mutex_unlock(&park_lock);
 		/* Every worker is busy: take the next connection, but look again
@@ -540,8 +540,11 @@ static void *reserve(void *unused)
 		struct req_io io;
 		io_fcgx_bind(&io, c);
 		request_begin(&req, &app, &io);
-		if (route_may_stream(&req) && park_push(c))
-			continue;
+		if (route_may_stream(&req)) {
+			pool_grow();  /* an added worker takes it from the park at once */
+			if (park_push(c))
+				continue;
+		}
 		serve_detached(c, &req, false);
 	}
 	request_free(&req);
@@ -581,6 +584,7 @@ static int serve_fastcgi(const struct options *o)
 
 	n_workers = nthreads;
 	max_workers = nthreads + app.cfg.stream_threads;
+	app.stream_began = pool_grow;
 	park_room = (size_t)nthreads;
 	parked = xcalloc((size_t)nthreads, sizeof *parked);
 	raise_fd_limit(max_workers);
