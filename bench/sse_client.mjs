@@ -1,13 +1,16 @@
 // sse_client.mjs: N concurrent SSE chat streams, repeated for a while; time
 // to first event (p50/p99), events/s, errors. Prints one RESULT line.
-//   node sse_client.mjs URL TOKEN CONCURRENCY SECONDS
+//   node sse_client.mjs URL TOKEN CONCURRENCY SECONDS [MODEL] [RAMP_MS]
+// RAMP_MS spreads the lanes' first streams over that time instead of one
+// burst of CONCURRENCY connections (then no first wave is reported apart).
 import net from 'node:net';
 
-const [url, token, concArg, secsArg] = process.argv.slice(2);
+const [url, token, concArg, secsArg, model, rampArg] = process.argv.slice(2);
+const ramp = Number(rampArg || 0);
 const u = new URL(url);
 const conc = Number(concArg || 256);
 const until = Date.now() + 1000 * Number(secsArg || 5);
-const body = JSON.stringify({ model: 'blueprint-standard', stream: true,
+const body = JSON.stringify({ model: model || 'blueprint-standard', stream: true,
   messages: [{ role: 'user', content: 'Hello!' }] });
 const request = `POST ${u.pathname} HTTP/1.0\r\nHost: ${u.host}\r\n` +
   `Authorization: Bearer ${token}\r\nContent-Type: application/json\r\n` +
@@ -62,12 +65,13 @@ function one(wave) {
 
 // The first stream of every lane starts at once (a burst of CONCURRENCY
 // connections); its time to first event is reported apart from the rest.
-async function lane() {
-  await one(true);
+async function lane(i) {
+  if (ramp) await new Promise((r) => setTimeout(r, (i * ramp) / conc));
+  await one(!ramp);
   while (Date.now() < until) await one(false);
 }
 
-await Promise.all(Array.from({ length: conc }, lane));
+await Promise.all(Array.from({ length: conc }, (_, i) => lane(i)));
 const secs = Number(process.hrtime.bigint() - t0) / 1e9;
 const all = ttfe.concat(firstWave);
 const pct = (a, p) => {

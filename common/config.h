@@ -122,6 +122,7 @@ struct config {
 	long max_body_bytes;
 	long mock_stream_delay_ms;     /* -1: not set, each model's own delay */
 	long threads;
+	long stream_threads;     /* added while every worker is busy, one per request */
 	char *pyproject_path;          /* where name/version were read, or NULL */
 	char *project_name;
 	char *project_version;

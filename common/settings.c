@@ -67,6 +67,8 @@ const struct setting settings_table[] = {
 	  F(mock_stream_delay_ms), 0, "overrides every mock model's delay between streamed words" },
 	{ "THREADS", ST_INT, 1, 256, NULL, "4", 0,
 	  F(threads), 0, "worker threads per process (--threads overrides)" },
+	{ "STREAM_THREADS", ST_INT, 0, 4096, NULL, "256", 0,
+	  F(stream_threads), 0, "threads a process adds, one per request, while all THREADS are busy (streams); THREADS + this bounds its concurrent requests" },
 	{ "PYPROJECT_PATH", ST_STRING, 0, 0, NULL, NULL, SET_OPTIONAL,
 	  F(pyproject_path), 0, "pyproject.toml to read name and version from" },
 	{ "UPSTREAM_BASE_URL", ST_STRING, 0, 0, NULL, NULL, SET_OPTIONAL,

@@ -323,12 +323,27 @@ static bool warn_due(void)
  * empty one, else the oldest recyclable one, reset to want). *index is its
  * slot, *row its contents. 0; 1 when the window holds only rows of today
  * or later (nothing to recycle); -1 on a read error. */
+static int row_window(const struct um_row *want, int32_t today, size_t *index, struct um_row *row,
+		      const struct um_row *win, size_t home);
+
 static int row_find(int fd, const struct um_row *want, int32_t today, size_t *index, struct um_row *row)
 {
-	static _Thread_local struct um_row win[UM_WINDOW];
-	size_t home = (size_t)(labels_hash(want) % (UM_CAPACITY - UM_WINDOW + 1));
-	if (read_all(fd, win, sizeof win, row_offset(home)) < 0)
+	/* 16 KiB: from the heap, not thread-local storage, which every thread
+	 * (one per stream) would carry from its start to its end */
+	struct um_row *win = malloc(UM_WINDOW * sizeof *win);
+	if (!win)
 		return -1;
+	size_t home = (size_t)(labels_hash(want) % (UM_CAPACITY - UM_WINDOW + 1));
+	int rc = read_all(fd, win, UM_WINDOW * sizeof *win, row_offset(home)) < 0 ? -1 :
+		 row_window(want, today, index, row, win, home);
+	free(win);
+	return rc;
+}
+
+/* row_find's look through the window win read from its home slot. */
+static int row_window(const struct um_row *want, int32_t today, size_t *index, struct um_row *row,
+		      const struct um_row *win, size_t home)
+{
 	int empty = -1, victim = -1;
 	int64_t victim_day = INT64_MAX;
 	for (int i = 0; i < UM_WINDOW; i++) {

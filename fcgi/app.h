@@ -15,6 +15,9 @@ struct app {
 	sl_store *streams;           /* RATE_LIMIT_FILE.streams; NULL when no key has max_streams */
 	struct auth_keyring metrics_keys;  /* METRICS_TOKEN alone; empty when unset */
 	um_store *usage;             /* the shared usage counters (USAGE_FILE); NULL in unit tests */
+	/* Called as a stream's head goes out, by its thread: it will hold that
+	 * thread for the stream's length (main.c adds threads). NULL: nothing. */
+	void (*stream_began)(void);
 };
 
 /* The config file's entry of the key at index i of cfg.tokens, or NULL for

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -269,13 +271,16 @@ static void close_state(void)
  * more thread per process, the reserve, accepts only while every worker is
  * in a request: it answers itself whatever does not hold a thread (every
  * route without R_MAY_STREAM: /health, /v1/models, errors) and parks the
- * rest for the next worker that is free. So THREADS stays the number of
- * streams a process runs, nothing is refused, and a probe never waits
- * behind a stream. Only with THREADS streams running and THREADS more
+ * rest for the next worker that is free, adding workers (below) while it
+ * may, so that one takes it at once. So THREADS + STREAM_THREADS is the number
+ * of streams a process runs, nothing is refused, and a probe never waits
+ * behind a stream. Only with that many streams running and THREADS more
  * parked does the reserve itself wait for room. */
-static long n_workers;
+static long n_workers;              /* worker threads alive, THREADS and the added ones */
+static long max_workers;            /* THREADS + STREAM_THREADS */
 static long busy_workers;           /* worker threads inside a request */
-static FCGX_Request **parked;       /* n_workers places, FIFO */
+static size_t park_room;            /* THREADS */
+static FCGX_Request **parked;       /* park_room places, FIFO */
 static size_t n_parked, park_head;
 static pthread_mutex_t park_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t park_cond = PTHREAD_COND_INITIALIZER;  /* busy_workers or n_parked changed */
@@ -294,11 +299,11 @@ static void busy_change(long delta)
 static bool park_push(FCGX_Request *c)
 {
 	pthread_mutex_lock(&park_lock);
-	while (n_parked == (size_t)n_workers && !atomic_load(&stopping))
+	while (n_parked == park_room && !atomic_load(&stopping))
 		pthread_cond_wait(&park_cond, &park_lock);
-	bool room = n_parked < (size_t)n_workers;
+	bool room = n_parked < park_room;
 	if (room) {
-		parked[(park_head + n_parked++) % (size_t)n_workers] = c;
+		parked[(park_head + n_parked++) % park_room] = c;
 		(void)!write(park_pipe[1], "p", 1);
 	}
 	pthread_mutex_unlock(&park_lock);
@@ -313,7 +318,7 @@ static FCGX_Request *park_pop(void)
 	if (n_parked) {
 		char b;
 		c = parked[park_head];
-		park_head = (park_head + 1) % (size_t)n_workers;
+		park_head = (park_head + 1) % park_room;
 		n_parked--;
 		(void)!read(park_pipe[0], &b, 1);
 		pthread_cond_broadcast(&park_cond);
@@ -339,19 +344,90 @@ static void serve_detached(FCGX_Request *c, struct request *req, bool counts_as_
 	free(c);
 }
 
+/* ---- added workers: the pool grows with the streams ---- */
+
+/* A stream waits for minutes with almost nothing to do, so a thread per
+ * stream is cheap as long as the thread is: what it touches of its stack
+ * (a few pages; the rest is address space), its struct request and its
+ * libcurl handles. When a worker starts a stream and fewer than
+ * ADDED_SPARE others are left waiting for a connection, it starts more (up
+ * to THREADS + STREAM_THREADS), so that a new stream never queues behind
+ * running ones; an added worker idle for ADDED_IDLE_S ends. Short requests
+ * never grow the pool: THREADS serve them as before. Why a thread per
+ * stream rather than one event loop for all: bench/results.md. */
+#if defined(__SANITIZE_ADDRESS__)
+#define ADDED_STACK_BYTES (2L << 20)   /* ASan's redzones triple the frames */
+#else
+#define ADDED_STACK_BYTES (256L << 10) /* a stream touches ~24 KiB of it (bench/run) */
+#endif
+#define ADDED_IDLE_S 10
+#define ADDED_SPARE 4   /* workers kept waiting for a connection while the pool may grow */
+
+static long n_added;                 /* added workers alive */
+static pthread_cond_t added_ended = PTHREAD_COND_INITIALIZER;
+
+static void *worker(void *added);
+
+/* app.stream_began, and the reserve before it parks a stream: when fewer
+ * than ADDED_SPARE workers are waiting for a connection, starts more, so
+ * that a burst of new streams does not wait for threads one by one. */
+static void pool_grow(void)
+{
+	pthread_mutex_lock(&park_lock);
+	long spare = n_workers - busy_workers;
+	for (; spare < ADDED_SPARE && n_workers < max_workers; spare++) {
+		pthread_attr_t attr;
+		pthread_t t;
+		pthread_attr_init(&attr);
+		pthread_attr_setstacksize(&attr, ADDED_STACK_BYTES);
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		int rc = pthread_create(&t, &attr, worker, (void *)1);
+		pthread_attr_destroy(&attr);
+		if (rc != 0) {
+			log_warn("cannot add a worker thread (%ld running): requests wait for one", n_workers);
+			break;
+		}
+		n_workers++;
+		n_added++;
+	}
+	pthread_mutex_unlock(&park_lock);
+}
+
+/* An added worker idle for ADDED_IDLE_S, or stopping, leaves the pool. */
+static void pool_leave(void)
+{
+	pthread_mutex_lock(&park_lock);
+	n_workers--;
+	n_added--;
+	pthread_cond_broadcast(&park_cond);
+	pthread_cond_broadcast(&added_ended);
+	pthread_mutex_unlock(&park_lock);
+}
+
+/* At a stop: the added workers finish what they serve, then end. */
+static void pool_join_added(void)
+{
+	pthread_mutex_lock(&park_lock);
+	while (n_added > 0)
+		pthread_cond_wait(&added_ended, &park_lock);
+	pthread_mutex_unlock(&park_lock);
+}
+
 /* ---- FastCGI workers ---- */
 
-enum wake { WAKE_READABLE, WAKE_PARKED, WAKE_STOP };
+enum wake { WAKE_READABLE, WAKE_PARKED, WAKE_STOP, WAKE_IDLE };
 
 /* Waits until fd is readable, a request is parked or the process is
- * stopping. */
-static enum wake wait_readable(int fd)
+ * stopping; WAKE_IDLE after timeout_ms (-1: never). */
+static enum wake wait_readable(int fd, int timeout_ms)
 {
 	struct pollfd p[3] = { { fd, POLLIN, 0 }, { stop_pipe[0], POLLIN, 0 }, { park_pipe[0], POLLIN, 0 } };
 	for (;;) {
 		if (atomic_load(&stopping))
 			return WAKE_STOP;
-		int n = poll(p, 3, -1);
+		int n = poll(p, 3, timeout_ms);
+		if (n == 0)
+			return WAKE_IDLE;
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 || (p[1].revents & POLLIN))
@@ -369,14 +445,16 @@ static enum wake wait_readable(int fd)
  * FCGX_ShutdownPending() would also break requests in flight, which a
  * graceful stop must let finish. The request's listen_sock is -1 so that
  * libfcgi never blocks in accept() itself. A request the reserve parked
- * comes first. */
-static void *worker(void *unused)
+ * comes first. added: NULL for the THREADS workers, which run until the
+ * stop; an added one (pool_grow) ends once idle for ADDED_IDLE_S. */
+static void *worker(void *added)
 {
 	FCGX_Request r;
 	struct req_io io;
 	struct request req;
 	FCGX_Request *c;
-	(void)unused;
+	int idle_ms = added ? ADDED_IDLE_S * 1000 : -1;
+	bool idle_end = false;
 	memset(&req, 0, sizeof req);
 	FCGX_InitRequest(&r, -1, 0);
 	io_fcgx_bind(&io, &r);
@@ -387,17 +465,31 @@ static void *worker(void *unused)
 			continue;
 		}
 		if (r.ipcFd < 0) {
-			pthread_mutex_lock(&accept_lock);
-			enum wake w = wait_readable(listen_fd);
+			if (added) {
+				struct timespec until;
+				clock_gettime(CLOCK_REALTIME, &until);
+				until.tv_sec += ADDED_IDLE_S;
+				if (pthread_mutex_timedlock(&accept_lock, &until) != 0) {
+					idle_end = true;
+					break;
+				}
+			} else {
+				pthread_mutex_lock(&accept_lock);
+			}
+			enum wake w = wait_readable(listen_fd, idle_ms);
 			int fd = w == WAKE_READABLE ? accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC) : -1;
 			pthread_mutex_unlock(&accept_lock);
 			if (w == WAKE_STOP)
 				break;
+			if (w == WAKE_IDLE) {
+				idle_end = true;
+				break;
+			}
 			if (fd < 0)
 				continue; /* parked, another process took it, or the client left */
 			r.ipcFd = fd;
 		} else {
-			enum wake w = wait_readable(r.ipcFd);
+			enum wake w = wait_readable(r.ipcFd, -1);
 			if (w == WAKE_STOP)
 				break; /* a kept-alive connection, idle while we stop */
 			if (w == WAKE_PARKED)
@@ -416,11 +508,13 @@ static void *worker(void *unused)
 		busy_change(-1);
 	}
 	/* What the reserve parked before the stop is in flight too. */
-	while ((c = park_pop()))
+	while (!idle_end && (c = park_pop()))
 		serve_detached(c, &req, true);
 	if (r.ipcFd >= 0)
 		close(r.ipcFd);
 	request_free(&req);
+	if (added)
+		pool_leave();
 	return NULL;
 }
 
@@ -453,8 +547,11 @@ static void *reserve(void *unused)
 		struct req_io io;
 		io_fcgx_bind(&io, c);
 		request_begin(&req, &app, &io);
-		if (route_may_stream(&req) && park_push(c))
-			continue;
+		if (route_may_stream(&req)) {
+			pool_grow();  /* an added worker takes it from the park at once */
+			if (park_push(c))
+				continue;
+		}
 		serve_detached(c, &req, false);
 	}
 	request_free(&req);
@@ -471,6 +568,21 @@ static int open_listener(const char *addr)
 	return fd;
 }
 
+/* A stream holds its FastCGI connection, an upstream socket and libcurl's
+ * wake-up pair: the soft limit on descriptors (often 1024) goes up towards
+ * the hard one when `requests` of them could need more. */
+static void raise_fd_limit(long requests)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)requests * 4 + 64;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < want)
+		log_warn("open files limited to %lu: fewer than %ld concurrent requests may fit",
+			 (unsigned long)rl.rlim_cur, requests);
+}
+
 static int serve_fastcgi(const struct options *o)
 {
 	long nthreads = o->threads ? o->threads : app.cfg.threads;
@@ -478,7 +590,11 @@ static int serve_fastcgi(const struct options *o)
 	sigset_t set;
 
 	n_workers = nthreads;
+	max_workers = nthreads + app.cfg.stream_threads;
+	app.stream_began = pool_grow;
+	park_room = (size_t)nthreads;
 	parked = xcalloc((size_t)nthreads, sizeof *parked);
+	raise_fd_limit(max_workers);
 	if (pipe2(stop_pipe, O_CLOEXEC) != 0 || pipe2(park_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
 		return EX_SOFTWARE_;
 	int fl = fcntl(listen_fd, F_GETFL);
@@ -499,8 +615,9 @@ static int serve_fastcgi(const struct options *o)
 			log_msg(LOG_CRITICAL, __FILE__, __LINE__, "cannot start worker thread %ld", i);
 			return EX_SOFTWARE_;
 		}
-	log_info("%s %s serving FastCGI with %ld threads and a reserve (%s)", app.cfg.project_name, app.cfg.project_version,
-		 nthreads, config_env_name(app.cfg.env));
+	log_info("%s %s serving FastCGI with %ld threads (up to %ld more for streams) and a reserve (%s)",
+		 app.cfg.project_name, app.cfg.project_version, nthreads, max_workers - nthreads,
+		 config_env_name(app.cfg.env));
 	procman_worker_ready();
 
 	int sig = 0;
@@ -515,6 +632,7 @@ static int serve_fastcgi(const struct options *o)
 	pthread_join(tids[nthreads], NULL);
 	for (long i = 0; i < nthreads; i++)
 		pthread_join(tids[i], NULL);
+	pool_join_added();
 	struct request req;
 	memset(&req, 0, sizeof req);
 	for (FCGX_Request *c; (c = park_pop());)

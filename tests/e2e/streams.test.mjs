@@ -1,0 +1,141 @@
+// streams.test.mjs: many concurrent streams through one process, more than its
+// THREADS: the pool adds a thread per stream (STREAM_THREADS) and ends them when
+// idle; every stream complete and in order, relayed ones too, nothing refused.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { after, before, describe, test } from 'node:test';
+import { call, startServer, TOKEN } from './harness.mjs';
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const msgs = [{ role: 'user', content: 'Hello!' }];
+
+// The serving process's thread count (main, THREADS workers, the reserve, the
+// added ones): spawn-fcgi.sh starts a master (app.pids) with one worker.
+function appThreads(srv) {
+  const master = fs.readFileSync(`${srv.dir}/app.pids`, 'utf8').split('\n').filter((l) => l.trim())[0];
+  const [pid] = fs.readFileSync(`/proc/${master}/task/${master}/children`, 'utf8').trim().split(/\s+/);
+  return Number(fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(/^Threads:\s+(\d+)/m)[1]);
+}
+
+// One stream, read whole: its status, the text of its deltas in order, and
+// whether [DONE] came last after a finish_reason.
+async function stream(srv, model) {
+  const r = await fetch(`${srv.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ model, stream: true, messages: msgs }),
+  });
+  const body = await r.text();
+  const events = body.split('\n\n').filter((e) => e.startsWith('data: ')).map((e) => e.slice(6));
+  let text = ''; let finish = null;
+  for (const e of events.slice(0, -1)) {
+    const c = JSON.parse(e);
+    text += c.choices[0]?.delta?.content ?? '';
+    finish = c.choices[0]?.finish_reason ?? finish;
+  }
+  return { status: r.status, text, finish, done: events.at(-1) === '[DONE]', events: events.length };
+}
+
+async function wholeText(srv, model) {
+  const r = await call(srv, 'POST', '/v1/chat/completions', { body: { model, messages: msgs } });
+  assert.equal(r.status, 200);
+  return r.json.choices[0].message.content;
+}
+
+function accessLines(srv) {
+  return srv.log().split('\n').filter((l) => / access .*"\/v1\/chat\/completions"/.test(l));
+}
+
+describe('many concurrent streams through one process', () => {
+  let up; let px;
+  before(async () => {
+    // 1 worker, so that every stream past the first runs on an added thread
+    up = await startServer({ threads: 1, env: { MOCK_STREAM_DELAY_MS: '20', STREAM_THREADS: '256' } });
+    px = await startServer({
+      threads: 2,
+      env: {
+        UPSTREAM_BASE_URL: `${up.url}/v1`, UPSTREAM_API_KEY: TOKEN,
+        UPSTREAM_MODELS: 'relay=blueprint-standard', STREAM_THREADS: '256',
+      },
+    });
+  });
+  after(async () => {
+    if (px) await px.stop();
+    if (up) await up.stop();
+  });
+
+  test('96 mock streams at once on 1 worker: all complete, in order, while /health answers', async () => {
+    const want = await wholeText(up, 'blueprint-standard');
+    const before = accessLines(up).length;
+    const all = Promise.all(Array.from({ length: 96 }, () => stream(up, 'blueprint-standard')));
+    await sleep(150);  // the streams are under way (20 ms a word, ~20 words)
+    const h = await call(up, 'GET', '/health');
+    assert.equal(h.status, 200);
+    const peak = appThreads(up);
+    const res = await all;
+    for (const s of res) {
+      assert.equal(s.status, 200);
+      assert.equal(s.text, want);
+      assert.equal(s.finish, 'stop');
+      assert.ok(s.done, 'ends with [DONE]');
+    }
+    assert.ok(peak > 48, `threads were added for the streams (${peak} at the peak)`);
+    const lines = accessLines(up).slice(before);
+    assert.equal(lines.filter((l) => / 200 /.test(l) && /tokens=\d+\+\d+/.test(l)).length, 96);
+  });
+
+  test('64 relayed streams at once: each upstream stream complete, usage settled, no 5xx', async () => {
+    const want = await wholeText(px, 'relay');
+    const before = accessLines(px).length;
+    const res = await Promise.all(Array.from({ length: 64 }, () => stream(px, 'relay')));
+    for (const s of res) {
+      assert.equal(s.status, 200);
+      assert.equal(s.text, want);
+      assert.equal(s.finish, 'stop');
+      assert.ok(s.done);
+    }
+    const lines = accessLines(px).slice(before);
+    assert.equal(lines.length, 64);
+    assert.ok(lines.every((l) => / 200 /.test(l) && /tokens=[1-9]\d*\+[1-9]\d*/.test(l)), lines.join('\n'));
+  });
+});
+
+describe('the added threads are bounded and end when idle', () => {
+  let srv;
+  before(async () => {
+    srv = await startServer({ threads: 1, env: { MOCK_STREAM_DELAY_MS: '20', STREAM_THREADS: '2' } });
+  });
+  after(async () => { if (srv) await srv.stop(); });
+
+  // The pool keeps up to 4 spare threads while it may grow, and an added
+  // thread ends after 10 s idle: the start-up's probes already added 2.
+  async function settled() {
+    let n = appThreads(srv);
+    for (let still = 0; still < 110;) {  // 11 s without a change: longer than the idle end
+      await sleep(100);
+      const m = appThreads(srv);
+      still = m === n ? still + 1 : 0;
+      n = m;
+    }
+    return n;
+  }
+
+  test('STREAM_THREADS=2: 12 streams all served (the rest wait), exactly 2 threads added, ended when idle', async () => {
+    const want = await wholeText(srv, 'blueprint-standard');
+    const rest = await settled();  // main, the worker, the reserve, whatever the runtime adds
+    let peak = 0; let running = true;
+    const watch = (async () => { while (running) { peak = Math.max(peak, appThreads(srv)); await sleep(10); } })();
+    const res = await Promise.all(Array.from({ length: 12 }, () => stream(srv, 'blueprint-standard')));
+    running = false;
+    await watch;
+    for (const s of res) {
+      assert.equal(s.status, 200);
+      assert.equal(s.text, want);
+      assert.ok(s.done);
+    }
+    assert.equal(peak, rest + 2, `2 threads added at most, and used: ${peak} against ${rest} at rest`);
+    assert.equal(await settled(), rest);
+    const again = await stream(srv, 'blueprint-standard');
+    assert.equal(again.text, want);
+  });
+});
