@@ -38,7 +38,7 @@ struct request {
 	const struct req_io *io;
 
 	const char *method;          /* borrowed from io */
-	char path[1024];             /* decoded route path, mount prefix removed */
+	char path[1024];             /* decoded request path, any mount prefix kept: route_match() skips it */
 	const char *path_arg;        /* the {id} of /v1/models/{id}, inside path */
 	char id[72];                 /* x-request-id */
 	char key_fp[24];             /* fingerprint of the key, "-" before auth */

@@ -8,7 +8,7 @@
 
 #define R_AUTH         0x1  /* needs a valid Bearer key */
 #define R_RATE_LIMITED 0x2  /* counts against the key's (or address's) limit */
-#define R_JSON_BODY    0x4  /* reads a JSON body first (415/413/411/400) */
+#define R_JSON_BODY    0x4  /* reads a JSON body first (415/413/400) */
 #define R_MAY_STREAM   0x8  /* may hold its thread for long (a stream, an upstream) */
 #define R_DOCS         0x10 /* a documentation page: absent (404) unless DOCS is on */
 
