@@ -39,6 +39,7 @@ struct request {
 
 	const char *method;          /* borrowed from io */
 	char path[1024];             /* decoded request path, any mount prefix kept: route_match() skips it */
+	int parsed;                  /* request_parse(): 0 not yet, 1 done, -1 refused (err says why) */
 	const char *path_arg;        /* the {id} of /v1/models/{id}, inside path */
 	char id[72];                 /* x-request-id */
 	char key_fp[24];             /* fingerprint of the key, "-" before auth */
@@ -98,9 +99,12 @@ void request_free(struct request *req);
 /* A variable of the request, NULL when absent. */
 const char *req_param(const struct request *req, const char *name);
 
-/* Works out req->path from REQUEST_URI, else SCRIPT_NAME + PATH_INFO:
- * percent-decoded, query removed. 0, or -1 with req->err set (400). */
-int request_resolve_path(struct request *req);
+/* Parses what the CGI variables say of the request, before any dispatch:
+ * req->path from REQUEST_URI, else SCRIPT_NAME + PATH_INFO
+ * (percent-decoded, query removed; any mount prefix kept), and the bounds
+ * of the header values. Done once: later calls return the first's
+ * answer. 0, or -1 with req->err set (400 invalid_path, 431). */
+int request_parse(struct request *req);
 
 /* Reads the whole body into req->body, honouring MAX_BODY_BYTES and
  * CONTENT_LENGTH. 0, or -1 with req->err set (400, 413). */

@@ -13,8 +13,6 @@
 #include "tpm.h"
 #include "usage.h"
 
-#define MAX_HEADER_VALUE 8192
-
 static const struct route routes[] = {
 	{ "GET",  "/health",              h_health,           0 },
 	{ "GET",  "/v1",                  h_v1_root,          R_RATE_LIMITED },
@@ -99,8 +97,8 @@ bool route_may_stream(struct request *req)
 	char allow[128];
 	bool path_known;
 	const char *arg;
-	if (request_resolve_path(req) != 0)
-		return false; /* answered with a 400 at once */
+	if (request_parse(req) != 0)
+		return false; /* answered with its 400 or 431 at once */
 	const struct route *r = route_match(req->method, req->path, &arg, &path_known, allow, sizeof allow);
 	return r && (r->flags & R_MAY_STREAM);
 }
@@ -127,22 +125,6 @@ static int preflight(struct request *req, const char *allow)
 		    asked && *asked ? ", " : "", asked ? asked : "");
 	resp_header(req, "Access-Control-Max-Age", "600");
 	return resp_no_content(req);
-}
-
-/* Header values the front let through but that no client needs this long. */
-static int check_headers(struct request *req)
-{
-	static const char *const names[] = {
-		"HTTP_AUTHORIZATION", "HTTP_ORIGIN", "HTTP_X_REQUEST_ID", "CONTENT_TYPE",
-		"HTTP_ACCESS_CONTROL_REQUEST_HEADERS", "HTTP_USER_AGENT", "CONTENT_LENGTH",
-	};
-	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-		const char *v = req_param(req, names[i]);
-		if (v && strlen(v) > MAX_HEADER_VALUE)
-			return oa_error_set(&req->err, 431, OA_INVALID_REQUEST, "header_too_large", NULL,
-					    "A request header is too large (more than %d bytes).", MAX_HEADER_VALUE);
-	}
-	return 0;
 }
 
 /* Counts the request against its key, or its address when no key was
@@ -175,12 +157,13 @@ static int rate_limit(struct request *req)
 	char again[32];
 	long long retry_ms = (long long)req->rl.retry_after_ms;
 	rl_format_duration(req->rl.retry_after_ms, again, sizeof again);
-	resp_header(req, "Retry-After", "%lld", (retry_ms + 999) / 1000);
-	resp_header(req, "retry-after-ms", "%lld", retry_ms);
-	return oa_error_set(&req->err, 429, OA_RATE_LIMIT, "rate_limit_exceeded", NULL,
-			    "Rate limit reached for requests per min (RPM) on %s: Limit %ld, Used %ld, "
-			    "Requested 1. Please try again in %s.",
-			    req->authenticated ? req->key_name : "this address", limit, limit, again);
+	oa_error_set(&req->err, 429, OA_RATE_LIMIT, "rate_limit_exceeded", NULL,
+		     "Rate limit reached for requests per min (RPM) on %s: Limit %ld, Used %ld, "
+		     "Requested 1. Please try again in %s.",
+		     req->authenticated ? req->key_name : "this address", limit, limit, again);
+	oa_error_header(&req->err, "Retry-After", "%lld", (retry_ms + 999) / 1000);
+	oa_error_header(&req->err, "retry-after-ms", "%lld", retry_ms);
+	return -1;
 }
 
 /* A key outside its not_before .. expires is refused as OpenAI refuses a
@@ -264,9 +247,12 @@ static int read_json_body(struct request *req)
 static int admit(struct request *req, const char *allow, bool path_known)
 {
 	if (!req->route) {
-		if (path_known)
-			return oa_error_set(&req->err, 405, OA_INVALID_REQUEST, "method_not_allowed", NULL,
-					    "Invalid method for URL (%s %s).", req->method, req->path);
+		if (path_known) {
+			oa_error_set(&req->err, 405, OA_INVALID_REQUEST, "method_not_allowed", NULL,
+				     "Invalid method for URL (%s %s).", req->method, req->path);
+			oa_error_header(&req->err, "Allow", "%s", allow);
+			return -1;
+		}
 		return oa_error_set(&req->err, 404, OA_INVALID_REQUEST, "unknown_url", NULL,
 				    "Invalid URL (%s %s).", req->method, req->path);
 	}
@@ -293,10 +279,8 @@ void route_dispatch(struct request *req)
 {
 	char allow[128] = "";
 	bool path_known = false;
-	int rc = request_resolve_path(req);
-	if (rc == 0)
-		rc = check_headers(req);
-	if (rc == 0) {
+	enum oa_result rc = request_parse(req) == 0 ? OA_DONE : OA_ERROR;
+	if (rc == OA_DONE) {
 		/* With DOCS off the pages answer exactly as if they did not exist. */
 		unsigned hidden = config_docs_enabled(&req->app->cfg) ? 0 : R_DOCS;
 		req->route = match_visible(req->method, req->path, &req->path_arg, &path_known, allow,
@@ -305,17 +289,15 @@ void route_dispatch(struct request *req)
 			preflight(req, allow);
 			return;
 		}
-		if (!req->route && path_known)
-			resp_header(req, "Allow", "%s", allow);
-		rc = admit(req, allow, path_known);
+		rc = admit(req, allow, path_known) == 0 ? req->route->handler(req) : OA_ERROR;
 	}
-	if (rc == 0)
-		rc = req->route->handler(req);
 	/* whatever the handler did: a reservation is settled, a lease ends */
 	tpm_settle(req);
 	sl_release(req->stream_lease);
 	req->stream_lease = -1;
-	if (rc == 0 || req->head_sent)
+	/* an error once the head is out travels in the answer (an SSE error
+	 * event); a client that left gets nothing */
+	if (rc != OA_ERROR || req->head_sent || req->client_gone)
 		return;
 	if (req->err.status == 0) {
 		log_error("handler for %s %s failed without saying why", req->method, req->path);
