@@ -207,6 +207,25 @@ int request_read_body(struct request *req)
 	return 0;
 }
 
+static bool is_json_type(const char *ct)
+{
+	size_t n = strcspn(ct, ";");
+	while (n && (ct[n - 1] == ' ' || ct[n - 1] == '\t'))
+		n--;
+	if (n == 16 && strncasecmp(ct, "application/json", 16) == 0)
+		return true;
+	return n > 5 && strncasecmp(ct + n - 5, "+json", 5) == 0;
+}
+
+int request_read_json_body(struct request *req)
+{
+	const char *ct = req_param(req, "CONTENT_TYPE");
+	if (ct && *ct && !is_json_type(ct))
+		return oa_error_set(&req->err, 415, OA_INVALID_REQUEST, "unsupported_media_type", NULL,
+				    "Unsupported Content-Type: the request body must be JSON (application/json).");
+	return request_read_body(req);
+}
+
 /* The access log's timestamp, formatted once per second per thread:
  * gmtime_r and strftime cost more than the rest of the line. */
 static const char *log_time(int64_t us)

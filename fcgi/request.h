@@ -109,6 +109,11 @@ int request_parse(struct request *req);
 /* Reads the whole body into req->body, honouring MAX_BODY_BYTES and
  * CONTENT_LENGTH. 0, or -1 with req->err set (400, 413). */
 int request_read_body(struct request *req);
+/* The same for a route that takes JSON (R_JSON_BODY): a Content-Type, when
+ * given, must be application/json or +json. 0, or -1 with req->err set
+ * (415, 400, 413). The dispatcher calls it once the request is admitted,
+ * so that no body is read for a client refused before. */
+int request_read_json_body(struct request *req);
 
 int64_t now_us(void);
 

@@ -3,7 +3,6 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 #include "app.h"
 #include "auth.h"
@@ -224,25 +223,6 @@ static int authenticate(struct request *req)
 	return req->key ? check_key_validity(req, req->key) : 0;
 }
 
-static bool is_json_type(const char *ct)
-{
-	size_t n = strcspn(ct, ";");
-	while (n && (ct[n - 1] == ' ' || ct[n - 1] == '\t'))
-		n--;
-	if (n == 16 && strncasecmp(ct, "application/json", 16) == 0)
-		return true;
-	return n > 5 && strncasecmp(ct + n - 5, "+json", 5) == 0;
-}
-
-static int read_json_body(struct request *req)
-{
-	const char *ct = req_param(req, "CONTENT_TYPE");
-	if (ct && *ct && !is_json_type(ct))
-		return oa_error_set(&req->err, 415, OA_INVALID_REQUEST, "unsupported_media_type", NULL,
-				    "Unsupported Content-Type: the request body must be JSON (application/json).");
-	return request_read_body(req);
-}
-
 /* The steps before the handler, in order; any may answer instead of it. */
 static int admit(struct request *req, const char *allow, bool path_known)
 {
@@ -270,7 +250,7 @@ static int admit(struct request *req, const char *allow, bool path_known)
 	/* budgets are of tokens: only the routes that ask a model (a JSON body) spend them */
 	if ((flags & R_AUTH) && (flags & R_JSON_BODY) && check_budget(req) != 0)
 		return -1;
-	if ((flags & R_JSON_BODY) && read_json_body(req) != 0)
+	if ((flags & R_JSON_BODY) && request_read_json_body(req) != 0)
 		return -1;
 	return 0;
 }
