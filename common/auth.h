@@ -16,8 +16,10 @@
 #define AUTH_FP_LEN           12   /* "key_" + 8 hex digits */
 #define AUTH_MASK_LEN         15   /* longest auth_mask() output */
 
-/* The configured keys, as digests only: no token is kept in clear. Built
- * once at start and read-only afterwards, so threads share it freely. */
+/* The configured keys, as digests only: authentication compares digests,
+ * never tokens (the plain tokens stay in struct config, which logs and
+ * config_describe() only ever show masked). Built once at start and
+ * read-only afterwards, so threads share it freely. */
 struct auth_keyring {
 	uint8_t (*digest)[crypto_hash_sha256_BYTES];  /* n digests, owned */
 	size_t n;

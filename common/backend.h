@@ -73,20 +73,22 @@ struct chat_sink {
 	long probe_ms;
 };
 
-/* A backend. chat() answers req through sink. It returns 0 when done, or -1:
- * either the sink said the client is gone (err untouched, status 0), or the
- * backend failed and err says how (502/504 ... for upstream trouble, 400
- * for a schema the mock cannot answer within its bounds). */
+/* A backend. chat() answers req through sink and returns an oa_result
+ * (openai_error.h): OA_DONE; OA_CLIENT_GONE when a sink callback said the
+ * client is gone (or, for a sink that refuses what it is given, that it
+ * refused: its owner knows which); OA_ERROR when the backend failed, err
+ * saying how (502/504 ... for upstream trouble, 400 for a schema the mock
+ * cannot answer within its bounds). */
 struct backend_ops {
 	const char *name;
-	int (*chat)(const struct model_cfg *model, const struct chat_request *req,
-		    const struct chat_sink *sink, oa_error *err);
+	enum oa_result (*chat)(const struct model_cfg *model, const struct chat_request *req,
+			       const struct chat_sink *sink, oa_error *err);
 	/* Optional (NULL: the backend only answers chat): sends body (borrowed,
 	 * the client's own) to the server's endpoint ("responses",
 	 * "completions", "embeddings") as it came, model mapped, and hands
 	 * every answer object or event to sink->relay. Returns as chat() does. */
-	int (*forward)(const struct model_cfg *model, const char *endpoint, json_object *body,
-		       bool stream, const struct chat_sink *sink, oa_error *err);
+	enum oa_result (*forward)(const struct model_cfg *model, const char *endpoint, json_object *body,
+				  bool stream, const struct chat_sink *sink, oa_error *err);
 };
 
 extern const struct backend_ops backend_mock;

@@ -258,15 +258,15 @@ struct mock_pace mock_stream_pace(size_t words, int choices, long delay_ms)
 /* Every choice gets the same text: word by word when streaming, pausing
  * between words as a model would, else in one piece; long answers at the
  * pace mock_stream_pace() allows. */
-static int send_text(const struct model_cfg *model, const struct chat_request *req,
-		     const struct chat_sink *sink, const char *s, size_t n)
+static enum oa_result send_text(const struct model_cfg *model, const struct chat_request *req,
+				const struct chat_sink *sink, const char *s, size_t n)
 {
 	int nc = choices(req);
 	if (!req->stream || n == 0) {
 		for (int c = 0; c < nc; c++)
 			if (sink->delta(sink->ctx, c, "assistant", s, n) < 0)
-				return -1;
-		return 0;
+				return OA_CLIENT_GONE;
+		return OA_DONE;
 	}
 	struct mock_pace pace = mock_stream_pace(count_pieces(s, n), nc, model ? model->mock.delay_ms : 0);
 	for (size_t i = 0; i < n;) {
@@ -275,29 +275,29 @@ static int send_text(const struct model_cfg *model, const struct chat_request *r
 			e = piece_end(s, e, n);
 		for (int c = 0; c < nc; c++)
 			if (sink->delta(sink->ctx, c, i == 0 ? "assistant" : NULL, s + i, e - i) < 0)
-				return -1;
+				return OA_CLIENT_GONE;
 		i = e;
 		if (i < n && pace.pause_ms > 0 && pause_pinging(model, sink, pace.pause_ms) < 0)
-			return -1;
+			return OA_CLIENT_GONE;
 	}
-	return 0;
+	return OA_DONE;
 }
 
-static int answer_with_text(const struct model_cfg *model, const struct chat_request *req,
-			    const struct chat_sink *sink, long *completion, oa_error *err)
+static enum oa_result answer_with_text(const struct model_cfg *model, const struct chat_request *req,
+				       const struct chat_sink *sink, long *completion, oa_error *err)
 {
 	strbuf text = STRBUF_INIT;
 	if (answer_text(model, req, &text, err) != 0) {
 		sb_free(&text);
-		return -1;
+		return OA_ERROR;
 	}
 	bool cut;
 	size_t n = stop_at(req, sb_str(&text), text.len);
 	n = bounded_length(model, req, sb_str(&text), n, &cut);
 	const char *finish = cut ? "length" : "stop";
-	int rc = send_text(model, req, sink, sb_str(&text), n);
-	for (int c = 0; rc == 0 && c < choices(req); c++)
-		rc = sink->finish(sink->ctx, c, finish);
+	enum oa_result rc = send_text(model, req, sink, sb_str(&text), n);
+	for (int c = 0; rc == OA_DONE && c < choices(req); c++)
+		rc = sink->finish(sink->ctx, c, finish) < 0 ? OA_CLIENT_GONE : OA_DONE;
 	*completion = tok_count(sb_str(&text), n) * choices(req);
 	sb_free(&text);
 	return rc;
@@ -327,9 +327,9 @@ static const struct chat_tool *tool_to_call(const struct chat_request *req)
 
 /* The arguments are cut like text when they exceed the limits, as
  * OpenAI's are: finish_reason "length", arguments no longer whole JSON. */
-static int answer_with_call(const struct model_cfg *model, const struct chat_request *req,
-			    const struct chat_tool *tool, const struct chat_sink *sink,
-			    long *completion, oa_error *err)
+static enum oa_result answer_with_call(const struct model_cfg *model, const struct chat_request *req,
+				       const struct chat_tool *tool, const struct chat_sink *sink,
+				       long *completion, oa_error *err)
 {
 	const char *name = tool->name ? tool->name : "";
 	strbuf args = STRBUF_INIT;
@@ -358,23 +358,23 @@ static int answer_with_call(const struct model_cfg *model, const struct chat_req
 		*completion += tok_count(name, strlen(name)) + tok_count(sb_str(&args), args.len);
 	}
 	sb_free(&args);
-	return rc;
+	return rc == 0 ? OA_DONE : OA_CLIENT_GONE;  /* rc: the sink's, -1 when the client left */
 }
 
 /* A bad schema is the one failure the mock has (a 400, before anything is
  * sent); otherwise only the client can go away. */
-static int mock_chat(const struct model_cfg *model, const struct chat_request *req,
-		     const struct chat_sink *sink, oa_error *err)
+static enum oa_result mock_chat(const struct model_cfg *model, const struct chat_request *req,
+				const struct chat_sink *sink, oa_error *err)
 {
 	long completion = 0;
 	const struct chat_tool *tool = tool_to_call(req);
-	int rc = tool ? answer_with_call(model, req, tool, sink, &completion, err)
-		      : answer_with_text(model, req, sink, &completion, err);
-	if (rc < 0)
-		return -1;
+	enum oa_result rc = tool ? answer_with_call(model, req, tool, sink, &completion, err)
+				 : answer_with_text(model, req, sink, &completion, err);
+	if (rc != OA_DONE)
+		return rc;
 	struct chat_usage u = { tok_prompt(req), completion, 0 };
 	u.total_tokens = u.prompt_tokens + u.completion_tokens;
-	return sink->usage(sink->ctx, &u) < 0 ? -1 : 0;
+	return sink->usage(sink->ctx, &u) < 0 ? OA_CLIENT_GONE : OA_DONE;
 }
 
 const struct backend_ops backend_mock = {

@@ -694,8 +694,8 @@ static void remember(const struct deployment_cfg *dep, uint64_t key, const struc
 /* Tries the model's deployments in fo_order(), moving on after a failure
  * that fo_should_retry() allows, at most 1 + retries times. The client
  * gets the first answer, or the last failure. */
-static int ask_deployments(const struct model_cfg *model, const struct ask *ask, const struct chat_sink *sink,
-			   oa_error *err)
+static enum oa_result ask_deployments(const struct model_cfg *model, const struct ask *ask,
+				      const struct chat_sink *sink, oa_error *err)
 {
 	size_t n = model->upstream.n_deployments;
 	if (n > FO_MAX_DEPLOYMENTS)
@@ -735,24 +735,26 @@ static int ask_deployments(const struct model_cfg *model, const struct ask *ask,
 	}
 	if (rc == 0) {
 		memset(err, 0, sizeof *err);  /* a failure we moved on from is no error of the answer */
-		return 0;
+		return OA_DONE;
 	}
 	announce(&x);  /* the log says whom a departed client was waiting for */
-	if (!x.client_gone && (x.status == 429 || x.status == 503))
+	if (x.client_gone)
+		return OA_CLIENT_GONE;
+	if (x.status == 429 || x.status == 503)
 		pass_retry(&x);
-	return rc;
+	return OA_ERROR;
 }
 
 /* POSTs body to the model's deployments' endpoint and relays what comes back. */
-static int forward(const struct model_cfg *model, const char *endpoint, json_object *root, bool stream,
-		   const struct chat_sink *sink, oa_error *err)
+static enum oa_result forward(const struct model_cfg *model, const char *endpoint, json_object *root, bool stream,
+			      const struct chat_sink *sink, oa_error *err)
 {
 	const struct ask ask = { endpoint, root, stream, NULL, 0 };
 	return ask_deployments(model, &ask, sink, err);
 }
 
-static int upstream_chat(const struct model_cfg *model, const struct chat_request *req,
-			 const struct chat_sink *sink, oa_error *err)
+static enum oa_result upstream_chat(const struct model_cfg *model, const struct chat_request *req,
+				    const struct chat_sink *sink, oa_error *err)
 {
 	const struct ask ask = { "chat/completions", req->root, req->stream, req->body, req->body_len };
 	return ask_deployments(model, &ask, sink, err);

@@ -12,48 +12,40 @@
 /* CreateChatCompletionRequest, as json_check.h tables: objects refuse keys
  * the schema does not list, as OpenAI does. */
 
-static const struct vnode n_str = { .types = T_STR };
-static const struct vnode n_str_null = { .types = T_STR | T_NULL };
-static const struct vnode n_bool = { .types = T_BOOL };
-static const struct vnode n_bool_null = { .types = T_BOOL | T_NULL };
-static const struct vnode n_int_null = { .types = T_INT | T_NULL };
-static const struct vnode n_free_obj = { .types = T_OBJ, .flags = F_OPEN };
-static const struct vnode n_name = { .types = T_STR, .flags = F_NAME, .max_len = 64 };
-
 /* Content parts. */
 static const struct vnode n_cache_bp = { .types = T_OBJ, .props = PROPS(
 	{ "mode", STR_ENUM("explicit"), REQ }) };
 
 static const struct vnode n_part_text = { .types = T_OBJ, .props = PROPS(
-	{ "type", &n_str, REQ },
-	{ "text", &n_str, REQ },
+	{ "type", &jc_n_str, REQ },
+	{ "text", &jc_n_str, REQ },
 	{ "prompt_cache_breakpoint", &n_cache_bp, OPT }) };
 
 static const struct vnode n_part_image = { .types = T_OBJ, .props = PROPS(
-	{ "type", &n_str, REQ },
+	{ "type", &jc_n_str, REQ },
 	{ "image_url", NODE(.types = T_OBJ, .props = PROPS(
-		{ "url", &n_str, REQ },
+		{ "url", &jc_n_str, REQ },
 		{ "detail", STR_ENUM("auto", "low", "high"), OPT })), REQ },
 	{ "prompt_cache_breakpoint", &n_cache_bp, OPT }) };
 
 static const struct vnode n_part_audio = { .types = T_OBJ, .props = PROPS(
-	{ "type", &n_str, REQ },
+	{ "type", &jc_n_str, REQ },
 	{ "input_audio", NODE(.types = T_OBJ, .props = PROPS(
-		{ "data", &n_str, REQ },
+		{ "data", &jc_n_str, REQ },
 		{ "format", STR_ENUM("wav", "mp3"), REQ })), REQ },
 	{ "prompt_cache_breakpoint", &n_cache_bp, OPT }) };
 
 static const struct vnode n_part_file = { .types = T_OBJ, .props = PROPS(
-	{ "type", &n_str, REQ },
+	{ "type", &jc_n_str, REQ },
 	{ "file", NODE(.types = T_OBJ, .props = PROPS(
-		{ "filename", &n_str, OPT },
-		{ "file_data", &n_str, OPT },
-		{ "file_id", &n_str, OPT })), REQ },
+		{ "filename", &jc_n_str, OPT },
+		{ "file_data", &jc_n_str, OPT },
+		{ "file_id", &jc_n_str, OPT })), REQ },
 	{ "prompt_cache_breakpoint", &n_cache_bp, OPT }) };
 
 static const struct vnode n_part_refusal = { .types = T_OBJ, .props = PROPS(
-	{ "type", &n_str, REQ },
-	{ "refusal", &n_str, REQ }) };
+	{ "type", &jc_n_str, REQ },
+	{ "refusal", &jc_n_str, REQ }) };
 
 /* developer, system, tool messages and predictions: text only */
 static const struct vnode n_content_text = { .types = T_STR | T_ARR, .min_items = 1,
@@ -76,52 +68,52 @@ static const struct vnode n_content_assistant = { .types = T_STR | T_ARR | T_NUL
 static const struct vnode n_tool_calls = { .types = T_ARR,
 	.items = NODE(.types = T_OBJ, .disc = "type", .variants = VARIANTS(
 		{ "function", NODE(.types = T_OBJ, .props = PROPS(
-			{ "id", &n_str, REQ },
-			{ "type", &n_str, REQ },
+			{ "id", &jc_n_str, REQ },
+			{ "type", &jc_n_str, REQ },
 			{ "function", NODE(.types = T_OBJ, .props = PROPS(
-				{ "name", &n_str, REQ },
-				{ "arguments", &n_str, REQ })), REQ })) },
+				{ "name", &jc_n_str, REQ },
+				{ "arguments", &jc_n_str, REQ })), REQ })) },
 		{ "custom", NODE(.types = T_OBJ, .props = PROPS(
-			{ "id", &n_str, REQ },
-			{ "type", &n_str, REQ },
+			{ "id", &jc_n_str, REQ },
+			{ "type", &jc_n_str, REQ },
 			{ "custom", NODE(.types = T_OBJ, .props = PROPS(
-				{ "name", &n_str, REQ },
-				{ "input", &n_str, REQ })), REQ })) })) };
+				{ "name", &jc_n_str, REQ },
+				{ "input", &jc_n_str, REQ })), REQ })) })) };
 
 static const struct vnode n_msg_text_role = { .types = T_OBJ, .props = PROPS(
 	{ "content", &n_content_text, REQ },
-	{ "role", &n_str, REQ },
-	{ "name", &n_str, OPT }) };
+	{ "role", &jc_n_str, REQ },
+	{ "name", &jc_n_str, OPT }) };
 
 static const struct vnode n_msg_user = { .types = T_OBJ, .props = PROPS(
 	{ "content", &n_content_user, REQ },
-	{ "role", &n_str, REQ },
-	{ "name", &n_str, OPT }) };
+	{ "role", &jc_n_str, REQ },
+	{ "name", &jc_n_str, OPT }) };
 
 /* content may be absent here: check_assistant_content() says when */
 static const struct vnode n_msg_assistant = { .types = T_OBJ, .props = PROPS(
 	{ "content", &n_content_assistant, OPT },
-	{ "refusal", &n_str_null, OPT },
-	{ "role", &n_str, REQ },
-	{ "name", &n_str, OPT },
+	{ "refusal", &jc_n_str_null, OPT },
+	{ "role", &jc_n_str, REQ },
+	{ "name", &jc_n_str, OPT },
 	/* Not in OpenAI's request schema, but every answer's message has it, and
 	 * the documented tool loop sends that message back as it came. */
 	{ "annotations", NODE(.types = T_ARR | T_NULL), OPT },
-	{ "audio", NODE(.types = T_OBJ | T_NULL, .props = PROPS({ "id", &n_str, REQ })), OPT },
+	{ "audio", NODE(.types = T_OBJ | T_NULL, .props = PROPS({ "id", &jc_n_str, REQ })), OPT },
 	{ "tool_calls", &n_tool_calls, OPT },
 	{ "function_call", NODE(.types = T_OBJ | T_NULL, .props = PROPS(
-		{ "arguments", &n_str, REQ },
-		{ "name", &n_str, REQ })), OPT }) };
+		{ "arguments", &jc_n_str, REQ },
+		{ "name", &jc_n_str, REQ })), OPT }) };
 
 static const struct vnode n_msg_tool = { .types = T_OBJ, .props = PROPS(
-	{ "role", &n_str, REQ },
+	{ "role", &jc_n_str, REQ },
 	{ "content", &n_content_text, REQ },
-	{ "tool_call_id", &n_str, REQ }) };
+	{ "tool_call_id", &jc_n_str, REQ }) };
 
 static const struct vnode n_msg_function = { .types = T_OBJ, .props = PROPS(
-	{ "role", &n_str, REQ },
-	{ "content", &n_str_null, REQ },
-	{ "name", &n_str, REQ }) };
+	{ "role", &jc_n_str, REQ },
+	{ "content", &jc_n_str_null, REQ },
+	{ "name", &jc_n_str, REQ }) };
 
 /* in the order OpenAI lists them in its error message */
 static const struct vnode n_message = { .types = T_OBJ, .disc = "role", .variants = VARIANTS(
@@ -134,55 +126,55 @@ static const struct vnode n_message = { .types = T_OBJ, .disc = "role", .variant
 
 /* Tools. */
 static const struct vnode n_function_obj = { .types = T_OBJ, .props = PROPS(
-	{ "name", &n_name, REQ },
-	{ "description", &n_str, OPT },
-	{ "parameters", &n_free_obj, OPT },
-	{ "strict", &n_bool_null, OPT }) };
+	{ "name", &jc_n_name, REQ },
+	{ "description", &jc_n_str, OPT },
+	{ "parameters", &jc_n_free_obj, OPT },
+	{ "strict", &jc_n_bool_null, OPT }) };
 
 static const struct vnode n_custom_format = { .types = T_OBJ, .disc = "type", .variants = VARIANTS(
-	{ "text", NODE(.types = T_OBJ, .props = PROPS({ "type", &n_str, REQ })) },
+	{ "text", NODE(.types = T_OBJ, .props = PROPS({ "type", &jc_n_str, REQ })) },
 	{ "grammar", NODE(.types = T_OBJ, .props = PROPS(
-		{ "type", &n_str, REQ },
+		{ "type", &jc_n_str, REQ },
 		{ "grammar", NODE(.types = T_OBJ, .props = PROPS(
-			{ "definition", &n_str, REQ },
+			{ "definition", &jc_n_str, REQ },
 			{ "syntax", STR_ENUM("lark", "regex"), REQ })), REQ })) }) };
 
 static const struct vnode n_tool = { .types = T_OBJ, .disc = "type", .variants = VARIANTS(
 	{ "function", NODE(.types = T_OBJ, .props = PROPS(
-		{ "type", &n_str, REQ },
+		{ "type", &jc_n_str, REQ },
 		{ "function", &n_function_obj, REQ })) },
 	{ "custom", NODE(.types = T_OBJ, .props = PROPS(
-		{ "type", &n_str, REQ },
+		{ "type", &jc_n_str, REQ },
 		{ "custom", NODE(.types = T_OBJ, .props = PROPS(
-			{ "name", &n_str, REQ },
-			{ "description", &n_str, OPT },
+			{ "name", &jc_n_str, REQ },
+			{ "description", &jc_n_str, OPT },
 			{ "format", &n_custom_format, OPT })), REQ })) }) };
 
 static const struct vnode n_tool_choice = { .types = T_STR | T_OBJ,
 	.enums = ENUM("none", "auto", "required"),
 	.disc = "type", .variants = VARIANTS(
 	{ "function", NODE(.types = T_OBJ, .props = PROPS(
-		{ "type", &n_str, REQ },
-		{ "function", NODE(.types = T_OBJ, .props = PROPS({ "name", &n_str, REQ })), REQ })) },
+		{ "type", &jc_n_str, REQ },
+		{ "function", NODE(.types = T_OBJ, .props = PROPS({ "name", &jc_n_str, REQ })), REQ })) },
 	{ "custom", NODE(.types = T_OBJ, .props = PROPS(
-		{ "type", &n_str, REQ },
-		{ "custom", NODE(.types = T_OBJ, .props = PROPS({ "name", &n_str, REQ })), REQ })) },
+		{ "type", &jc_n_str, REQ },
+		{ "custom", NODE(.types = T_OBJ, .props = PROPS({ "name", &jc_n_str, REQ })), REQ })) },
 	{ "allowed_tools", NODE(.types = T_OBJ, .props = PROPS(
-		{ "type", &n_str, REQ },
+		{ "type", &jc_n_str, REQ },
 		{ "allowed_tools", NODE(.types = T_OBJ, .props = PROPS(
 			{ "mode", STR_ENUM("auto", "required"), REQ },
-			{ "tools", NODE(.types = T_ARR, .items = &n_free_obj), REQ })), REQ })) }) };
+			{ "tools", NODE(.types = T_ARR, .items = &jc_n_free_obj), REQ })), REQ })) }) };
 
 static const struct vnode n_response_format = { .types = T_OBJ, .disc = "type", .variants = VARIANTS(
-	{ "text", NODE(.types = T_OBJ, .props = PROPS({ "type", &n_str, REQ })) },
+	{ "text", NODE(.types = T_OBJ, .props = PROPS({ "type", &jc_n_str, REQ })) },
 	{ "json_schema", NODE(.types = T_OBJ, .props = PROPS(
-		{ "type", &n_str, REQ },
+		{ "type", &jc_n_str, REQ },
 		{ "json_schema", NODE(.types = T_OBJ, .props = PROPS(
-			{ "description", &n_str, OPT },
-			{ "name", &n_name, REQ },
-			{ "schema", &n_free_obj, OPT },
-			{ "strict", &n_bool_null, OPT })), REQ })) },
-	{ "json_object", NODE(.types = T_OBJ, .props = PROPS({ "type", &n_str, REQ })) }) };
+			{ "description", &jc_n_str, OPT },
+			{ "name", &jc_n_name, REQ },
+			{ "schema", &jc_n_free_obj, OPT },
+			{ "strict", &jc_n_bool_null, OPT })), REQ })) },
+	{ "json_object", NODE(.types = T_OBJ, .props = PROPS({ "type", &jc_n_str, REQ })) }) };
 
 /* Everything else the request may carry. */
 static const struct vnode n_moderation_config = { .types = T_OBJ | T_NULL, .props = PROPS(
@@ -192,15 +184,15 @@ static const struct vnode n_web_search = { .types = T_OBJ, .props = PROPS(
 	{ "user_location", NODE(.types = T_OBJ | T_NULL, .props = PROPS(
 		{ "type", STR_ENUM("approximate"), REQ },
 		{ "approximate", NODE(.types = T_OBJ, .props = PROPS(
-			{ "country", &n_str, OPT },
-			{ "region", &n_str, OPT },
-			{ "city", &n_str, OPT },
-			{ "timezone", &n_str, OPT })), REQ })), OPT },
+			{ "country", &jc_n_str, OPT },
+			{ "region", &jc_n_str, OPT },
+			{ "city", &jc_n_str, OPT },
+			{ "timezone", &jc_n_str, OPT })), REQ })), OPT },
 	{ "search_context_size", STR_ENUM("low", "medium", "high"), OPT }) };
 
 static const struct vnode n_request = { .types = T_OBJ, .props = PROPS(
 	{ "messages", NODE(.types = T_ARR, .min_items = 1, .items = &n_message), REQ },
-	{ "model", &n_str, REQ },
+	{ "model", &jc_n_str, REQ },
 	{ "service_tier", STR_ENUM_NULL("auto", "default", "flex", "scale", "priority", "fast"), OPT },
 	{ "modalities", NODE(.types = T_ARR | T_NULL, .items = STR_ENUM("text", "audio")), OPT },
 	{ "verbosity", STR_ENUM_NULL("low", "medium", "high"), OPT },
@@ -213,52 +205,51 @@ static const struct vnode n_request = { .types = T_OBJ, .props = PROPS(
 	{ "top_logprobs", RANGE(T_INT | T_NULL, 0, 20), OPT },
 	{ "response_format", &n_response_format, OPT },
 	{ "audio", NODE(.types = T_OBJ | T_NULL, .props = PROPS(
-		{ "voice", NODE(.types = T_STR | T_OBJ, .props = PROPS({ "id", &n_str, REQ })), REQ },
+		{ "voice", NODE(.types = T_STR | T_OBJ, .props = PROPS({ "id", &jc_n_str, REQ })), REQ },
 		{ "format", STR_ENUM("wav", "aac", "mp3", "flac", "opus", "pcm16"), REQ })), OPT },
-	{ "store", &n_bool_null, OPT },
+	{ "store", &jc_n_bool_null, OPT },
 	{ "moderation", NODE(.types = T_OBJ | T_NULL, .props = PROPS(
-		{ "model", &n_str, REQ },
+		{ "model", &jc_n_str, REQ },
 		{ "policy", NODE(.types = T_OBJ | T_NULL, .props = PROPS(
 			{ "input", &n_moderation_config, OPT },
 			{ "output", &n_moderation_config, OPT })), OPT })), OPT },
-	{ "stream", &n_bool_null, OPT },
+	{ "stream", &jc_n_bool_null, OPT },
 	{ "stop", NODE(.types = T_STR | T_ARR | T_NULL, .min_items = 1, .max_items = 4,
-		       .items = &n_str), OPT },
+		       .items = &jc_n_str), OPT },
 	{ "logit_bias", NODE(.types = T_OBJ | T_NULL, .flags = F_MAP,
 			     .items = RANGE(T_INT, -100, 100), .key_check = jc_logit_bias_key), OPT },
-	{ "logprobs", &n_bool_null, OPT },
+	{ "logprobs", &jc_n_bool_null, OPT },
 	{ "max_tokens", NODE(.types = T_INT | T_NULL, .flags = F_MIN, .min = 1), OPT },
 	{ "n", RANGE(T_INT | T_NULL, 1, 128), OPT },
 	{ "prediction", NODE(.types = T_OBJ | T_NULL, .props = PROPS(
 		{ "type", STR_ENUM("content"), REQ },
 		{ "content", &n_content_text, REQ })), OPT },
-	{ "seed", &n_int_null, OPT },
+	{ "seed", &jc_n_int_null, OPT },
 	{ "stream_options", NODE(.types = T_OBJ | T_NULL, .props = PROPS(
-		{ "include_usage", &n_bool, OPT },
-		{ "include_obfuscation", &n_bool, OPT })), OPT },
+		{ "include_usage", &jc_n_bool, OPT },
+		{ "include_obfuscation", &jc_n_bool, OPT })), OPT },
 	{ "tools", NODE(.types = T_ARR, .max_items = 128, .items = &n_tool), OPT },
 	{ "tool_choice", &n_tool_choice, OPT },
-	{ "parallel_tool_calls", &n_bool, OPT },
+	{ "parallel_tool_calls", &jc_n_bool, OPT },
 	{ "function_call", NODE(.types = T_STR | T_OBJ, .enums = ENUM("none", "auto"),
-				.props = PROPS({ "name", &n_str, REQ })), OPT },
+				.props = PROPS({ "name", &jc_n_str, REQ })), OPT },
 	{ "functions", NODE(.types = T_ARR, .min_items = 1, .max_items = 128,
 			    .items = NODE(.types = T_OBJ, .props = PROPS(
-		{ "name", &n_name, REQ },
-		{ "description", &n_str, OPT },
-		{ "parameters", &n_free_obj, OPT }))), OPT },
+		{ "name", &jc_n_name, REQ },
+		{ "description", &jc_n_str, OPT },
+		{ "parameters", &jc_n_free_obj, OPT }))), OPT },
 	{ "metadata", NODE(.types = T_OBJ | T_NULL, .flags = F_MAP, .max_props = 16,
 			   .items = NODE(.types = T_STR, .max_len = 512),
 			   .key_check = jc_metadata_key), OPT },
 	{ "temperature", RANGE(T_NUM | T_NULL, 0, 2), OPT },
 	{ "top_p", RANGE(T_NUM | T_NULL, 0, 1), OPT },
-	{ "user", &n_str, OPT },
+	{ "user", &jc_n_str, OPT },
 	{ "safety_identifier", NODE(.types = T_STR | T_NULL, .max_len = 64), OPT },
-	{ "prompt_cache_key", &n_str_null, OPT },
+	{ "prompt_cache_key", &jc_n_str_null, OPT },
 	{ "prompt_cache_retention", STR_ENUM_NULL("in_memory", "24h"), OPT },
 	{ "prompt_cache_options", NODE(.types = T_OBJ, .props = PROPS(
 		{ "ttl", STR_ENUM("30m"), OPT },
 		{ "mode", STR_ENUM("implicit", "explicit"), OPT })), OPT }) };
-
 
 /* ---- rules across fields, which the schema cannot say ---- */
 

@@ -18,7 +18,7 @@ struct chat_meta {
 };
 
 /* Fills m for a new response created at now (unix seconds); model is
- * borrowed. The id comes from getrandom(2). */
+ * borrowed. The id comes from rand_u64() (rand.h: unique, not secret). */
 void chat_meta_init(struct chat_meta *m, const char *model, long now);
 
 /* Fills out[0..n) with random [A-Za-z0-9] (rand.h: unique, not secret) and writes a

@@ -13,18 +13,15 @@
 
 /* CreateCompletionRequest, as json_check.h tables. */
 
-static const struct vnode n_bool_null = { .types = T_BOOL | T_NULL };
-static const struct vnode n_str = { .types = T_STR };
-
 static const struct vnode n_request = { .types = T_OBJ, .props = PROPS(
-	{ "model", &n_str, REQ },
+	{ "model", &jc_n_str, REQ },
 	/* a string, strings, token ids or arrays of token ids: which of them,
 	 * check_prompt() says, since items may not mix */
 	{ "prompt", NODE(.types = T_STR | T_ARR | T_NULL, .max_items = COMPLETIONS_MAX_PROMPTS,
 			 .items = NODE(.types = T_STR | T_INT | T_ARR, .min_items = 1,
 				       .items = NODE(.types = T_INT))), REQ },
 	{ "best_of", RANGE(T_INT | T_NULL, 0, 20), OPT },
-	{ "echo", &n_bool_null, OPT },
+	{ "echo", &jc_n_bool_null, OPT },
 	{ "frequency_penalty", RANGE(T_NUM | T_NULL, -2, 2), OPT },
 	{ "logit_bias", NODE(.types = T_OBJ | T_NULL, .flags = F_MAP,
 			     .items = RANGE(T_INT, -100, 100), .key_check = jc_logit_bias_key), OPT },
@@ -32,16 +29,16 @@ static const struct vnode n_request = { .types = T_OBJ, .props = PROPS(
 	{ "max_tokens", NODE(.types = T_INT | T_NULL, .flags = F_MIN, .min = 0), OPT },
 	{ "n", RANGE(T_INT | T_NULL, 1, 128), OPT },
 	{ "presence_penalty", RANGE(T_NUM | T_NULL, -2, 2), OPT },
-	{ "seed", NODE(.types = T_INT | T_NULL), OPT },
-	{ "stop", NODE(.types = T_STR | T_ARR | T_NULL, .min_items = 1, .max_items = 4, .items = &n_str), OPT },
-	{ "stream", &n_bool_null, OPT },
+	{ "seed", &jc_n_int_null, OPT },
+	{ "stop", NODE(.types = T_STR | T_ARR | T_NULL, .min_items = 1, .max_items = 4, .items = &jc_n_str), OPT },
+	{ "stream", &jc_n_bool_null, OPT },
 	{ "stream_options", NODE(.types = T_OBJ | T_NULL, .props = PROPS(
-		{ "include_usage", NODE(.types = T_BOOL), OPT },
-		{ "include_obfuscation", NODE(.types = T_BOOL), OPT })), OPT },
-	{ "suffix", NODE(.types = T_STR | T_NULL), OPT },
+		{ "include_usage", &jc_n_bool, OPT },
+		{ "include_obfuscation", &jc_n_bool, OPT })), OPT },
+	{ "suffix", &jc_n_str_null, OPT },
 	{ "temperature", RANGE(T_NUM | T_NULL, 0, 2), OPT },
 	{ "top_p", RANGE(T_NUM | T_NULL, 0, 1), OPT },
-	{ "user", &n_str, OPT }) };
+	{ "user", &jc_n_str, OPT }) };
 
 /* The items of an array prompt must all be of one kind. */
 static int check_prompt(json_object *prompt, oa_error *err)

@@ -123,7 +123,8 @@ const char *cfg_nearest_name(const char *name, const char *const *names, size_t 
 static bool kind_matches(enum member_kind k, const config_setting_t *st)
 {
 	switch (k) {
-	case MK_STRING: return config_setting_type(st) == CONFIG_TYPE_STRING;
+	case MK_STRING:
+	case MK_CHOICE: return config_setting_type(st) == CONFIG_TYPE_STRING;
 	case MK_INT: return config_setting_type(st) == CONFIG_TYPE_INT || config_setting_type(st) == CONFIG_TYPE_INT64;
 	case MK_BOOL: return config_setting_type(st) == CONFIG_TYPE_BOOL;
 	case MK_GROUP: return config_setting_is_group(st);
@@ -133,7 +134,7 @@ static bool kind_matches(enum member_kind k, const config_setting_t *st)
 }
 
 static const char *const kind_names[] = { "a string", "an integer", "true or false", "a group { ... }",
-					  "a list [ ... ] or ( ... )" };
+					  "a list [ ... ] or ( ... )", "a string" };
 
 static const struct member *find_member(const struct member *t, const char *name)
 {
@@ -143,8 +144,113 @@ static const struct member *find_member(const struct member *t, const char *name
 	return NULL;
 }
 
-int cfg_check_members(struct loader *ld, const char *file, const config_setting_t *group, const char *what,
-		      const struct member *known, const struct member *more)
+/* libconfig 1.5 reads an integer literal past 32 bits without an L suffix
+ * as a 32-bit int, silently wrapped (5000000000 becomes 705032704). A
+ * budget is where such numbers are written, so the literal is read again
+ * from its line: true (and *text the number written) when it differs. */
+static bool int_literal_wrapped(const config_setting_t *st, const char *name, long long got, long long *text)
+{
+	const char *file = config_setting_source_file(st);
+	unsigned line = config_setting_source_line(st);
+	char buf[1024];
+	bool wrapped = false;
+	FILE *f = file && line ? fopen(file, "r") : NULL;
+	if (!f || config_setting_type(st) != CONFIG_TYPE_INT) {
+		if (f)
+			fclose(f);
+		return false;
+	}
+	for (unsigned n = 1; fgets(buf, sizeof buf, f); n++) {
+		if (n != line)
+			continue;
+		for (char *p = strstr(buf, name); p; p = strstr(p + 1, name)) {
+			char *v = p + strlen(name);
+			v += strspn(v, " \t");
+			if (*v != '=' && *v != ':')
+				continue;
+			v++;
+			errno = 0;
+			long long value = strtoll(v, NULL, 0);
+			if (errno == ERANGE || value != got) {
+				*text = value;
+				wrapped = true;
+			}
+			break;
+		}
+		break;
+	}
+	fclose(f);
+	return wrapped;
+}
+
+/* "a|b|c" as "\"a\", \"b\" or \"c\"", into buf. */
+static void choices_text(const char *choices, char *buf, size_t n)
+{
+	size_t len = 0;
+	for (const char *p = choices; *p && len < n;) {
+		size_t l = strcspn(p, "|");
+		bool last = !p[l];
+		int w = snprintf(buf + len, n - len, "%s\"%.*s\"", p == choices ? "" : last ? " or " : ", ", (int)l, p);
+		len += w > 0 ? (size_t)w : 0;
+		p += l + !last;
+	}
+}
+
+/* One member's value, m being its row: judged by the row and, when the row
+ * has a size, stored in target. 0, or 1 after reporting what is wrong. */
+static int read_member(struct loader *ld, const char *file, const config_setting_t *st, const char *what,
+		       const struct member *m, void *target)
+{
+	char where[320], sub[96];
+	cfg_file_origin(where, sizeof where, file, st);
+	switch (m->kind) {
+	case MK_INT: {
+		long long v = config_setting_get_int64(st), written;
+		/* bounds within 32 bits cannot be met by a wrapped literal's intent */
+		if (m->max > INT32_MAX && int_literal_wrapped(st, m->name, v, &written)) {
+			cfg_report(&ld->rep->errors, "%s.%s (%s): %lld does not fit libconfig's 32-bit integers; "
+				   "write it with an L: %lldL", what, m->name, where, written, written);
+			return 1;
+		}
+		if (v < m->min || v > m->max) {
+			cfg_report(&ld->rep->errors, "%s.%s (%s): must be from %lld to %lld", what, m->name, where,
+				   m->min, m->max);
+			return 1;
+		}
+		if (m->size)
+			cfg_member_store(target, m, v);
+		return 0;
+	}
+	case MK_BOOL:
+		if (m->size)
+			cfg_member_store(target, m, config_setting_get_bool(st));
+		return 0;
+	case MK_CHOICE: {
+		const char *v = config_setting_get_string(st);
+		int i = cfg_member_choice(m->choices, v);
+		if (i < 0) {
+			char allowed[160];
+			choices_text(m->choices, allowed, sizeof allowed);
+			cfg_report(&ld->rep->errors, "%s.%s (%s): must be %s (unknown %s \"%.64s\")", what, m->name,
+				   where, allowed, m->name, v);
+			return 1;
+		}
+		if (m->size)
+			cfg_member_store(target, m, i);
+		return 0;
+	}
+	case MK_GROUP:
+		snprintf(sub, sizeof sub, "%s.%s", what, m->name);
+		return m->group ? cfg_read_members(ld, file, st, sub, m->group, target, NULL) > 0 : 0;
+	case MK_STRING:
+	case MK_LIST:
+		return 0;  /* read by hand */
+	}
+	return 0;
+}
+
+int cfg_read_members(struct loader *ld, const char *file, const config_setting_t *group, const char *what,
+		     const struct member *known, void *target, const struct member *others)
 {
 	enum { MAX_NAMES = 64 };
 	const char *names[MAX_NAMES];
@@ -152,24 +258,26 @@ int cfg_check_members(struct loader *ld, const char *file, const config_setting_
 	int problems = 0;
 	for (const struct member *k = known; k->name && n_names < MAX_NAMES; k++)
 		names[n_names++] = k->name;
-	for (const struct member *k = more; k && k->name && n_names < MAX_NAMES; k++)
+	for (const struct member *k = others; k && k->name && n_names < MAX_NAMES; k++)
 		names[n_names++] = k->name;
 	for (int i = 0; i < config_setting_length(group); i++) {
 		const config_setting_t *st = config_setting_get_elem(group, (unsigned)i);
 		const char *name = config_setting_name(st);
 		const struct member *k = find_member(known, name);
+		const struct member *other = k ? NULL : find_member(others, name);
 		char where[320];
-		if (!k)
-			k = find_member(more, name);
 		cfg_file_origin(where, sizeof where, file, st);
-		if (!k) {
+		if (!k && !other) {
 			const char *near = cfg_nearest_name(name, names, n_names);
 			cfg_report(&ld->rep->errors, "%s.%s (%s): unknown setting `%s`%s%s%s", what, name, where, name,
 				   near ? "; did you mean `" : "", near ? near : "", near ? "`?" : "");
 			problems++;
-		} else if (!kind_matches(k->kind, st)) {
-			cfg_report(&ld->rep->errors, "%s.%s (%s): must be %s", what, name, where, kind_names[k->kind]);
+		} else if (!kind_matches((k ? k : other)->kind, st)) {
+			cfg_report(&ld->rep->errors, "%s.%s (%s): must be %s", what, name, where,
+				   kind_names[(k ? k : other)->kind]);
 			problems++;
+		} else if (k) {
+			problems += read_member(ld, file, st, what, k, target);
 		}
 	}
 	return problems;
@@ -242,12 +350,9 @@ static unsigned load_model_endpoints(struct loader *ld, const config_setting_t *
 	const char *kind = cfg_mem_str(m, "kind");
 	const config_setting_t *list = config_setting_get_member(m, "endpoints");
 	unsigned eps = 0;
-	if (kind && strcmp(kind, "chat") == 0)
-		eps = EP_CHAT_FAMILY;
-	else if (kind && strcmp(kind, "embedding") == 0)
-		eps = EP_EMBEDDINGS;
-	else if (kind)
-		cfg_report(&ld->rep->errors, "models[%d].kind (%s): must be \"chat\" or \"embedding\"", i, where);
+	/* cfg_model_members' row has refused any other kind */
+	if (kind)
+		eps = strcmp(kind, "embedding") == 0 ? EP_EMBEDDINGS : EP_CHAT_FAMILY;
 	if (!list)
 		return eps;
 	if (!config_setting_is_array(list) && !config_setting_is_list(list)) {
@@ -269,40 +374,6 @@ static unsigned load_model_endpoints(struct loader *ld, const config_setting_t *
 	if (!eps)
 		cfg_report(&ld->rep->errors, "models[%d].endpoints (%s): must name at least one endpoint", i, where);
 	return eps;
-}
-
-/* What a model, its mock group and a key may hold (a model with a base_url
- * of its own may also hold cfg_upstream_members). */
-static const struct member model_members[] = {
-	{ "id", MK_STRING }, { "owned_by", MK_STRING }, { "created", MK_INT }, { "backend", MK_STRING },
-	{ "mock", MK_GROUP }, { "upstream", MK_STRING }, { "upstream_model", MK_STRING }, { "kind", MK_STRING },
-	{ "endpoints", MK_LIST }, { "dimensions", MK_INT }, { "max_output_tokens", MK_INT },
-	{ "deployments", MK_LIST }, { NULL, 0 },
-};
-static const struct member mock_members[] = {
-	{ "mode", MK_STRING }, { "delay_ms", MK_INT }, { NULL, 0 },
-};
-static const struct member key_members[] = {
-	{ "token", MK_STRING }, { "requests_per_minute", MK_INT }, { "name", MK_STRING },
-	{ "models", MK_LIST }, { "expires", MK_STRING }, { "not_before", MK_STRING },
-	{ "tokens_per_minute", MK_INT }, { "max_streams", MK_INT },
-	{ "tokens_per_day", MK_INT }, { "tokens_per_month", MK_INT }, { NULL, 0 },
-};
-
-/* An integer member from lo to hi into *out (left alone when absent);
- * -1 after reporting one out of range. */
-static int key_int(struct loader *ld, const config_setting_t *k, const char *name, long long lo,
-		   long long hi, int i, const char *where, long *out)
-{
-	long long v;
-	if (!config_setting_lookup_int64(k, name, &v))
-		return 0;
-	if (v < lo || v > hi) {
-		cfg_report(&ld->rep->errors, "keys[%d].%s (%s): must be from %lld to %lld", i, name, where, lo, hi);
-		return -1;
-	}
-	*out = (long)v;
-	return 0;
 }
 
 /* An ISO 8601 member into *out (left alone when absent); -1 after
@@ -382,104 +453,22 @@ static void load_models(struct loader *ld, const char *file, const config_settin
 			cfg_report(&ld->rep->errors, "models[%d] (%s): needs a non-empty string id", i, where);
 			continue;
 		}
-		if (cfg_check_members(ld, file, m, what, model_members, cfg_upstream_members))
+		memset(mc, 0, sizeof *mc);
+		cfg_member_defaults(cfg_model_members, mc);
+		if (cfg_read_members(ld, file, m, what, cfg_model_members, mc, cfg_upstream_members))
 			continue;
 		if (config_find_model(cfg, id)) {
 			cfg_report(&ld->rep->errors, "models[%d] (%s): model \"%s\" is listed twice", i, where, id);
 			continue;
 		}
-		const char *owner = cfg_mem_str(m, "owned_by");
-		const char *backend = cfg_mem_str(m, "backend");
-		long long created = 0;
-		config_setting_lookup_int64(m, "created", &created);
-		if (!backend || strcmp(backend, "mock") == 0) {
-			mc->backend = BACKEND_MOCK;
-		} else if (strcmp(backend, "upstream") == 0) {
-			mc->backend = BACKEND_UPSTREAM;
-			if (cfg_load_model_upstream(ld, mc, file, m, i, id, where) != 0)
-				continue;
-		} else {
-			cfg_report(&ld->rep->errors, "models[%d].backend (%s): unknown backend \"%s\" (known: mock, upstream)",
-			       i, where, backend);
-			continue;
-		}
-		mc->mock.mode = MOCK_CANNED;
-		mc->mock.delay_ms = 100;
-		const config_setting_t *mock = config_setting_get_member(m, "mock");
-		snprintf(what, sizeof what, "models[%d].mock", i);
-		if (mock && cfg_check_members(ld, file, mock, what, mock_members, NULL))
-			continue;
-		if (mock) {
-			const char *mode = cfg_mem_str(mock, "mode");
-			int delay = 100;
-			if (mode && strcmp(mode, "echo") == 0)
-				mc->mock.mode = MOCK_ECHO;
-			else if (mode && strcmp(mode, "canned") != 0)
-				cfg_report(&ld->rep->errors, "models[%d].mock.mode (%s): must be \"canned\" or \"echo\"", i, where);
-			if (config_setting_lookup_int(mock, "delay_ms", &delay)) {
-				if (delay < 0 || delay > 60000)
-					cfg_report(&ld->rep->errors, "models[%d].mock.delay_ms (%s): must be from 0 to 60000", i, where);
-				mc->mock.delay_ms = delay;
-			}
-		}
 		mc->endpoints = load_model_endpoints(ld, m, i, where);
-		long long dims = 0;
-		if (config_setting_lookup_int64(m, "dimensions", &dims) && (dims < 1 || dims > EMB_MAX_DIMENSIONS)) {
-			cfg_report(&ld->rep->errors, "models[%d].dimensions (%s): must be from 1 to %d", i, where,
-				   EMB_MAX_DIMENSIONS);
+		if (mc->backend == BACKEND_UPSTREAM && cfg_load_model_upstream(ld, mc, file, m, i, id, where) != 0)
 			continue;
-		}
-		mc->dimensions = (long)dims;
-		long long max_out = MODEL_DEFAULT_MAX_OUTPUT_TOKENS;
-		if (config_setting_lookup_int64(m, "max_output_tokens", &max_out) &&
-		    (max_out < 1 || max_out > MODEL_MAX_OUTPUT_TOKENS_LIMIT))
-			cfg_report(&ld->rep->errors, "models[%d].max_output_tokens (%s): must be from 1 to %d",
-				   i, where, MODEL_MAX_OUTPUT_TOKENS_LIMIT);
-		mc->max_output_tokens = (long)max_out;
+		const char *owner = cfg_mem_str(m, "owned_by");
 		mc->id = xstrdup(id);
-		mc->owned_by = xstrdup(owner && *owner ? owner : "openai-fcgi");
-		mc->created = (long)created;
+		mc->owned_by = xstrdup(owner && *owner ? owner : MODEL_DEFAULT_OWNER);
 		cfg->n_models++;
 	}
-}
-
-/* libconfig 1.5 reads an integer literal past 32 bits without an L suffix
- * as a 32-bit int, silently wrapped (5000000000 becomes 705032704). A
- * budget is where such numbers are written, so the literal is read again
- * from its line: true (and *text the number written) when it differs. */
-static bool int_literal_wrapped(const config_setting_t *st, const char *name, long long got, long long *text)
-{
-	const char *file = config_setting_source_file(st);
-	unsigned line = config_setting_source_line(st);
-	char buf[1024];
-	bool wrapped = false;
-	FILE *f = file && line ? fopen(file, "r") : NULL;
-	if (!f || config_setting_type(st) != CONFIG_TYPE_INT) {
-		if (f)
-			fclose(f);
-		return false;
-	}
-	for (unsigned n = 1; fgets(buf, sizeof buf, f); n++) {
-		if (n != line)
-			continue;
-		for (char *p = strstr(buf, name); p; p = strstr(p + 1, name)) {
-			char *v = p + strlen(name);
-			v += strspn(v, " \t");
-			if (*v != '=' && *v != ':')
-				continue;
-			v++;
-			errno = 0;
-			long long value = strtoll(v, NULL, 0);
-			if (errno == ERANGE || value != got) {
-				*text = value;
-				wrapped = true;
-			}
-			break;
-		}
-		break;
-	}
-	fclose(f);
-	return wrapped;
 }
 
 static void load_keys(struct loader *ld, const char *file, const config_setting_t *list)
@@ -503,18 +492,16 @@ static void load_keys(struct loader *ld, const char *file, const config_setting_
 		}
 		char what[32];
 		snprintf(what, sizeof what, "keys[%d]", i);
-		if (cfg_check_members(ld, file, k, what, key_members, NULL))
-			continue;
 		struct key_cfg *kc = &cfg->keys[cfg->n_keys];
 		const char *name = cfg_mem_str(k, "name");
 		kc->not_before = KP_NO_NOT_BEFORE;
 		kc->expires = KP_NO_EXPIRY;
-		int bad = key_int(ld, k, "requests_per_minute", 1, RL_MAX_PER_MINUTE, i, where, &kc->requests_per_minute) |
-			  key_int(ld, k, "tokens_per_minute", 1, RL_MAX_PER_MINUTE, i, where, &kc->tokens_per_minute) |
-			  key_int(ld, k, "max_streams", 1, 10000, i, where, &kc->max_streams) |
-			  key_time(ld, k, "expires", i, where, &kc->expires) |
-			  key_time(ld, k, "not_before", i, where, &kc->not_before) |
-			  key_models(ld, k, i, where, kc);
+		cfg_member_defaults(cfg_key_members, kc);
+		int bad = cfg_read_members(ld, file, k, what, cfg_key_members, kc, NULL) ? -1 : 0;
+		if (!bad)
+			bad = key_time(ld, k, "expires", i, where, &kc->expires) |
+			      key_time(ld, k, "not_before", i, where, &kc->not_before) |
+			      key_models(ld, k, i, where, kc);
 		if (name && !auth_token_wellformed(name)) {
 			/* it goes into log lines and messages as it is */
 			cfg_report(&ld->rep->errors, "keys[%d].name (%s): must be 1 to %d characters of "
@@ -529,31 +516,8 @@ static void load_keys(struct loader *ld, const char *file, const config_setting_
 			key_cfg_free(kc);
 			continue;
 		}
-		long long budget[2] = { 0, 0 };
-		static const char *const budget_names[2] = { "tokens_per_day", "tokens_per_month" };
-		bool bad_budget = false;
-		for (int b = 0; b < 2; b++) {
-			const config_setting_t *bs = config_setting_get_member(k, budget_names[b]);
-			long long written;
-			if (bs && config_setting_lookup_int64(k, budget_names[b], &budget[b]) &&
-			    int_literal_wrapped(bs, budget_names[b], budget[b], &written)) {
-				cfg_report(&ld->rep->errors, "keys[%d].%s (%s): %lld does not fit libconfig's 32-bit "
-					   "integers; write it with an L: %lldL", i, budget_names[b], where, written, written);
-				bad_budget = true;
-			} else if (bs && (budget[b] < 1 || budget[b] > 1000000000000LL)) {
-				cfg_report(&ld->rep->errors, "keys[%d].%s (%s): must be from 1 to 1000000000000", i,
-					   budget_names[b], where);
-				bad_budget = true;
-			}
-		}
-		if (bad_budget) {
-			key_cfg_free(kc);
-			continue;
-		}
 		kc->token = xstrdup(tok);
 		kc->name = name ? xstrdup(name) : NULL;
-		kc->tokens_per_day = budget[0];
-		kc->tokens_per_month = budget[1];
 		cfg->n_keys++;
 	}
 }
@@ -1132,14 +1096,11 @@ static void resolve_models(struct loader *ld)
 		cfg->models = xcalloc(N_DEFAULT_MODELS, sizeof *cfg->models);
 		for (size_t i = 0; i < N_DEFAULT_MODELS; i++) {
 			struct model_cfg *m = &cfg->models[cfg->n_models++];
+			cfg_member_defaults(cfg_model_members, m);  /* the mock, canned, 100 ms apart */
 			m->id = xstrdup(default_models[i].id);
 			m->endpoints = default_models[i].endpoints;
-			m->owned_by = xstrdup("openai-fcgi");
+			m->owned_by = xstrdup(MODEL_DEFAULT_OWNER);
 			m->created = 1700000000;
-			m->backend = BACKEND_MOCK;
-			m->mock.mode = MOCK_CANNED;
-			m->mock.delay_ms = 100;
-			m->max_output_tokens = MODEL_DEFAULT_MAX_OUTPUT_TOKENS;
 		}
 	}
 	for (size_t i = 0; i < cfg->n_models; i++) {

@@ -52,6 +52,7 @@ enum model_endpoint {
 };
 #define EP_CHAT_FAMILY (EP_CHAT | EP_RESPONSES | EP_COMPLETIONS)  /* kind "chat", the default */
 #define MODEL_DEFAULT_MAX_OUTPUT_TOKENS 4096
+#define MODEL_DEFAULT_OWNER "openai-fcgi"     /* owned_by when a model says none */
 #define MODEL_MAX_OUTPUT_TOKENS_LIMIT 1048576
 
 /* A model clients may name; from the config file's models list. */

@@ -6,6 +6,7 @@
 #include <libconfig.h>
 
 #include "config.h"
+#include "config_members.h"
 #include "settings.h"
 
 /* One setting's winning value and where it came from. */
@@ -30,27 +31,22 @@ const char *cfg_mem_str(const config_setting_t *group, const char *name);
 void cfg_file_origin(char *buf, size_t n, const char *file, const config_setting_t *st);
 size_t cfg_setting_index(const struct setting *s);
 
-/* A member a config-file group may have, and the kind of value it takes. */
-enum member_kind { MK_STRING, MK_INT, MK_BOOL, MK_GROUP, MK_LIST };
-struct member {
-	const char *name;
-	enum member_kind kind;
-};
-/* Reports, into the errors, every member of group that is in neither known
- * nor more (each ends with a NULL name; more may be NULL) or has the wrong
- * kind of value, with file:line and the nearest known name. what names the
- * group ("models[2]"). Returns the number of problems reported. */
-int cfg_check_members(struct loader *ld, const char *file, const config_setting_t *group, const char *what,
-		      const struct member *known, const struct member *more);
+/* Reads every member of group against known (config_members.h): a name in
+ * neither known nor others (each ends with a NULL name; others may be
+ * NULL) is reported with file:line and the nearest known name, a value of
+ * the wrong kind or out of its row's bounds is reported, and each of
+ * known's rows with a size is stored in target (whose defaults the caller
+ * set with cfg_member_defaults()). others are members another reader
+ * takes from the same group: only their kind is checked here. what names
+ * the group ("models[2]"). Returns the number of problems reported. */
+int cfg_read_members(struct loader *ld, const char *file, const config_setting_t *group, const char *what,
+		     const struct member *known, void *target, const struct member *others);
 /* The known name nearest to name by edit distance, or NULL when none is
  * close enough to be a likely typo. names holds n_names entries. Pure. */
 const char *cfg_nearest_name(const char *name, const char *const *names, size_t n_names);
 
 /* config_upstream.c: the upstreams list, a model's upstream fields, the
  * UPSTREAM_* settings, and the key variables once the environment is known. */
-/* The members of an upstream group (an upstreams entry, or a model with a
- * base_url of its own), name excepted. */
-extern const struct member cfg_upstream_members[];
 /* Allocates room for n upstreams once: models point into the array. */
 void cfg_reserve_upstreams(struct loader *ld, size_t n);
 void cfg_load_upstreams(struct loader *ld, const char *file, const config_setting_t *list);

@@ -7,9 +7,6 @@
 #include "failover.h"
 #include "xalloc.h"
 
-#define UPSTREAM_CONNECT_MS 10000
-#define UPSTREAM_WAIT_MS    60000   /* first byte, and between streamed events */
-#define UPSTREAM_TTL_S      300
 #define UPSTREAM_ENV_URLS   8       /* URLs UPSTREAM_BASE_URL may list */
 
 int config_check_url(const char *url, char *why, size_t n)
@@ -70,11 +67,8 @@ static struct upstream_cfg *new_upstream(struct loader *ld, const char *name)
 		return NULL;  /* sized for every possible one: cannot happen */
 	struct upstream_cfg *up = &cfg->upstreams[cfg->n_upstreams++];
 	up->name = xstrdup(name);
-	up->connect_ms = UPSTREAM_CONNECT_MS;
-	up->first_byte_ms = UPSTREAM_WAIT_MS;
-	up->idle_ms = UPSTREAM_WAIT_MS;
+	cfg_member_defaults(cfg_upstream_members, up);
 	up->total_ms = -1;  /* UPSTREAM_TOTAL_TIMEOUT_S, once the settings are known */
-	up->discover_ttl_s = UPSTREAM_TTL_S;
 	return up;
 }
 
@@ -143,22 +137,6 @@ void cfg_resolve_upstream_limits(struct loader *ld)
 		cfg->models[i].upstream.retries = cfg->upstream_retries;
 }
 
-/* least: 0 for the limits where 0 means none; 1 for total_ms, which
- * bounds every other (an exchange without an end holds a worker for ever). */
-static void lookup_ms(struct loader *ld, const config_setting_t *g, const char *name, long *out, long least,
-		      const char *what, const char *where)
-{
-	long long v;
-	if (!g || !config_setting_lookup_int64(g, name, &v))
-		return;
-	if (v < least || v > 86400000LL) {
-		cfg_report(&ld->rep->errors, "%s.timeouts.%s (%s): must be from %ld to 86400000", what, name, where,
-			   least);
-		return;
-	}
-	*out = (long)v;
-}
-
 static void load_headers(struct loader *ld, struct upstream_cfg *up, const config_setting_t *list,
 			 const char *what, const char *where)
 {
@@ -176,49 +154,20 @@ static void load_headers(struct loader *ld, struct upstream_cfg *up, const confi
 	}
 }
 
-const struct member cfg_upstream_members[] = {
-	{ "base_url", MK_STRING }, { "api_key_env", MK_STRING }, { "timeouts", MK_GROUP }, { "headers", MK_LIST },
-	{ "discover", MK_BOOL }, { "discover_ttl_s", MK_INT }, { "responses", MK_STRING }, { NULL, 0 },
-};
-static const struct member upstream_list_members[] = { { "name", MK_STRING }, { NULL, 0 } };
-static const struct member timeout_members[] = {
-	{ "connect_ms", MK_INT }, { "first_byte_ms", MK_INT }, { "idle_ms", MK_INT }, { "total_ms", MK_INT },
-	{ NULL, 0 },
-};
-
 /* Fills up from a group with base_url, api_key_env, timeouts, headers,
- * discover: an upstreams entry, or a model that has its own. */
+ * discover: an upstreams entry, or a model that has its own (the group's
+ * other members, others, are read by its own loader). */
 static void load_upstream_group(struct loader *ld, struct upstream_cfg *up, const char *file,
-				const config_setting_t *g, const char *what, const char *where)
+				const config_setting_t *g, const char *what, const char *where,
+				const struct member *others)
 {
 	set_base_url(ld, up, cfg_mem_str(g, "base_url"), what, where);
 	set_api_key(ld, up, cfg_mem_str(g, "api_key_env"));
-	const config_setting_t *t = config_setting_get_member(g, "timeouts");
-	char tw[96];
-	snprintf(tw, sizeof tw, "%s.timeouts", what);
-	if (t && cfg_check_members(ld, file, t, tw, timeout_members, NULL))
+	if (cfg_read_members(ld, file, g, what, cfg_upstream_members, up, others))
 		return;
-	lookup_ms(ld, t, "connect_ms", &up->connect_ms, 0, what, where);
-	lookup_ms(ld, t, "first_byte_ms", &up->first_byte_ms, 0, what, where);
-	lookup_ms(ld, t, "idle_ms", &up->idle_ms, 0, what, where);
-	lookup_ms(ld, t, "total_ms", &up->total_ms, 1, what, where);
 	const config_setting_t *h = config_setting_get_member(g, "headers");
 	if (h)
 		load_headers(ld, up, h, what, where);
-	const char *responses = cfg_mem_str(g, "responses");
-	if (responses && strcmp(responses, "native") == 0)
-		up->responses_native = true;
-	else if (responses && strcmp(responses, "translate") != 0)
-		cfg_report(&ld->rep->errors, "%s.responses (%s): must be \"native\" or \"translate\"", what, where);
-	int discover = 0;
-	if (config_setting_lookup_bool(g, "discover", &discover))
-		up->discover = discover;
-	long long ttl;
-	if (config_setting_lookup_int64(g, "discover_ttl_s", &ttl)) {
-		if (ttl < 0 || ttl > 86400)
-			cfg_report(&ld->rep->errors, "%s.discover_ttl_s (%s): must be from 0 to 86400", what, where);
-		up->discover_ttl_s = (long)ttl;
-	}
 }
 
 static const struct upstream_cfg *find_upstream(const struct config *cfg, const char *name)
@@ -251,9 +200,7 @@ void cfg_load_upstreams(struct loader *ld, const char *file, const config_settin
 			cfg_report(&ld->rep->errors, "%s (%s): upstream \"%s\" is listed twice", what, where, name);
 			continue;
 		}
-		if (cfg_check_members(ld, file, g, what, upstream_list_members, cfg_upstream_members))
-			continue;
-		load_upstream_group(ld, new_upstream(ld, name), file, g, what, where);
+		load_upstream_group(ld, new_upstream(ld, name), file, g, what, where, cfg_upstream_list_members);
 	}
 }
 
@@ -288,26 +235,6 @@ void cfg_free_deployments(struct model_cfg *mc)
 	mc->upstream.n_deployments = 0;
 }
 
-static const struct member deployment_members[] = {
-	{ "upstream", MK_STRING }, { "model", MK_STRING }, { "priority", MK_INT }, { "weight", MK_INT },
-	{ NULL, 0 },
-};
-
-/* An int member from least to most, or dflt when absent; -1 (reported)
- * when out of bounds. */
-static long lookup_bounded(struct loader *ld, const config_setting_t *g, const char *name, long least, long most,
-			   long dflt, const char *what, const char *where)
-{
-	long long v;
-	if (!config_setting_lookup_int64(g, name, &v))
-		return dflt;
-	if (v < least || v > most) {
-		cfg_report(&ld->rep->errors, "%s.%s (%s): must be from %ld to %ld", what, name, where, least, most);
-		return -1;
-	}
-	return (long)v;
-}
-
 /* deployments = ( { upstream = "a"; model = "m"; priority = 0; weight = 2; }, ... ) */
 static int load_deployments(struct loader *ld, struct model_cfg *mc, const char *file, const config_setting_t *list,
 			    const char *model_what, const char *id)
@@ -326,9 +253,14 @@ static int load_deployments(struct loader *ld, struct model_cfg *mc, const char 
 		const config_setting_t *g = config_setting_get_elem(list, (unsigned)j);
 		snprintf(what, sizeof what, "%s.deployments[%d]", model_what, j);
 		cfg_file_origin(where, sizeof where, file, g);
-		if (!config_setting_is_group(g) || cfg_check_members(ld, file, g, what, deployment_members, NULL)) {
-			if (!config_setting_is_group(g))
-				cfg_report(&ld->rep->errors, "%s (%s): must be a group { upstream = ...; }", what, where);
+		if (!config_setting_is_group(g)) {
+			cfg_report(&ld->rep->errors, "%s (%s): must be a group { upstream = ...; }", what, where);
+			bad++;
+			continue;
+		}
+		struct deployment_cfg d = { 0 };
+		cfg_member_defaults(cfg_deployment_members, &d);
+		if (cfg_read_members(ld, file, g, what, cfg_deployment_members, &d, NULL)) {
 			bad++;
 			continue;
 		}
@@ -342,13 +274,7 @@ static int load_deployments(struct loader *ld, struct model_cfg *mc, const char 
 			bad++;
 			continue;
 		}
-		long priority = lookup_bounded(ld, g, "priority", 0, 1000, 0, what, where);
-		long weight = lookup_bounded(ld, g, "weight", 1, 1000, 1, what, where);
-		if (priority < 0 || weight < 0) {
-			bad++;
-			continue;
-		}
-		add_deployment(mc, up, remote && *remote ? remote : id, priority, weight);
+		add_deployment(mc, up, remote && *remote ? remote : id, d.priority, d.weight);
 	}
 	return bad ? -1 : 0;
 }
@@ -385,7 +311,7 @@ int cfg_load_model_upstream(struct loader *ld, struct model_cfg *mc, const char 
 		}
 	} else if (config_setting_get_member(m, "base_url")) {
 		struct upstream_cfg *own = new_upstream(ld, id);
-		load_upstream_group(ld, own, file, m, what, where);
+		load_upstream_group(ld, own, file, m, what, where, cfg_model_members);
 		up = own;
 	} else {
 		cfg_report(&ld->rep->errors, "%s (%s): backend \"upstream\" needs upstream = \"<name>\", a base_url "
@@ -474,7 +400,7 @@ void cfg_resolve_upstream_env(struct loader *ld)
 		struct model_cfg *mc = &cfg->models[cfg->n_models++];
 		memset(mc, 0, sizeof *mc);
 		mc->id = id;
-		mc->owned_by = xstrdup("openai-fcgi");
+		mc->owned_by = xstrdup(MODEL_DEFAULT_OWNER);
 		mc->created = 1700000000;
 		mc->backend = BACKEND_UPSTREAM;
 		for (size_t k = 0; k < n_ups; k++)

@@ -23,11 +23,11 @@ static const struct vnode n_input = { .types = T_STR | T_ARR, .min_items = 1, .m
 		      .min_items = 1, .items = &n_token_id) };
 
 static const struct vnode n_request = { .types = T_OBJ, .props = PROPS(
-	{ "model", NODE(.types = T_STR), REQ },
+	{ "model", &jc_n_str, REQ },
 	{ "input", &n_input, REQ },
 	{ "encoding_format", STR_ENUM("float", "base64"), OPT },
 	{ "dimensions", NODE(.types = T_INT, .flags = F_MIN, .min = 1), OPT },
-	{ "user", NODE(.types = T_STR), OPT }) };
+	{ "user", &jc_n_str, OPT }) };
 
 /* What OpenAI answers for an input its schema lets through but the API
  * does not take (an empty string, a mix of shapes): param and code null. */

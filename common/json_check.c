@@ -7,6 +7,15 @@
 #include "json_guard.h"
 #include "strbuf.h"
 
+const struct vnode jc_n_str = { .types = T_STR };
+const struct vnode jc_n_str_null = { .types = T_STR | T_NULL };
+const struct vnode jc_n_bool = { .types = T_BOOL };
+const struct vnode jc_n_bool_null = { .types = T_BOOL | T_NULL };
+const struct vnode jc_n_int_null = { .types = T_INT | T_NULL };
+const struct vnode jc_n_free_obj = { .types = T_OBJ, .flags = F_OPEN };
+const struct vnode jc_n_free_obj_null = { .types = T_OBJ | T_NULL, .flags = F_OPEN };
+const struct vnode jc_n_name = { .types = T_STR, .flags = F_NAME, .max_len = 64 };
+
 /* ---- the walker ---- */
 
 /* Appends to the path, truncating as snprintf would. The walker pushes a

@@ -76,6 +76,11 @@ struct vctx {
 #define REQ true
 #define OPT false
 
+/* The plain nodes every request schema uses: a string, a boolean, an
+ * integer (each possibly null), any object, a function-style name. */
+extern const struct vnode jc_n_str, jc_n_str_null, jc_n_bool, jc_n_bool_null, jc_n_int_null;
+extern const struct vnode jc_n_free_obj, jc_n_free_obj_null, jc_n_name;
+
 /* Judges o against n, c->path being where o is ("" for the body). Returns
  * 0, or -1 with c->err filled: a 400 invalid_request_error whose param is
  * the path of the first offending value and whose message is OpenAI's. */

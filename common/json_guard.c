@@ -468,6 +468,10 @@ static json_tokener *thread_tokener(void)
 		tok = json_tokener_new_ex(JSON_GUARD_MAX_DEPTH);
 		if (!tok)
 			return NULL;
+		/* not JSON_TOKENER_VALIDATE_UTF8: json-c checks only a
+		 * sequence's shape, taking overlongs, encoded surrogates and
+		 * code points past U+10FFFF, so json_guard_check()'s strict
+		 * pass does it all (test_json_guard pins json-c's leniency) */
 		json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
 		(void)pthread_setspecific(tok_key, tok);
 	} else {

@@ -2,12 +2,16 @@
 #include "openai_error.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 static void set_fields(oa_error *e, int status, const char *type, const char *code, const char *param)
 {
 	e->status = status;
+	e->headers[0] = '\0';
+	if (status == 401)
+		oa_error_header(e, "WWW-Authenticate", "Bearer");
 	snprintf(e->type, sizeof e->type, "%s", type ? type : OA_SERVER);
 	snprintf(e->code, sizeof e->code, "%s", code ? code : "");
 	snprintf(e->param, sizeof e->param, "%s", param ? param : "");
@@ -32,6 +36,29 @@ int oa_invalid(oa_error *e, const char *code, const char *param, const char *fmt
 	vsnprintf(e->message, sizeof e->message, fmt, ap);
 	va_end(ap);
 	return -1;
+}
+
+int oa_error_header(oa_error *e, const char *name, const char *fmt, ...)
+{
+	size_t used = strnlen(e->headers, sizeof e->headers);
+	size_t room = sizeof e->headers - used;
+	char *line = e->headers + used;
+	int n = snprintf(line, room, "%s: ", name);
+	va_list ap;
+	va_start(ap, fmt);
+	if (n > 0 && (size_t)n < room)
+		n += vsnprintf(line + n, room - (size_t)n, fmt, ap);
+	va_end(ap);
+	bool ok = n > 0 && (size_t)n + 2 < room;
+	for (int i = 0; ok && i < n; i++)
+		if (((unsigned char)line[i] < 0x20 && line[i] != '\t') || line[i] == 0x7f)
+			ok = false;
+	if (!ok) {
+		*line = '\0';
+		return -1;
+	}
+	memcpy(line + n, "\r\n", 3);
+	return 0;
 }
 
 void oa_error_json(const oa_error *e, strbuf *out)

@@ -18,14 +18,6 @@
  * accepted and silently ignored.
  */
 
-static const struct vnode n_str = { .types = T_STR };
-static const struct vnode n_str_null = { .types = T_STR | T_NULL };
-static const struct vnode n_bool = { .types = T_BOOL };
-static const struct vnode n_bool_null = { .types = T_BOOL | T_NULL };
-static const struct vnode n_int_null = { .types = T_INT | T_NULL };
-static const struct vnode n_free_obj = { .types = T_OBJ, .flags = F_OPEN };
-static const struct vnode n_free_obj_null = { .types = T_OBJ | T_NULL, .flags = F_OPEN };
-static const struct vnode n_name = { .types = T_STR, .flags = F_NAME, .max_len = 64 };
 static const struct vnode n_item_status = { .types = T_STR | T_NULL,
 	.enums = ENUM("in_progress", "completed", "incomplete") };
 static const struct vnode n_cache_bp = { .types = T_OBJ | T_NULL, .props = PROPS(
@@ -33,35 +25,35 @@ static const struct vnode n_cache_bp = { .types = T_OBJ | T_NULL, .props = PROPS
 
 /* Content parts. */
 static const struct vnode n_input_text = { .types = T_OBJ, .props = PROPS(
-	{ "type", &n_str, REQ },
-	{ "text", &n_str, REQ },
+	{ "type", &jc_n_str, REQ },
+	{ "text", &jc_n_str, REQ },
 	{ "prompt_cache_breakpoint", &n_cache_bp, OPT }) };
 
 static const struct vnode n_input_image = { .types = T_OBJ, .props = PROPS(
-	{ "type", &n_str, REQ },
-	{ "image_url", &n_str_null, OPT },
-	{ "file_id", &n_str_null, OPT },
+	{ "type", &jc_n_str, REQ },
+	{ "image_url", &jc_n_str_null, OPT },
+	{ "file_id", &jc_n_str_null, OPT },
 	{ "detail", STR_ENUM_NULL("low", "high", "auto", "original"), OPT },
 	{ "prompt_cache_breakpoint", &n_cache_bp, OPT }) };
 
 static const struct vnode n_input_file = { .types = T_OBJ, .props = PROPS(
-	{ "type", &n_str, REQ },
-	{ "file_id", &n_str_null, OPT },
-	{ "filename", &n_str_null, OPT },
-	{ "file_data", &n_str_null, OPT },
-	{ "file_url", &n_str_null, OPT },
+	{ "type", &jc_n_str, REQ },
+	{ "file_id", &jc_n_str_null, OPT },
+	{ "filename", &jc_n_str_null, OPT },
+	{ "file_data", &jc_n_str_null, OPT },
+	{ "file_url", &jc_n_str_null, OPT },
 	{ "detail", STR_ENUM("auto", "low", "high"), OPT },
 	{ "prompt_cache_breakpoint", &n_cache_bp, OPT }) };
 
 static const struct vnode n_output_text = { .types = T_OBJ, .props = PROPS(
-	{ "type", &n_str, REQ },
-	{ "text", &n_str, REQ },
-	{ "annotations", NODE(.types = T_ARR, .items = &n_free_obj), OPT },
-	{ "logprobs", NODE(.types = T_ARR, .items = &n_free_obj), OPT }) };
+	{ "type", &jc_n_str, REQ },
+	{ "text", &jc_n_str, REQ },
+	{ "annotations", NODE(.types = T_ARR, .items = &jc_n_free_obj), OPT },
+	{ "logprobs", NODE(.types = T_ARR, .items = &jc_n_free_obj), OPT }) };
 
 static const struct vnode n_refusal = { .types = T_OBJ, .props = PROPS(
-	{ "type", &n_str, REQ },
-	{ "refusal", &n_str, REQ }) };
+	{ "type", &jc_n_str, REQ },
+	{ "refusal", &jc_n_str, REQ }) };
 
 static const struct vnode n_content_input = { .types = T_STR | T_ARR,
 	.items = NODE(.types = T_OBJ, .disc = "type", .variants = VARIANTS(
@@ -81,9 +73,9 @@ static const struct vnode n_content_assistant = { .types = T_STR | T_ARR,
  * the spec's oneOf would refuse: judged once, as anyOf means. */
 #define MESSAGE_PROPS(content) PROPS( \
 	{ "type", STR_ENUM("message"), OPT }, \
-	{ "role", &n_str, REQ }, \
+	{ "role", &jc_n_str, REQ }, \
 	{ "content", (content), REQ }, \
-	{ "id", &n_str, OPT }, \
+	{ "id", &jc_n_str, OPT }, \
 	{ "status", &n_item_status, OPT }, \
 	{ "phase", STR_ENUM_NULL("commentary", "final_answer"), OPT })
 
@@ -94,13 +86,13 @@ static const struct vnode n_message = { .types = T_OBJ, .disc = "role", .variant
 	{ "developer", NODE(.types = T_OBJ, .props = MESSAGE_PROPS(&n_content_input)) }) };
 
 static const struct vnode n_function_call = { .types = T_OBJ, .props = PROPS(
-	{ "type", &n_str, REQ },
-	{ "id", &n_str, OPT },
-	{ "call_id", &n_str, REQ },
-	{ "name", &n_str, REQ },
-	{ "arguments", &n_str, REQ },
-	{ "namespace", &n_str, OPT },
-	{ "caller", &n_free_obj_null, OPT },
+	{ "type", &jc_n_str, REQ },
+	{ "id", &jc_n_str, OPT },
+	{ "call_id", &jc_n_str, REQ },
+	{ "name", &jc_n_str, REQ },
+	{ "arguments", &jc_n_str, REQ },
+	{ "namespace", &jc_n_str, OPT },
+	{ "caller", &jc_n_free_obj_null, OPT },
 	{ "status", &n_item_status, OPT }) };
 
 static const struct vnode n_call_output_part = { .types = T_OBJ, .disc = "type", .variants = VARIANTS(
@@ -109,26 +101,26 @@ static const struct vnode n_call_output_part = { .types = T_OBJ, .disc = "type",
 	{ "input_file", &n_input_file }) };
 
 static const struct vnode n_function_call_output = { .types = T_OBJ, .props = PROPS(
-	{ "type", &n_str, REQ },
-	{ "id", &n_str_null, OPT },
+	{ "type", &jc_n_str, REQ },
+	{ "id", &jc_n_str_null, OPT },
 	{ "call_id", NODE(.types = T_STR, .max_len = 64), REQ },
 	{ "output", NODE(.types = T_STR | T_ARR, .items = &n_call_output_part), REQ },
-	{ "name", &n_str_null, OPT },
-	{ "namespace", &n_str_null, OPT },
-	{ "caller", &n_free_obj_null, OPT },
+	{ "name", &jc_n_str_null, OPT },
+	{ "namespace", &jc_n_str_null, OPT },
+	{ "caller", &jc_n_free_obj_null, OPT },
 	{ "status", &n_item_status, OPT }) };
 
 static const struct vnode n_reasoning_item = { .types = T_OBJ, .props = PROPS(
-	{ "type", &n_str, REQ },
-	{ "id", &n_str, REQ },
-	{ "summary", NODE(.types = T_ARR, .items = &n_free_obj), REQ },
-	{ "content", NODE(.types = T_ARR, .items = &n_free_obj), OPT },
-	{ "encrypted_content", &n_str_null, OPT },
+	{ "type", &jc_n_str, REQ },
+	{ "id", &jc_n_str, REQ },
+	{ "summary", NODE(.types = T_ARR, .items = &jc_n_free_obj), REQ },
+	{ "content", NODE(.types = T_ARR, .items = &jc_n_free_obj), OPT },
+	{ "encrypted_content", &jc_n_str_null, OPT },
 	{ "status", &n_item_status, OPT }) };
 
 static const struct vnode n_item_reference = { .types = T_OBJ, .props = PROPS(
-	{ "type", &n_str, REQ },
-	{ "id", &n_str, REQ }) };
+	{ "type", &jc_n_str, REQ },
+	{ "id", &jc_n_str, REQ }) };
 
 static const struct vnode n_input_item = { .types = T_OBJ, .disc = "type", .disc_default = "message",
 	.variants = VARIANTS(
@@ -140,13 +132,13 @@ static const struct vnode n_input_item = { .types = T_OBJ, .disc = "type", .disc
 
 /* Tools: flat, not nested under "function" as in chat. */
 static const struct vnode n_function_tool = { .types = T_OBJ, .props = PROPS(
-	{ "type", &n_str, REQ },
-	{ "name", &n_name, REQ },
-	{ "description", &n_str_null, OPT },
-	{ "parameters", &n_free_obj_null, OPT },
-	{ "output_schema", &n_free_obj_null, OPT },
-	{ "strict", &n_bool_null, OPT },
-	{ "defer_loading", &n_bool, OPT },
+	{ "type", &jc_n_str, REQ },
+	{ "name", &jc_n_name, REQ },
+	{ "description", &jc_n_str_null, OPT },
+	{ "parameters", &jc_n_free_obj_null, OPT },
+	{ "output_schema", &jc_n_free_obj_null, OPT },
+	{ "strict", &jc_n_bool_null, OPT },
+	{ "defer_loading", &jc_n_bool, OPT },
 	{ "allowed_callers", NODE(.types = T_ARR | T_NULL,
 				  .items = STR_ENUM("direct", "programmatic")), OPT }) };
 
@@ -157,50 +149,50 @@ static const struct vnode n_tool_choice = { .types = T_STR | T_OBJ,
 	.enums = ENUM("none", "auto", "required"),
 	.disc = "type", .variants = VARIANTS(
 	{ "function", NODE(.types = T_OBJ, .props = PROPS(
-		{ "type", &n_str, REQ },
-		{ "name", &n_str, REQ })) },
+		{ "type", &jc_n_str, REQ },
+		{ "name", &jc_n_str, REQ })) },
 	{ "allowed_tools", NODE(.types = T_OBJ, .props = PROPS(
-		{ "type", &n_str, REQ },
+		{ "type", &jc_n_str, REQ },
 		{ "mode", STR_ENUM("auto", "required"), REQ },
-		{ "tools", NODE(.types = T_ARR, .items = &n_free_obj), REQ })) }) };
+		{ "tools", NODE(.types = T_ARR, .items = &jc_n_free_obj), REQ })) }) };
 
 static const struct vnode n_text_format = { .types = T_OBJ, .disc = "type", .variants = VARIANTS(
-	{ "text", NODE(.types = T_OBJ, .props = PROPS({ "type", &n_str, REQ })) },
+	{ "text", NODE(.types = T_OBJ, .props = PROPS({ "type", &jc_n_str, REQ })) },
 	{ "json_schema", NODE(.types = T_OBJ, .props = PROPS(
-		{ "type", &n_str, REQ },
-		{ "name", &n_name, REQ },
-		{ "description", &n_str, OPT },
-		{ "schema", &n_free_obj, REQ },
-		{ "strict", &n_bool_null, OPT })) },
-	{ "json_object", NODE(.types = T_OBJ, .props = PROPS({ "type", &n_str, REQ })) }) };
+		{ "type", &jc_n_str, REQ },
+		{ "name", &jc_n_name, REQ },
+		{ "description", &jc_n_str, OPT },
+		{ "schema", &jc_n_free_obj, REQ },
+		{ "strict", &jc_n_bool_null, OPT })) },
+	{ "json_object", NODE(.types = T_OBJ, .props = PROPS({ "type", &jc_n_str, REQ })) }) };
 
 static const struct vnode n_request = { .types = T_OBJ, .props = PROPS(
-	{ "model", &n_str, REQ },
+	{ "model", &jc_n_str, REQ },
 	{ "input", NODE(.types = T_STR | T_ARR, .items = &n_input_item), OPT },
-	{ "instructions", &n_str_null, OPT },
+	{ "instructions", &jc_n_str_null, OPT },
 	{ "max_output_tokens", NODE(.types = T_INT | T_NULL, .flags = F_MIN,
 				    .min = RESPONSES_MIN_OUTPUT_TOKENS), OPT },
-	{ "max_tool_calls", &n_int_null, OPT },
+	{ "max_tool_calls", &jc_n_int_null, OPT },
 	{ "temperature", RANGE(T_NUM | T_NULL, 0, 2), OPT },
 	{ "top_p", RANGE(T_NUM | T_NULL, 0, 1), OPT },
 	{ "top_logprobs", RANGE(T_INT | T_NULL, 0, 20), OPT },
 	{ "tools", NODE(.types = T_ARR, .max_items = 128, .items = &n_tool), OPT },
 	{ "tool_choice", &n_tool_choice, OPT },
-	{ "parallel_tool_calls", &n_bool_null, OPT },
+	{ "parallel_tool_calls", &jc_n_bool_null, OPT },
 	{ "text", NODE(.types = T_OBJ | T_NULL, .props = PROPS(
 		{ "format", &n_text_format, OPT },
 		{ "verbosity", STR_ENUM_NULL("low", "medium", "high"), OPT })), OPT },
 	{ "metadata", NODE(.types = T_OBJ | T_NULL, .flags = F_MAP, .max_props = 16,
 			   .items = NODE(.types = T_STR, .max_len = 512),
 			   .key_check = jc_metadata_key), OPT },
-	{ "store", &n_bool_null, OPT },
-	{ "stream", &n_bool_null, OPT },
+	{ "store", &jc_n_bool_null, OPT },
+	{ "stream", &jc_n_bool_null, OPT },
 	{ "stream_options", NODE(.types = T_OBJ | T_NULL, .props = PROPS(
-		{ "include_obfuscation", &n_bool, OPT })), OPT },
-	{ "background", &n_bool_null, OPT },
-	{ "user", &n_str, OPT },
+		{ "include_obfuscation", &jc_n_bool, OPT })), OPT },
+	{ "background", &jc_n_bool_null, OPT },
+	{ "user", &jc_n_str, OPT },
 	{ "safety_identifier", NODE(.types = T_STR | T_NULL, .max_len = 64), OPT },
-	{ "prompt_cache_key", &n_str_null, OPT },
+	{ "prompt_cache_key", &jc_n_str_null, OPT },
 	{ "prompt_cache_retention", STR_ENUM_NULL("in_memory", "24h"), OPT },
 	{ "prompt_cache_options", NODE(.types = T_OBJ, .props = PROPS(
 		{ "ttl", STR_ENUM("30m"), OPT },
@@ -208,7 +200,7 @@ static const struct vnode n_request = { .types = T_OBJ, .props = PROPS(
 	{ "service_tier", STR_ENUM_NULL("auto", "default", "flex", "scale", "priority", "fast",
 					"ultrafast"), OPT },
 	{ "reasoning", NODE(.types = T_OBJ | T_NULL, .props = PROPS(
-		{ "mode", &n_str, OPT },
+		{ "mode", &jc_n_str, OPT },
 		{ "effort", STR_ENUM_NULL("none", "minimal", "low", "medium", "high", "xhigh", "max"), OPT },
 		{ "summary", STR_ENUM_NULL("auto", "concise", "detailed"), OPT },
 		{ "context", STR_ENUM_NULL("auto", "current_turn", "all_turns"), OPT },
@@ -219,17 +211,17 @@ static const struct vnode n_request = { .types = T_OBJ, .props = PROPS(
 		"code_interpreter_call.outputs", "reasoning.encrypted_content",
 		"message.output_text.logprobs")), OPT },
 	{ "truncation", STR_ENUM_NULL("auto", "disabled"), OPT },
-	{ "previous_response_id", &n_str_null, OPT },
+	{ "previous_response_id", &jc_n_str_null, OPT },
 	{ "conversation", NODE(.types = T_STR | T_OBJ | T_NULL, .props = PROPS(
-		{ "id", &n_str, REQ })), OPT },
+		{ "id", &jc_n_str, REQ })), OPT },
 	{ "prompt", NODE(.types = T_OBJ | T_NULL, .props = PROPS(
-		{ "id", &n_str, REQ },
-		{ "version", &n_str_null, OPT },
-		{ "variables", &n_free_obj_null, OPT })), OPT },
-	{ "context_management", NODE(.types = T_ARR | T_NULL, .min_items = 1, .items = &n_free_obj), OPT },
+		{ "id", &jc_n_str, REQ },
+		{ "version", &jc_n_str_null, OPT },
+		{ "variables", &jc_n_free_obj_null, OPT })), OPT },
+	{ "context_management", NODE(.types = T_ARR | T_NULL, .min_items = 1, .items = &jc_n_free_obj), OPT },
 	{ "moderation", NODE(.types = T_OBJ | T_NULL, .props = PROPS(
-		{ "model", &n_str, REQ },
-		{ "policy", &n_free_obj_null, OPT })), OPT }) };
+		{ "model", &jc_n_str, REQ },
+		{ "policy", &jc_n_free_obj_null, OPT })), OPT }) };
 
 /* ---- rules across fields, and what a stateless server cannot honour ---- */
 

@@ -57,7 +57,8 @@ const struct backend_ops *gen_backend(struct request *req, const struct model_cf
 
 void gen_error_header(void *hctx, const char *name, const char *value)
 {
-	resp_header(hctx, name, "%s", value);
+	struct request *req = hctx;
+	oa_error_header(&req->err, name, "%s", value);
 }
 
 bool gen_client_left(void *hctx)
@@ -86,8 +87,8 @@ static long probe_period(const struct request *req)
 	return sw && strncmp(sw, "nginx", 5) == 0 ? 0 : PROBE_MS;
 }
 
-int gen_forward_whole(struct request *req, const struct backend_ops *be, const struct model_cfg *m,
-		      const char *endpoint, json_object *root, const char *model)
+enum oa_result gen_forward_whole(struct request *req, const struct backend_ops *be, const struct model_cfg *m,
+				 const char *endpoint, json_object *root, const char *model)
 {
 	struct chat_meta meta;
 	struct chat_accum acc;
@@ -96,8 +97,8 @@ int gen_forward_whole(struct request *req, const struct backend_ops *be, const s
 	chat_accum_init(&acc, &meta, 1, false);
 	chat_accum_sink(&acc, &sink);
 	gen_sink_init(&sink, req);
-	int rc = be->forward(m, endpoint, root, false, &sink, &req->err);
-	if (rc == 0) {
+	enum oa_result rc = be->forward(m, endpoint, root, false, &sink, &req->err);
+	if (rc == OA_DONE) {
 		sb_reset(&req->out);
 		chat_accum_json(&acc, &req->out);
 		resp_json(req, 200, req->out.buf, req->out.len);

@@ -19,7 +19,8 @@ const struct model_cfg *gen_model(struct request *req, const char *id, enum mode
 const struct backend_ops *gen_backend(struct request *req, const struct model_cfg *m);
 
 /* A sink's header callback: a header the client gets with the error the
- * backend is about to return (an upstream's retry-after). hctx is req. */
+ * backend is about to return (an upstream's retry-after), carried by
+ * req->err. hctx is req. */
 void gen_error_header(void *hctx, const char *name, const char *value);
 /* A sink's gone callback: has the client left (the front closed the
  * request)? hctx is req. */
@@ -32,8 +33,8 @@ void gen_sink_init(struct chat_sink *sink, struct request *req);
 /* A whole answer from the model's upstream's own endpoint ("completions",
  * "embeddings"): root (borrowed) is sent with the model name mapped, and the
  * answer is relayed with the client's name (model) back in it, as one JSON
- * answer. 0, or -1 with req->err set. */
-int gen_forward_whole(struct request *req, const struct backend_ops *be, const struct model_cfg *m,
+ * answer. Returns as a handler does (routes.h). */
+enum oa_result gen_forward_whole(struct request *req, const struct backend_ops *be, const struct model_cfg *m,
 		      const char *endpoint, json_object *root, const char *model);
 /* A key with max_streams holds one lease for each stream it has open, in
  * any process; the dispatcher ends it with the request. 0, or -1 with a
@@ -52,12 +53,13 @@ struct gen_lazy_stream {
 /* Prepares ls for req (borrowed); ls->writer is then the stream. */
 void gen_lazy_init(struct gen_lazy_stream *ls, struct request *req);
 
-/* After the backend returned rc: once the head is out, failures travel
- * inside the stream (fail() sends them; a client gone just ends it), so
- * the handler returns 0; before, -1 lets the dispatcher answer the error. */
-static inline int gen_stream_result(const struct gen_lazy_stream *ls, int rc)
+/* What the handler of a stream returns after the backend returned rc:
+ * once the head is out a failure travels inside the stream (the handler
+ * sent it as an event), so the request is answered; before, OA_ERROR lets
+ * the dispatcher answer it with its status and headers. */
+static inline enum oa_result gen_stream_result(const struct gen_lazy_stream *ls, enum oa_result rc)
 {
-	return rc != 0 && !ls->w && !ls->req->client_gone ? -1 : 0;
+	return rc == OA_ERROR && ls->w ? OA_DONE : rc;
 }
 
 #endif

@@ -5,14 +5,14 @@
 #include "response.h"
 #include "routes.h"
 
-int h_health(struct request *req)
+enum oa_result h_health(struct request *req)
 {
 	static const char body[] = "{\"status\":\"ok\"}";
 	resp_json(req, 200, body, sizeof body - 1);
-	return 0;
+	return OA_DONE;
 }
 
-int h_v1_root(struct request *req)
+enum oa_result h_v1_root(struct request *req)
 {
 	strbuf *b = &req->out;
 	const struct config *cfg = &req->app->cfg;
@@ -24,5 +24,5 @@ int h_v1_root(struct request *req)
 	sb_free(&msg);
 	sb_putc(b, '}');
 	resp_json(req, 200, b->buf, b->len);
-	return 0;
+	return OA_DONE;
 }

@@ -26,17 +26,17 @@ static void note_usage(struct request *req, const struct chat_request *cr, const
 	}
 }
 
-static int answer_whole(struct request *req, const struct backend_ops *be, const struct model_cfg *m,
-			const struct chat_request *cr, const struct chat_meta *meta)
+static enum oa_result answer_whole(struct request *req, const struct backend_ops *be, const struct model_cfg *m,
+				   const struct chat_request *cr, const struct chat_meta *meta)
 {
 	struct chat_accum acc;
 	struct chat_sink sink;
 	chat_accum_init(&acc, meta, cr->n, cr->legacy_functions);
 	chat_accum_sink(&acc, &sink);
 	gen_sink_init(&sink, req);
-	int rc = be->chat(m, cr, &sink, &req->err);
-	note_usage(req, cr, acc.have_usage ? &acc.usage : NULL, rc != 0 && req->client_gone);
-	if (rc == 0) {
+	enum oa_result rc = be->chat(m, cr, &sink, &req->err);
+	note_usage(req, cr, acc.have_usage ? &acc.usage : NULL, rc == OA_CLIENT_GONE);
+	if (rc == OA_DONE) {
 		/* before the head: its x-ratelimit-*-tokens say what is left after */
 		tpm_settle(req);
 		sb_reset(&req->out);
@@ -44,12 +44,11 @@ static int answer_whole(struct request *req, const struct backend_ops *be, const
 		resp_json(req, 200, req->out.buf, req->out.len);
 	}
 	chat_accum_free(&acc);
-	/* a client that left while the backend worked gets nothing more */
-	return rc != 0 && req->client_gone ? 0 : rc;
+	return rc;
 }
 
-static int answer_stream(struct request *req, const struct backend_ops *be, const struct model_cfg *m,
-			 const struct chat_request *cr, const struct chat_meta *meta)
+static enum oa_result answer_stream(struct request *req, const struct backend_ops *be, const struct model_cfg *m,
+				    const struct chat_request *cr, const struct chat_meta *meta)
 {
 	struct chat_stream st;
 	struct chat_sink sink;
@@ -58,13 +57,13 @@ static int answer_stream(struct request *req, const struct backend_ops *be, cons
 	chat_stream_init(&st, meta, &ls.writer, cr->include_usage, cr->legacy_functions);
 	chat_stream_sink(&st, &sink);
 	gen_sink_init(&sink, req);
-	int rc = be->chat(m, cr, &sink, &req->err);
+	enum oa_result rc = be->chat(m, cr, &sink, &req->err);
 	/* a stream that had begun and lost its client keeps its reservation:
 	 * what it sent is not counted here */
-	note_usage(req, cr, st.have_usage ? &st.usage : NULL, rc != 0 && req->client_gone && !ls.w);
-	if (rc == 0)
+	note_usage(req, cr, st.have_usage ? &st.usage : NULL, rc == OA_CLIENT_GONE && !ls.w);
+	if (rc == OA_DONE)
 		chat_stream_end(&st);
-	else if (ls.w && !req->client_gone)
+	else if (rc == OA_ERROR && ls.w)
 		chat_stream_error(&st, &req->err);
 	chat_stream_free(&st);
 	return gen_stream_result(&ls, rc);
@@ -78,14 +77,14 @@ static int admit_answer(struct request *req, const struct chat_request *cr)
 	return tpm_reserve_chat(req, cr);
 }
 
-int h_chat_completions(struct request *req)
+enum oa_result h_chat_completions(struct request *req)
 {
 	struct chat_request cr;
 	if (chat_request_parse(req->body.buf, req->body.len, &cr, &req->err) != 0)
-		return -1;
+		return OA_ERROR;
 	const struct model_cfg *m = gen_model(req, cr.model, EP_CHAT, 404);
 	const struct backend_ops *be = m ? gen_backend(req, m) : NULL;
-	int rc = -1;
+	enum oa_result rc = OA_ERROR;
 	if (be && admit_answer(req, &cr) == 0) {
 		struct chat_meta meta;
 		chat_meta_init(&meta, cr.model, (long)time(NULL));

@@ -33,7 +33,7 @@ static void page_headers(struct request *req)
 	resp_header(req, "Cache-Control", "no-cache");
 }
 
-int h_docs(struct request *req)
+enum oa_result h_docs(struct request *req)
 {
 	const struct docs_asset *asset = docs_asset_for(req->route->path, req->path_arg);
 	if (!asset)
@@ -67,5 +67,5 @@ int h_docs(struct request *req)
 		left -= got;
 	}
 	close(fd);
-	return 0;
+	return rc == 0 ? OA_DONE : OA_CLIENT_GONE;
 }

@@ -8,14 +8,14 @@
 #include "routes.h"
 #include "tpm.h"
 
-int h_embeddings(struct request *req)
+enum oa_result h_embeddings(struct request *req)
 {
 	struct emb_request er;
 	if (emb_request_parse(req->body.buf, req->body.len, &er, &req->err) != 0)
-		return -1;
+		return OA_ERROR;
 	const struct model_cfg *m = gen_model(req, er.model, EP_EMBEDDINGS, 404);
 	const struct backend_ops *be = m ? gen_backend(req, m) : NULL;
-	int rc = -1;
+	enum oa_result rc = OA_ERROR;
 	if (!be || tpm_reserve_embeddings(req, &er) != 0) {
 		/* gen_model, gen_backend or the key's tokens said why */
 	} else if (m->backend == BACKEND_UPSTREAM) {
@@ -31,8 +31,7 @@ int h_embeddings(struct request *req)
 		tpm_record_usage(req, &usage);
 		tpm_settle(req);  /* before the head, which says what is left */
 		const body_writer *w = resp_body_begin(req, "application/json");
-		emb_write_mock_answer(&er, er.model, dims, w, &req->out);
-		rc = 0;
+		rc = emb_write_mock_answer(&er, er.model, dims, w, &req->out) == 0 ? OA_DONE : OA_CLIENT_GONE;
 	}
 	emb_request_free(&er);
 	return rc;

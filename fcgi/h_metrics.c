@@ -32,13 +32,13 @@ static int metrics_allowed(struct request *req)
 			    "/metrics answers loopback clients only unless METRICS_TOKEN is set.");
 }
 
-int h_metrics(struct request *req)
+enum oa_result h_metrics(struct request *req)
 {
 	struct um_row *rows = NULL;
 	size_t n = 0;
 	struct um_gauges g = { 0, 0 };
 	if (metrics_allowed(req) != 0)
-		return -1;
+		return OA_ERROR;
 	if (!req->app->usage || um_snapshot(req->app->usage, &rows, &n, &g) != 0)
 		return oa_error_set(&req->err, 503, OA_SERVER, "metrics_unavailable", NULL,
 				    "The usage counters cannot be read right now.");
@@ -47,5 +47,5 @@ int h_metrics(struct request *req)
 	free(rows);
 	const body_writer *w = resp_body_begin(req, METRICS_CONTENT_TYPE);
 	w->write(w->ctx, req->out.buf, req->out.len);
-	return 0;
+	return OA_DONE;
 }

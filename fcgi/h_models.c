@@ -45,7 +45,7 @@ static void list_discovered(void *ctx, const struct discovered_model *m)
 	list_one(ctx, m->id, m->created, m->owned_by);
 }
 
-int h_models_list(struct request *req)
+enum oa_result h_models_list(struct request *req)
 {
 	const struct config *cfg = &req->app->cfg;
 	struct listing l = { req, &req->out, 0 };
@@ -56,7 +56,7 @@ int h_models_list(struct request *req)
 	upstream_discover(cfg, mono_s(), list_discovered, &l);
 	sb_puts(l.b, "]}");
 	resp_json(req, 200, l.b->buf, l.b->len);
-	return 0;
+	return OA_DONE;
 }
 
 const struct model_cfg *models_lookup(struct request *req, const char *id)
@@ -97,7 +97,7 @@ const struct model_cfg *models_lookup(struct request *req, const char *id)
 	return mc;
 }
 
-int h_models_get(struct request *req)
+enum oa_result h_models_get(struct request *req)
 {
 	const struct model_cfg *m = models_lookup(req, req->path_arg);
 	if (!m)
@@ -107,5 +107,5 @@ int h_models_get(struct request *req)
 	sb_reset(&req->out);
 	model_object_json(&req->out, m->id, m->created, m->owned_by);
 	resp_json(req, 200, req->out.buf, req->out.len);
-	return 0;
+	return OA_DONE;
 }

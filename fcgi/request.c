@@ -18,7 +18,7 @@
 #include "usage.h"
 #include "utf8.h"
 
-#define MAX_HEADER_VALUE 8192  /* longer header values get 431 from the router */
+#define MAX_HEADER_VALUE 8192  /* longer header values get 431 */
 
 int64_t now_us(void)
 {
@@ -68,6 +68,7 @@ void request_begin(struct request *req, const struct app *app, const struct req_
 	if (!req->method)
 		req->method = "GET";
 	req->path[0] = '\0';
+	req->parsed = 0;
 	req->path_arg = NULL;
 	strcpy(req->key_fp, "-");
 	req->key_name = req->key_fp;
@@ -130,7 +131,7 @@ static int decode_into(char *out, size_t cap, size_t *len, const char *p, const 
 	return 0;
 }
 
-int request_resolve_path(struct request *req)
+static int resolve_path(struct request *req)
 {
 	const char *uri = req_param(req, "REQUEST_URI");
 	size_t len = 0;
@@ -154,6 +155,29 @@ int request_resolve_path(struct request *req)
 	if (len == 0)
 		strcpy(req->path, "/");
 	return 0;
+}
+
+/* Header values the front let through but that no client needs this long. */
+static int check_headers(struct request *req)
+{
+	static const char *const names[] = {
+		"HTTP_AUTHORIZATION", "HTTP_ORIGIN", "HTTP_X_REQUEST_ID", "CONTENT_TYPE",
+		"HTTP_ACCESS_CONTROL_REQUEST_HEADERS", "HTTP_USER_AGENT", "CONTENT_LENGTH",
+	};
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		const char *v = req_param(req, names[i]);
+		if (v && strlen(v) > MAX_HEADER_VALUE)
+			return oa_error_set(&req->err, 431, OA_INVALID_REQUEST, "header_too_large", NULL,
+					    "A request header is too large (more than %d bytes).", MAX_HEADER_VALUE);
+	}
+	return 0;
+}
+
+int request_parse(struct request *req)
+{
+	if (req->parsed == 0)
+		req->parsed = resolve_path(req) == 0 && check_headers(req) == 0 ? 1 : -1;
+	return req->parsed > 0 ? 0 : -1;
 }
 
 int request_read_body(struct request *req)
@@ -182,6 +206,25 @@ int request_read_body(struct request *req)
 	}
 	req->body.buf[req->body.len] = '\0';
 	return 0;
+}
+
+static bool is_json_type(const char *ct)
+{
+	size_t n = strcspn(ct, ";");
+	while (n && (ct[n - 1] == ' ' || ct[n - 1] == '\t'))
+		n--;
+	if (n == 16 && strncasecmp(ct, "application/json", 16) == 0)
+		return true;
+	return n > 5 && strncasecmp(ct + n - 5, "+json", 5) == 0;
+}
+
+int request_read_json_body(struct request *req)
+{
+	const char *ct = req_param(req, "CONTENT_TYPE");
+	if (ct && *ct && !is_json_type(ct))
+		return oa_error_set(&req->err, 415, OA_INVALID_REQUEST, "unsupported_media_type", NULL,
+				    "Unsupported Content-Type: the request body must be JSON (application/json).");
+	return request_read_body(req);
 }
 
 /* The access log's timestamp, formatted once per second per thread:

@@ -38,7 +38,8 @@ struct request {
 	const struct req_io *io;
 
 	const char *method;          /* borrowed from io */
-	char path[1024];             /* decoded route path, mount prefix removed */
+	char path[1024];             /* decoded request path, any mount prefix kept: route_match() skips it */
+	int parsed;                  /* request_parse(): 0 not yet, 1 done, -1 refused (err says why) */
 	const char *path_arg;        /* the {id} of /v1/models/{id}, inside path */
 	char id[72];                 /* x-request-id */
 	char key_fp[24];             /* fingerprint of the key, "-" before auth */
@@ -99,13 +100,21 @@ void request_free(struct request *req);
 /* A variable of the request, NULL when absent. */
 const char *req_param(const struct request *req, const char *name);
 
-/* Works out req->path from REQUEST_URI, else SCRIPT_NAME + PATH_INFO:
- * percent-decoded, query removed. 0, or -1 with req->err set (400). */
-int request_resolve_path(struct request *req);
+/* Parses what the CGI variables say of the request, before any dispatch:
+ * req->path from REQUEST_URI, else SCRIPT_NAME + PATH_INFO
+ * (percent-decoded, query removed; any mount prefix kept), and the bounds
+ * of the header values. Done once: later calls return the first's
+ * answer. 0, or -1 with req->err set (400 invalid_path, 431). */
+int request_parse(struct request *req);
 
 /* Reads the whole body into req->body, honouring MAX_BODY_BYTES and
  * CONTENT_LENGTH. 0, or -1 with req->err set (400, 413). */
 int request_read_body(struct request *req);
+/* The same for a route that takes JSON (R_JSON_BODY): a Content-Type, when
+ * given, must be application/json or +json. 0, or -1 with req->err set
+ * (415, 400, 413). The dispatcher calls it once the request is admitted,
+ * so that no body is read for a client refused before. */
+int request_read_json_body(struct request *req);
 
 int64_t now_us(void);
 

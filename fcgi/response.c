@@ -143,8 +143,7 @@ int resp_json(struct request *req, int status, const char *json, size_t n)
 int resp_error(struct request *req, const oa_error *e)
 {
 	int status = e->status ? e->status : 500;
-	if (status == 401)
-		resp_header(req, "WWW-Authenticate", "Bearer");
+	sb_puts(&req->head, e->headers);  /* checked line by line by oa_error_header() */
 	sb_reset(&req->out);
 	oa_error_json(e, &req->out);
 	return resp_json(req, status, req->out.buf, req->out.len);

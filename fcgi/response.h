@@ -15,8 +15,9 @@ void resp_header(struct request *req, const char *name, const char *fmt, ...)
 
 /* Sends a whole answer with Content-Type application/json. */
 int resp_json(struct request *req, int status, const char *json, size_t n);
-/* Sends e as the OpenAI error envelope, with the headers its status needs
- * (WWW-Authenticate on 401, Retry-After on 429, Allow on 405). */
+/* Sends e as the OpenAI error envelope with the headers it carries
+ * (WWW-Authenticate, Retry-After, Allow): the one writer of errors, which
+ * the dispatcher calls for a handler's OA_ERROR. */
 int resp_error(struct request *req, const oa_error *e);
 /* Sends the head of an answer whose body, exactly length bytes, follows
  * through resp_write() (files too large to hold in memory at once). */

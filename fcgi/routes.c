@@ -3,7 +3,6 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 #include "app.h"
 #include "auth.h"
@@ -12,8 +11,6 @@
 #include "response.h"
 #include "tpm.h"
 #include "usage.h"
-
-#define MAX_HEADER_VALUE 8192
 
 static const struct route routes[] = {
 	{ "GET",  "/health",              h_health,           0 },
@@ -99,8 +96,8 @@ bool route_may_stream(struct request *req)
 	char allow[128];
 	bool path_known;
 	const char *arg;
-	if (request_resolve_path(req) != 0)
-		return false; /* answered with a 400 at once */
+	if (request_parse(req) != 0)
+		return false; /* answered with its 400 or 431 at once */
 	const struct route *r = route_match(req->method, req->path, &arg, &path_known, allow, sizeof allow);
 	return r && (r->flags & R_MAY_STREAM);
 }
@@ -127,22 +124,6 @@ static int preflight(struct request *req, const char *allow)
 		    asked && *asked ? ", " : "", asked ? asked : "");
 	resp_header(req, "Access-Control-Max-Age", "600");
 	return resp_no_content(req);
-}
-
-/* Header values the front let through but that no client needs this long. */
-static int check_headers(struct request *req)
-{
-	static const char *const names[] = {
-		"HTTP_AUTHORIZATION", "HTTP_ORIGIN", "HTTP_X_REQUEST_ID", "CONTENT_TYPE",
-		"HTTP_ACCESS_CONTROL_REQUEST_HEADERS", "HTTP_USER_AGENT", "CONTENT_LENGTH",
-	};
-	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-		const char *v = req_param(req, names[i]);
-		if (v && strlen(v) > MAX_HEADER_VALUE)
-			return oa_error_set(&req->err, 431, OA_INVALID_REQUEST, "header_too_large", NULL,
-					    "A request header is too large (more than %d bytes).", MAX_HEADER_VALUE);
-	}
-	return 0;
 }
 
 /* Counts the request against its key, or its address when no key was
@@ -175,12 +156,13 @@ static int rate_limit(struct request *req)
 	char again[32];
 	long long retry_ms = (long long)req->rl.retry_after_ms;
 	rl_format_duration(req->rl.retry_after_ms, again, sizeof again);
-	resp_header(req, "Retry-After", "%lld", (retry_ms + 999) / 1000);
-	resp_header(req, "retry-after-ms", "%lld", retry_ms);
-	return oa_error_set(&req->err, 429, OA_RATE_LIMIT, "rate_limit_exceeded", NULL,
-			    "Rate limit reached for requests per min (RPM) on %s: Limit %ld, Used %ld, "
-			    "Requested 1. Please try again in %s.",
-			    req->authenticated ? req->key_name : "this address", limit, limit, again);
+	oa_error_set(&req->err, 429, OA_RATE_LIMIT, "rate_limit_exceeded", NULL,
+		     "Rate limit reached for requests per min (RPM) on %s: Limit %ld, Used %ld, "
+		     "Requested 1. Please try again in %s.",
+		     req->authenticated ? req->key_name : "this address", limit, limit, again);
+	oa_error_header(&req->err, "Retry-After", "%lld", (retry_ms + 999) / 1000);
+	oa_error_header(&req->err, "retry-after-ms", "%lld", retry_ms);
+	return -1;
 }
 
 /* A key outside its not_before .. expires is refused as OpenAI refuses a
@@ -241,32 +223,16 @@ static int authenticate(struct request *req)
 	return req->key ? check_key_validity(req, req->key) : 0;
 }
 
-static bool is_json_type(const char *ct)
-{
-	size_t n = strcspn(ct, ";");
-	while (n && (ct[n - 1] == ' ' || ct[n - 1] == '\t'))
-		n--;
-	if (n == 16 && strncasecmp(ct, "application/json", 16) == 0)
-		return true;
-	return n > 5 && strncasecmp(ct + n - 5, "+json", 5) == 0;
-}
-
-static int read_json_body(struct request *req)
-{
-	const char *ct = req_param(req, "CONTENT_TYPE");
-	if (ct && *ct && !is_json_type(ct))
-		return oa_error_set(&req->err, 415, OA_INVALID_REQUEST, "unsupported_media_type", NULL,
-				    "Unsupported Content-Type: the request body must be JSON (application/json).");
-	return request_read_body(req);
-}
-
 /* The steps before the handler, in order; any may answer instead of it. */
 static int admit(struct request *req, const char *allow, bool path_known)
 {
 	if (!req->route) {
-		if (path_known)
-			return oa_error_set(&req->err, 405, OA_INVALID_REQUEST, "method_not_allowed", NULL,
-					    "Invalid method for URL (%s %s).", req->method, req->path);
+		if (path_known) {
+			oa_error_set(&req->err, 405, OA_INVALID_REQUEST, "method_not_allowed", NULL,
+				     "Invalid method for URL (%s %s).", req->method, req->path);
+			oa_error_header(&req->err, "Allow", "%s", allow);
+			return -1;
+		}
 		return oa_error_set(&req->err, 404, OA_INVALID_REQUEST, "unknown_url", NULL,
 				    "Invalid URL (%s %s).", req->method, req->path);
 	}
@@ -284,7 +250,7 @@ static int admit(struct request *req, const char *allow, bool path_known)
 	/* budgets are of tokens: only the routes that ask a model (a JSON body) spend them */
 	if ((flags & R_AUTH) && (flags & R_JSON_BODY) && check_budget(req) != 0)
 		return -1;
-	if ((flags & R_JSON_BODY) && read_json_body(req) != 0)
+	if ((flags & R_JSON_BODY) && request_read_json_body(req) != 0)
 		return -1;
 	return 0;
 }
@@ -293,10 +259,8 @@ void route_dispatch(struct request *req)
 {
 	char allow[128] = "";
 	bool path_known = false;
-	int rc = request_resolve_path(req);
-	if (rc == 0)
-		rc = check_headers(req);
-	if (rc == 0) {
+	enum oa_result rc = request_parse(req) == 0 ? OA_DONE : OA_ERROR;
+	if (rc == OA_DONE) {
 		/* With DOCS off the pages answer exactly as if they did not exist. */
 		unsigned hidden = config_docs_enabled(&req->app->cfg) ? 0 : R_DOCS;
 		req->route = match_visible(req->method, req->path, &req->path_arg, &path_known, allow,
@@ -305,17 +269,15 @@ void route_dispatch(struct request *req)
 			preflight(req, allow);
 			return;
 		}
-		if (!req->route && path_known)
-			resp_header(req, "Allow", "%s", allow);
-		rc = admit(req, allow, path_known);
+		rc = admit(req, allow, path_known) == 0 ? req->route->handler(req) : OA_ERROR;
 	}
-	if (rc == 0)
-		rc = req->route->handler(req);
 	/* whatever the handler did: a reservation is settled, a lease ends */
 	tpm_settle(req);
 	sl_release(req->stream_lease);
 	req->stream_lease = -1;
-	if (rc == 0 || req->head_sent)
+	/* an error once the head is out travels in the answer (an SSE error
+	 * event); a client that left gets nothing */
+	if (rc != OA_ERROR || req->head_sent || req->client_gone)
 		return;
 	if (req->err.status == 0) {
 		log_error("handler for %s %s failed without saying why", req->method, req->path);

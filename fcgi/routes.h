@@ -8,15 +8,17 @@
 
 #define R_AUTH         0x1  /* needs a valid Bearer key */
 #define R_RATE_LIMITED 0x2  /* counts against the key's (or address's) limit */
-#define R_JSON_BODY    0x4  /* reads a JSON body first (415/413/411/400) */
+#define R_JSON_BODY    0x4  /* reads a JSON body first (415/413/400) */
 #define R_MAY_STREAM   0x8  /* may hold its thread for long (a stream, an upstream) */
 #define R_DOCS         0x10 /* a documentation page: absent (404) unless DOCS is on */
 
-/* A handler answers through response.h and returns 0, or returns -1 with
- * req->err set (status 0 there means an internal failure: 500) and sends
- * nothing, so the dispatcher sends the error envelope. Once a handler has
- * started a stream it reports errors itself, inside the stream. */
-typedef int (*route_handler)(struct request *req);
+/* A handler answers through response.h and says how it went: OA_DONE
+ * (answered), OA_ERROR (req->err holds the error and its headers, nothing
+ * sent: the dispatcher writes it with resp_error(), the one writer of
+ * errors), OA_CLIENT_GONE (the client left: nothing more is sent). A
+ * handler never writes an error envelope itself; once its stream has
+ * begun, a failure is an event of the stream and the handler says OA_DONE. */
+typedef enum oa_result (*route_handler)(struct request *req);
 
 struct route {
 	const char *method;
@@ -45,19 +47,19 @@ const struct route *route_table(size_t *n);
 void route_dispatch(struct request *req);
 
 /* The handlers (h_*.c). */
-int h_health(struct request *req);
-int h_v1_root(struct request *req);
-int h_models_list(struct request *req);
-int h_models_get(struct request *req);
+enum oa_result h_health(struct request *req);
+enum oa_result h_v1_root(struct request *req);
+enum oa_result h_models_list(struct request *req);
+enum oa_result h_models_get(struct request *req);
 /* The model id names: a configured one, else one a discover upstream
  * lists (then held in req->discovered, valid until the request ends);
  * NULL when neither, or when the key may not use it (its models list). */
 const struct model_cfg *models_lookup(struct request *req, const char *id);
-int h_chat_completions(struct request *req);
-int h_responses(struct request *req);
-int h_completions(struct request *req);
-int h_embeddings(struct request *req);
-int h_docs(struct request *req);
-int h_metrics(struct request *req);
+enum oa_result h_chat_completions(struct request *req);
+enum oa_result h_responses(struct request *req);
+enum oa_result h_completions(struct request *req);
+enum oa_result h_embeddings(struct request *req);
+enum oa_result h_docs(struct request *req);
+enum oa_result h_metrics(struct request *req);
 
 #endif

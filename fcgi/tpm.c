@@ -51,10 +51,12 @@ void tpm_peek(struct request *req)
 		req->has_tpm = true;
 }
 
-static void retry_headers(struct request *req, int64_t retry_ms)
+/* The wait, carried by the 429 in req->err. Returns -1 (OA_ERROR). */
+static int retry_headers(struct request *req, int64_t retry_ms)
 {
-	resp_header(req, "Retry-After", "%lld", (long long)((retry_ms + 999) / 1000));
-	resp_header(req, "retry-after-ms", "%lld", (long long)retry_ms);
+	oa_error_header(&req->err, "Retry-After", "%lld", (long long)((retry_ms + 999) / 1000));
+	oa_error_header(&req->err, "retry-after-ms", "%lld", (long long)retry_ms);
+	return -1;
 }
 
 int tpm_reserve(struct request *req, const char *model, long tokens)
@@ -83,11 +85,11 @@ int tpm_reserve(struct request *req, const char *model, long tokens)
 	}
 	char again[32];
 	rl_format_duration(r.retry_after_ms, again, sizeof again);
-	retry_headers(req, r.retry_after_ms);
-	return oa_error_set(&req->err, 429, "tokens", "rate_limit_exceeded", NULL,
-			    "Rate limit reached for %.100s in key %s on tokens per min (TPM): Limit %ld, "
-			    "Used %ld, Requested %ld. Please try again in %s.", model, req->key_name, limit,
-			    r.used, tokens, again);
+	oa_error_set(&req->err, 429, "tokens", "rate_limit_exceeded", NULL,
+		     "Rate limit reached for %.100s in key %s on tokens per min (TPM): Limit %ld, "
+		     "Used %ld, Requested %ld. Please try again in %s.", model, req->key_name, limit,
+		     r.used, tokens, again);
+	return retry_headers(req, r.retry_after_ms);
 }
 
 int tpm_reserve_chat(struct request *req, const struct chat_request *cr)

@@ -324,20 +324,31 @@ describe('failover between deployments', () => {
     }
   });
 
+  // Every whole answer alike: chat, and the legacy completions relayed to the
+  // upstream's own endpoint and the Responses API translated to chat, which
+  // were logged 500 (an error answered into the closed connection) before a
+  // handler could say that its client was gone.
   test('behind nginx, a non-streaming client that leaves aborts the upstream within a second; logged 499 with its usage', async (t) => {
     const why = frontUnavailable('nginx-tcp');
     if (why) { t.skip(why); return; }
     const ng = await startServer({ front: 'nginx-tcp', threads: 2, env });
+    const asks = [
+      ['chat/completions', { model: 'hold', messages: msgs }],
+      ['chat/completions', { model: 'hold', messages: msgs }],
+      ['chat/completions', { model: 'hold', messages: msgs }],
+      ['completions', { model: 'hold', prompt: 'Say hi' }],
+      ['responses', { model: 'hold', input: 'Say hi' }],
+    ];
     try {
       a.mode['hold-a'] = 'hold';
-      for (let i = 0; i < 3; i++) {
+      for (let i = 0; i < asks.length; i++) {
         delete a.closed['hold-a'];
         const ctl = new AbortController();
         const id = `req-leaves-${i}`;
-        const p = fetch(`${ng.url}/v1/chat/completions`, {
+        const p = fetch(`${ng.url}/v1/${asks[i][0]}`, {
           method: 'POST', signal: ctl.signal,
           headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json', 'X-Request-Id': id },
-          body: JSON.stringify({ model: 'hold', messages: msgs }),
+          body: JSON.stringify(asks[i][1]),
         }).catch(() => {});
         assert.ok(await waitFor(() => a.hits.filter((h) => h.model === 'hold-a').length > i), 'the upstream was asked');
         await sleep(300);

@@ -12,6 +12,7 @@
 #include "request.h"
 #include "routes.h"
 #include "strbuf.h"
+#include "usage.h"
 
 /*
  * An input is a request: CGI variables, one "NAME=value" per line, then an
@@ -83,6 +84,7 @@ static void cleanup(void)
 {
 	char cmd[128];
 	lim_close(app.limits);
+	um_close(app.usage);
 	auth_keyring_free(&app.keys);
 	config_free(&app.cfg);
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
@@ -130,8 +132,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		abort();
 	}
 	config_report_free(&rep);
+	/* the usage file too, as main.c opens it: without it GET /metrics from
+	 * loopback is a 503 (the counters cannot be read), which this harness
+	 * would take for a fault */
 	if (auth_keyring_init(&app.keys, app.cfg.tokens, app.cfg.n_tokens, err, sizeof err) != 0 ||
-	    lim_open_config(&app.cfg, &app.limits, err, sizeof err) != 0) {
+	    lim_open_config(&app.cfg, &app.limits, err, sizeof err) != 0 ||
+	    um_open(app.cfg.usage_file, &app.usage, err, sizeof err) != 0) {
 		fprintf(stderr, "fuzz_routes: %s\n", err);
 		abort();
 	}

@@ -1186,7 +1186,8 @@ static void test_sink_failure_stops_at_once(void **state)
 		struct counting c = { 0, fail_at };
 		struct chat_sink sink = { .ctx = &c, .delta = c_delta, .tool_call = c_tool, .finish = c_finish, .usage = c_usage };
 		oa_error err = { 0 };
-		assert_int_equal(backend_mock.chat(&f.model, &f.req, &sink, &err), -1);
+		/* a sink's -1 is a client gone: said as such, err untouched */
+		assert_int_equal(backend_mock.chat(&f.model, &f.req, &sink, &err), OA_CLIENT_GONE);
 		assert_int_equal(c.calls, fail_at);
 		assert_int_equal(err.status, 0);
 	}
@@ -1194,7 +1195,7 @@ static void test_sink_failure_stops_at_once(void **state)
 	struct counting c = { 0, 2 };
 	struct chat_sink sink = { .ctx = &c, .delta = c_delta, .tool_call = c_tool, .finish = c_finish, .usage = c_usage };
 	oa_error err = { 0 };
-	assert_int_equal(backend_mock.chat(&f.model, &f.req, &sink, &err), -1);
+	assert_int_equal(backend_mock.chat(&f.model, &f.req, &sink, &err), OA_CLIENT_GONE);
 	assert_int_equal(c.calls, 2);
 	fixture_free(&f);
 }

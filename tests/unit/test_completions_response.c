@@ -186,7 +186,8 @@ static void test_stream(void **state)
 	sb_reset(&m.out);
 	m.fail_after = 2;
 	m.writes = 0;
-	assert_int_equal(run("{\"model\":\"m\",\"prompt\":\"x\",\"max_tokens\":100,\"stream\":true}", &canned, &w, NULL), -1);
+	assert_int_equal(run("{\"model\":\"m\",\"prompt\":\"x\",\"max_tokens\":100,\"stream\":true}", &canned, &w, NULL),
+			 OA_CLIENT_GONE);
 	sb_free(&m.out);
 }
 

@@ -13,6 +13,7 @@
 
 #include "auth.h"
 #include "config.h"
+#include "config_members.h"
 #include "key_policy.h"
 #include "xalloc.h"
 
@@ -1077,6 +1078,87 @@ static void test_env_names(void **state)
 	assert_string_equal(config_env_name(ENV_PRODUCTION), "production");
 }
 
+/* Every row of every member table is enforced as the table says: each
+ * integer just past either bound, each choice off its list, each member
+ * of the wrong kind, is refused naming the member; each bound itself and
+ * each choice loads. The rows are walked, so a member added to a table is
+ * tested here without a line more. */
+static void test_member_tables_enforced(void **state)
+{
+	struct world *w = *state;
+	static const struct {
+		const char *group;      /* cfg_member_tables' name */
+		const char *what;       /* the prefix its errors have */
+		const char *before, *after;  /* the file around the member's line */
+	} at[] = {
+		{ "models[]", "models[0]", "models = ( { id = \"a\"; ", " } );\n" },
+		{ "models[].mock", "models[0].mock", "models = ( { id = \"a\"; mock = { ", " }; } );\n" },
+		{ "keys[]", "keys[0]", "keys = ( { token = \"k-abcdefghijklmnop\"; ", " } );\n" },
+		{ "upstreams[]", "upstreams[0]", "upstreams = ( { name = \"u\"; base_url = \"http://h/v1\"; ", " } );\n" },
+		{ "upstreams[].timeouts", "upstreams[0].timeouts",
+		  "upstreams = ( { name = \"u\"; base_url = \"http://h/v1\"; timeouts = { ", " }; } );\n" },
+		{ "models[].deployments[]", "models[0].deployments[0]",
+		  "upstreams = ( { name = \"a\"; base_url = \"http://a/v1\"; } );\n"
+		  "models = ( { id = \"x\"; backend = \"upstream\"; deployments = ( { upstream = \"a\"; ", " } ); } );\n" },
+	};
+	size_t tried = 0;
+	for (const struct member_table *t = cfg_member_tables; t->members; t++) {
+		size_t g = 0;
+		while (g < sizeof at / sizeof at[0] && strcmp(at[g].group, t->group) != 0)
+			g++;
+		if (g == sizeof at / sizeof at[0])
+			continue;  /* upstreams[]' name: the list's own, judged before its members */
+		for (const struct member *m = t->members; m->name; m++) {
+			char line[160], file[640], want[200];
+			snprintf(want, sizeof want, " %s = ", m->name);
+			if (strstr(at[g].before, want))
+				continue;  /* what the template itself sets (id, token, base_url...) */
+			if (m->kind == MK_INT || m->kind == MK_CHOICE) {
+				for (int side = 0; side < 4; side++) {
+					bool ok = side >= 2;
+					if (m->kind == MK_INT) {
+						if ((side == 0 && m->min == INT64_MIN) || (side == 1 && m->max == INT64_MAX))
+							continue;
+						long long v = side == 0 ? m->min - 1 : side == 1 ? m->max + 1 : side == 2 ? m->min : m->max;
+						snprintf(line, sizeof line, "%s = %lldL;", m->name, v);
+					} else {
+						size_t l = strcspn(m->choices, "|");
+						snprintf(line, sizeof line, "%s = \"%.*s\";", m->name,
+							 ok ? (int)l : 5, ok ? m->choices : "bogus");
+						if (side == 3)
+							snprintf(line, sizeof line, "%s = \"%s\";", m->name,
+								 strrchr(m->choices, '|') + 1);
+					}
+					snprintf(file, sizeof file, "%s%s%s", at[g].before, line, at[g].after);
+					write_file(w->conf, file);
+					tried++;
+					if (ok) {
+						if (strcmp(m->name, "backend") == 0 && side == 3)
+							continue;  /* upstream: needs an upstream, tested apart */
+						if (load(w) != 0)
+							fail_msg("%s (%s) refused:\n%s", line, t->group, sb_str(&w->rep.errors));
+						continue;
+					}
+					snprintf(want, sizeof want, "%s.%s (", at[g].what, m->name);
+					assert_refused(w, want);
+					assert_contains(sb_str(&w->rep.errors), m->kind == MK_INT ? "must be from" : "must be \"");
+				}
+			}
+			if (m->kind == MK_GROUP || m->kind == MK_LIST)
+				snprintf(line, sizeof line, "%s = 5;", m->name);
+			else
+				snprintf(line, sizeof line, "%s = { };", m->name);
+			snprintf(file, sizeof file, "%s%s%s", at[g].before, line, at[g].after);
+			write_file(w->conf, file);
+			snprintf(want, sizeof want, "%s.%s (", at[g].what, m->name);
+			assert_refused(w, want);
+			assert_contains(strstr(sb_str(&w->rep.errors), want), "must be ");
+			tried++;
+		}
+	}
+	assert_true(tried > 60);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -1110,6 +1192,7 @@ int main(void)
 		T(test_model_endpoint_errors),
 		T(test_model_errors),
 		T(test_unknown_members_refused),
+		T(test_member_tables_enforced),
 		T(test_model_dimensions),
 		T(test_key_policy_members),
 		T(test_keys_from_file),

@@ -168,6 +168,33 @@ static void test_invalid_utf8(void **state)
 	assert_string_equal(err.message, json_guard_not_json);
 }
 
+/* Why the guard still checks UTF-8 itself instead of leaving it to
+ * JSON_TOKENER_VALIDATE_UTF8 (issue 13 item 4): json-c's flag checks only
+ * the shape of a sequence (a lead byte and its continuation bytes), and
+ * takes overlong forms, UTF-8-encoded surrogates and code points above
+ * U+10FFFF, each of which the guard refuses. Should a json-c release make
+ * this test fail, its flag has become strict and the guard's own check
+ * can go. */
+static void test_json_c_utf8_flag_is_not_strict(void **state)
+{
+	(void)state;
+	static const char *const loose[] = {
+		"[\"\xc0\xaf\"]",             /* overlong '/' */
+		"[\"\xe0\x80\xaf\"]",         /* overlong, three bytes */
+		"[\"\xed\xa0\x80\"]",         /* U+D800 encoded */
+		"[\"\xf4\x90\x80\x80\"]",     /* U+110000 */
+	};
+	for (size_t i = 0; i < sizeof loose / sizeof *loose; i++) {
+		json_tokener *tok = json_tokener_new();
+		json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+		json_object *o = json_tokener_parse_ex(tok, loose[i], (int)strlen(loose[i]));
+		assert_non_null(o);
+		json_object_put(o);
+		json_tokener_free(tok);
+		assert_int_equal(check(loose[i]), -1);
+	}
+}
+
 static void test_keys(void **state)
 {
 	(void)state;
@@ -246,6 +273,7 @@ int main(void)
 		cmocka_unit_test(test_many_keys_stay_distinct),
 		cmocka_unit_test(test_depth),
 		cmocka_unit_test(test_invalid_utf8),
+		cmocka_unit_test(test_json_c_utf8_flag_is_not_strict),
 		cmocka_unit_test(test_keys),
 		cmocka_unit_test(test_trailing_garbage),
 		cmocka_unit_test(test_scalars_parse),

@@ -155,6 +155,36 @@ static void test_reasons(void **state)
 	assert_string_equal(http_reason(599), "Internal Server Error");
 }
 
+/* The headers that go with an error travel in it: in order, each a line;
+ * a new error drops the old one's; every 401 says WWW-Authenticate; a value
+ * that would split the head, or a line that does not fit, is left out. */
+static void test_error_headers(void **state)
+{
+	(void)state;
+	oa_error e = { 0 };
+	assert_int_equal(oa_error_set(&e, 429, OA_RATE_LIMIT, "rate_limit_exceeded", NULL, "slow down"), OA_ERROR);
+	assert_string_equal(e.headers, "");
+	assert_int_equal(oa_error_header(&e, "Retry-After", "%d", 2), 0);
+	assert_int_equal(oa_error_header(&e, "retry-after-ms", "%d", 1500), 0);
+	assert_string_equal(e.headers, "Retry-After: 2\r\nretry-after-ms: 1500\r\n");
+	assert_int_equal(oa_error_header(&e, "X-Bad", "a\r\nSet-Cookie: x"), -1);
+	assert_int_equal(oa_error_header(&e, "X-Bad", "a\x7f"), -1);
+	assert_string_equal(e.headers, "Retry-After: 2\r\nretry-after-ms: 1500\r\n");
+	char big[OA_ERROR_HEADERS];
+	memset(big, 'v', sizeof big - 1);
+	big[sizeof big - 1] = '\0';
+	assert_int_equal(oa_error_header(&e, "X-Big", "%s", big), -1);
+	assert_string_equal(e.headers, "Retry-After: 2\r\nretry-after-ms: 1500\r\n");
+
+	oa_invalid(&e, NULL, NULL, "another error");
+	assert_string_equal(e.headers, "");
+	oa_error_set(&e, 401, OA_AUTHENTICATION, "invalid_key", NULL, "no");
+	assert_string_equal(e.headers, "WWW-Authenticate: Bearer\r\n");
+	oa_error_set(&e, 405, OA_INVALID_REQUEST, "method_not_allowed", NULL, "no");
+	assert_int_equal(oa_error_header(&e, "Allow", "%s", "OPTIONS, GET"), 0);
+	assert_string_equal(e.headers, "Allow: OPTIONS, GET\r\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -166,6 +196,7 @@ int main(void)
 		cmocka_unit_test(test_no_type_means_server_error),
 		cmocka_unit_test(test_long_message_truncated_safely),
 		cmocka_unit_test(test_reasons),
+		cmocka_unit_test(test_error_headers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

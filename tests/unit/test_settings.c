@@ -1,4 +1,4 @@
-/* test_settings.c: the settings table is well-formed and documented where users read it */
+/* test_settings.c: the settings and member tables are well-formed and documented where users read them */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config_members.h"
 #include "settings.h"
 #include "strbuf.h"
 
@@ -109,12 +110,125 @@ static void test_example_conf_names_every_setting(void **state)
 	free(conf);
 }
 
+/* Every member table: documented rows, unique names, a default that its
+ * own rules accept, and a field only for the kinds the reader stores. */
+static void test_member_tables_well_formed(void **state)
+{
+	(void)state;
+	for (const struct member_table *t = cfg_member_tables; t->members; t++) {
+		for (const struct member *m = t->members; m->name; m++) {
+			if (!m->doc || strlen(m->doc) <= 10)
+				fail_msg("%s.%s: no documentation line", t->group, m->name);
+			for (const struct member *o = m + 1; o->name; o++)
+				if (strcmp(o->name, m->name) == 0)
+					fail_msg("%s.%s: listed twice", t->group, m->name);
+			for (const char *c = m->name; *c; c++)
+				assert_true(islower((unsigned char)*c) || isdigit((unsigned char)*c) || *c == '_');
+			if (m->size)
+				assert_true(m->kind == MK_INT || m->kind == MK_BOOL || m->kind == MK_CHOICE);
+			assert_true((m->kind == MK_GROUP) == (m->group != NULL));
+			if (m->kind == MK_INT) {
+				assert_true(m->min <= m->max);
+				if (m->def) {
+					long long d = strtoll(m->def, NULL, 10);
+					if (d < m->min || d > m->max)
+						fail_msg("%s.%s: default %s outside %lld..%lld", t->group, m->name,
+							 m->def, m->min, m->max);
+				}
+			}
+			if (m->kind == MK_CHOICE) {
+				assert_non_null(m->choices);
+				if (!m->def || cfg_member_choice(m->choices, m->def) < 0)
+					fail_msg("%s.%s: default not among %s", t->group, m->name, m->choices);
+			}
+			if (m->kind == MK_BOOL)
+				assert_true(m->def && (!strcmp(m->def, "true") || !strcmp(m->def, "false")));
+		}
+	}
+}
+
+/* conf/openai-fcgi.conf, the annotated example, names every member too. */
+static void test_example_conf_names_every_member(void **state)
+{
+	(void)state;
+	char *conf = read_source("conf/openai-fcgi.conf");
+	for (const struct member_table *t = cfg_member_tables; t->members; t++)
+		for (const struct member *m = t->members; m->name; m++)
+			if (!has_word(conf, m->name))
+				fail_msg("%s.%s is not documented in conf/openai-fcgi.conf", t->group, m->name);
+	free(conf);
+}
+
+/* n with a comma every three digits, as the README writes bounds. */
+static void with_commas(long long n, char *buf, size_t len)
+{
+	char digits[32];
+	int k = snprintf(digits, sizeof digits, "%lld", n), o = 0;
+	for (int i = 0; i < k && (size_t)o + 2 < len; i++) {
+		if (i && (k - i) % 3 == 0 && digits[0] != '-')
+			buf[o++] = ',';
+		buf[o++] = digits[i];
+	}
+	buf[o] = '\0';
+}
+
+/* The README's table of keys' members (the rows after "| member | meaning |")
+ * lists each member of cfg_key_members, and only those, and gives each
+ * integer member the bounds the table holds ("1–10,000"). */
+static void test_readme_key_members_match(void **state)
+{
+	(void)state;
+	char *readme = read_source("README.md");
+	char *start = strstr(readme, "| member | meaning |");
+	assert_non_null(start);
+	start = strchr(strchr(start, '\n') + 1, '\n') + 1;  /* past the |---| line */
+	bool seen[64] = { false };
+	for (char *line = start; *line == '|';) {
+		char *end = strchr(line, '\n');
+		char *cell_end = strchr(line + 1, '|');
+		assert_non_null(end);
+		assert_non_null(cell_end);
+		for (char *p = strchr(line, '`'); p && p < cell_end; p = strchr(p + 1, '`')) {
+			char *q = strchr(p + 1, '`');
+			char name[64];
+			assert_non_null(q);
+			snprintf(name, sizeof name, "%.*s", (int)(q - p - 1), p + 1);
+			size_t i = 0;
+			while (cfg_key_members[i].name && strcmp(cfg_key_members[i].name, name) != 0)
+				i++;
+			const struct member *m = &cfg_key_members[i];
+			if (!m->name)
+				fail_msg("README's keys table has %s, which is no member of keys", name);
+			seen[i] = true;
+			if (m->kind == MK_INT) {
+				char lo[32], hi[32], bounds[80];
+				with_commas(m->min, lo, sizeof lo);
+				with_commas(m->max, hi, sizeof hi);
+				snprintf(bounds, sizeof bounds, "%s\u2013%s", lo, hi);
+				*end = '\0';
+				if (!strstr(cell_end, bounds))
+					fail_msg("README's keys table: %s should say %s", name, bounds);
+				*end = '\n';
+			}
+			p = q;
+		}
+		line = end + 1;
+	}
+	for (size_t i = 0; cfg_key_members[i].name; i++)
+		if (!seen[i])
+			fail_msg("keys' %s is missing from the README's table of members", cfg_key_members[i].name);
+	free(readme);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_table_well_formed),
 		cmocka_unit_test(test_readme_table_matches),
 		cmocka_unit_test(test_example_conf_names_every_setting),
+		cmocka_unit_test(test_member_tables_well_formed),
+		cmocka_unit_test(test_example_conf_names_every_member),
+		cmocka_unit_test(test_readme_key_members_match),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
