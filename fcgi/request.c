@@ -87,9 +87,8 @@ void request_begin(struct request *req, const struct app *app, const struct req_
 	req->model_id = NULL;
 	req->upstream_name = NULL;
 	req->first_byte_us = 0;
+	req->in_flight_counted = false;
 	req->stream_counted = false;
-	if (app->usage)
-		um_gauge_add(app->usage, 1, 0);
 	sb_reset(&req->body);
 	sb_reset(&req->out);
 	sb_reset(&req->head);
@@ -259,7 +258,8 @@ static void record_usage(struct request *req, int64_t end_us)
 	um_store *s = req->app->usage;
 	if (!s)
 		return;
-	um_gauge_add(s, -1, req->stream_counted ? -1 : 0);
+	if (req->in_flight_counted || req->stream_counted)
+		um_gauge_add(s, req->in_flight_counted ? -1 : 0, req->stream_counted ? -1 : 0);
 	struct um_event ev = {
 		.key = req->authenticated ? req->key_name : "",
 		.model = req->model_id,

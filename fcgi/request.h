@@ -63,6 +63,7 @@ struct request {
 	const char *model_id;        /* the configured model that answers (borrowed), NULL: none */
 	const char *upstream_name;   /* its upstream's name, NULL for the mock */
 	int64_t first_byte_us;       /* when the head went out (time to first token); 0: not yet */
+	bool in_flight_counted;      /* the in-flight gauge counts this request (from its dispatch) */
 	bool stream_counted;         /* the open-streams gauge counts this request */
 
 	strbuf body;                 /* the request body */

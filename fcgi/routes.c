@@ -259,6 +259,11 @@ void route_dispatch(struct request *req)
 {
 	char allow[128] = "";
 	bool path_known = false;
+	/* In flight from here, not from request_begin(): the reserve thread
+	 * begins a request only to see whether it may stream, and a parked
+	 * one is begun again by the worker that answers it. */
+	if (req->app->usage && um_gauge_add(req->app->usage, 1, 0) == 0)
+		req->in_flight_counted = true;
 	enum oa_result rc = request_parse(req) == 0 ? OA_DONE : OA_ERROR;
 	if (rc == OA_DONE) {
 		/* With DOCS off the pages answer exactly as if they did not exist. */

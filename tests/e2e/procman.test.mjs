@@ -8,7 +8,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { app, freePort, makeTempDir, startServer, testEnv, top, TOKEN } from './harness.mjs';
+import { app, call, freePort, makeTempDir, startServer, testEnv, top, TOKEN } from './harness.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -385,6 +385,17 @@ describe('/health while every worker thread streams', () => {
       const x = await extra;
       assert.equal(x.status, 200);
       assert.match(x.text, /data: \[DONE\]\n\n$/);
+      // what the reserve answered or parked counts once in flight, so the
+      // gauge comes back to this scrape alone (it drifted up by one each)
+      let inFlight;
+      for (let i = 0; i < 50; i++) {
+        const m = await call(srv, 'GET', '/metrics', { token: null });
+        assert.equal(m.status, 200);
+        inFlight = Number(/^openai_fcgi_requests_in_flight (\d+)$/m.exec(m.text)?.[1]);
+        if (inFlight === 1) break;
+        await sleep(100);
+      }
+      assert.equal(inFlight, 1, 'requests_in_flight after every request ended');
     } finally { await srv.stop(); }
   });
 });
