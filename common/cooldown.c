@@ -13,6 +13,7 @@
 
 #include "log.h"
 #include "redis_store.h"
+#include "state_file.h"
 #include "xalloc.h"
 
 /* ---- the pure rules ---- */
@@ -127,41 +128,6 @@ static void read_window(int fd, uint64_t key, struct cd_slot win[CD_WINDOW])
 	/* a partly read slot is garbage, and slot_valid() will say so */
 }
 
-static int write_all(int fd, const void *p, size_t n, off_t off)
-{
-	while (n) {
-		ssize_t w = pwrite(fd, p, n, off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p = (const char *)p + w;
-		n -= (size_t)w;
-		off += w;
-	}
-	return 0;
-}
-
-static int open_checked(const char *path, struct stat *st, char *err, size_t errlen)
-{
-	int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		snprintf(err, errlen, "cooldown file %s: %s", path,
-			 errno == ELOOP ? "is a symlink, refused" : strerror(errno));
-		return -1;
-	}
-	if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) {
-		snprintf(err, errlen, "cooldown file %s: not a regular file", path);
-	} else if (st->st_uid != geteuid()) {
-		snprintf(err, errlen, "cooldown file %s: owned by uid %ld, not by us (%ld), refused", path,
-			 (long)st->st_uid, (long)geteuid());
-	} else {
-		return fd;
-	}
-	close(fd);
-	return -1;
-}
-
 /* Takes or drops the whole-file write lock (per process: the mutex is
  * what keeps this process's threads apart). */
 static int file_lock(int fd, short type)
@@ -189,9 +155,9 @@ static int file_prepare(int fd, const char *path)
 		log_warn("cooldown file %s: %s, emptying it", path,
 			 st.st_size < CD_FILE_SIZE ? "truncated" : "not ours");
 	static const char zeros[CD_FILE_SIZE];
-	if (ftruncate(fd, CD_FILE_SIZE) < 0 || write_all(fd, zeros, sizeof zeros, 0) < 0)
+	if (ftruncate(fd, CD_FILE_SIZE) < 0 || sf_write_all(fd, zeros, sizeof zeros, 0) < 0)
 		return -1;
-	return write_all(fd, CD_MAGIC, 8, 0);
+	return sf_write_all(fd, CD_MAGIC, 8, 0);
 }
 
 /* The path still names our file? If not (deleted, replaced), opens the
@@ -202,7 +168,7 @@ static void follow_path(cd_store *s)
 	if (stat(s->path, &st) == 0 && st.st_dev == s->dev && st.st_ino == s->ino)
 		return;
 	char err[256];
-	int fd = open_checked(s->path, &st, err, sizeof err);
+	int fd = sf_open(s->path, "cooldown file", &st, err, sizeof err);
 	if (fd < 0) {
 		log_warn("%s; keeping the file already open", err);
 		return;
@@ -225,7 +191,7 @@ static void follow_path(cd_store *s)
 int cd_open(const char *path, cd_store **out, char *errbuf, size_t errlen)
 {
 	struct stat st;
-	int fd = open_checked(path, &st, errbuf, errlen);
+	int fd = sf_open(path, "cooldown file", &st, errbuf, errlen);
 	if (fd < 0)
 		return -1;
 	if (file_lock(fd, F_WRLCK) < 0 || file_prepare(fd, path) < 0) {
@@ -406,7 +372,7 @@ int cd_record(cd_store *s, uint64_t key, int64_t now_ms, bool succeeded, long k,
 		if (succeeded)
 			slot.key = 0;  /* nothing left to remember: the slot is free again */
 		slot.check = slot_check(&slot);
-		if (write_all(s->fd, &slot, sizeof slot, slot_offset(home(key) + i)) < 0) {
+		if (sf_write_all(s->fd, &slot, sizeof slot, slot_offset(home(key) + i)) < 0) {
 			log_warn("cooldown file %s: cannot be written: %s", s->path, strerror(errno));
 			rc = -1;
 		}

@@ -22,6 +22,7 @@
 #include <sodium.h>
 
 #include "log.h"
+#include "state_file.h"
 #include "xalloc.h"
 
 /*
@@ -300,21 +301,6 @@ static const char *file_problem(int fd, const struct stat *st)
 	return NULL;
 }
 
-static int write_all(int fd, const void *p, size_t n, off_t off)
-{
-	while (n) {
-		ssize_t w = pwrite(fd, p, n, off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p = (const char *)p + w;
-		n -= (size_t)w;
-		off += w;
-	}
-	return 0;
-}
-
 /* Empties the table and writes a fresh header, growing the file if needed
  * but never shrinking it (a shrink would SIGBUS live mappings). The magic is
  * written last so a half-built file never looks valid. Caller holds flock. */
@@ -325,8 +311,8 @@ static int file_build(int fd, const struct stat *st)
 
 	if (st->st_size < RL_FILE_SIZE && ftruncate(fd, RL_FILE_SIZE) < 0)
 		return -1;
-	if (write_all(fd, &h.magic, sizeof h.magic, 0) < 0 ||
-	    write_all(fd, zeros, sizeof zeros, RL_HEADER_SIZE) < 0)
+	if (sf_write_all(fd, &h.magic, sizeof h.magic, 0) < 0 ||
+	    sf_write_all(fd, zeros, sizeof zeros, RL_HEADER_SIZE) < 0)
 		return -1;
 	if (getrandom(h.seed, sizeof h.seed, 0) != (ssize_t)sizeof h.seed)
 		return -1;
@@ -334,10 +320,10 @@ static int file_build(int fd, const struct stat *st)
 	h.capacity = RL_CAPACITY;
 	h.window = RL_WINDOW;
 	h.size = RL_FILE_SIZE;
-	if (write_all(fd, &h, sizeof h, 0) < 0)
+	if (sf_write_all(fd, &h, sizeof h, 0) < 0)
 		return -1;
 	h.magic = RL_MAGIC;
-	return write_all(fd, &h.magic, sizeof h.magic, 0);
+	return sf_write_all(fd, &h.magic, sizeof h.magic, 0);
 }
 
 /* Makes the file behind fd valid, rebuilding it if it is not; under flock so
@@ -369,35 +355,6 @@ static int file_prepare(int fd, const char *path, bool warn, char *err, size_t e
 	}
 	flock(fd, LOCK_UN);
 	return rc;
-}
-
-/* Opens path, creating it when it is missing. O_CREAT without O_EXCL is
- * what makes creation race-free between processes: the kernel creates the
- * name once and every racer gets that one inode, whose build file_prepare()
- * then serialises with flock. */
-static int open_checked(const char *path, char *err, size_t errlen)
-{
-	struct stat st;
-	int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-
-	if (fd < 0) {
-		snprintf(err, errlen, "rate limit file %s: %s", path,
-			 errno == ELOOP ? "is a symlink, refused" : strerror(errno));
-		return -1;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "rate limit file %s: not a regular file", path);
-	} else if (st.st_uid != geteuid()) {
-		snprintf(err, errlen, "rate limit file %s: owned by uid %ld, not by us (%ld), refused",
-			 path, (long)st.st_uid, (long)geteuid());
-	} else {
-		/* Keys are fingerprints of secrets: nobody else reads them. */
-		if ((st.st_mode & 077) && fchmod(fd, 0600) == 0)
-			log_warn("rate limit file %s: was readable by others, now 0600", path);
-		return fd;
-	}
-	close(fd);
-	return -1;
 }
 
 /* ---- surviving a file that shrinks under the mapping ----
@@ -522,7 +479,7 @@ static int map_file(int fd, void **map, const char *path, char *err, size_t errl
 
 int rl_open(const char *path, rl_store **out, char *errbuf, size_t errlen)
 {
-	int fd = open_checked(path, errbuf, errlen);
+	int fd = sf_open(path, "rate limit file", NULL, errbuf, errlen);
 	struct stat st;
 	void *map;
 
@@ -577,7 +534,7 @@ static int store_move(rl_store *s, int64_t now_ms)
 
 	if (now_ms < s->refused_until_ms)
 		return -1;
-	fd = open_checked(s->path, err, sizeof err);
+	fd = sf_open(s->path, "rate limit file", NULL, err, sizeof err);
 	if (fd >= 0 && (fstat(fd, &st) < 0 || file_prepare(fd, s->path, true, err, sizeof err) < 0 ||
 			map_file(fd, &map, s->path, err, sizeof err) < 0)) {
 		close(fd);

@@ -14,6 +14,7 @@
 
 #include "log.h"
 #include "redis_store.h"
+#include "state_file.h"
 #include "xalloc.h"
 
 /*
@@ -159,36 +160,6 @@ static int64_t row_last_day(const struct um_row *r)
 	return INT64_MIN;  /* not a kind we write: damage, recycled first */
 }
 
-static int read_all(int fd, void *p, size_t n, off_t off)
-{
-	while (n) {
-		ssize_t got = pread(fd, p, n, off);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got <= 0)
-			return -1;
-		p = (char *)p + got;
-		n -= (size_t)got;
-		off += got;
-	}
-	return 0;
-}
-
-static int write_all(int fd, const void *p, size_t n, off_t off)
-{
-	while (n) {
-		ssize_t w = pwrite(fd, p, n, off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p = (const char *)p + w;
-		n -= (size_t)w;
-		off += w;
-	}
-	return 0;
-}
-
 /* ---- the file ---- */
 
 static const char *file_problem(int fd, const struct stat *st)
@@ -196,7 +167,7 @@ static const char *file_problem(int fd, const struct stat *st)
 	struct um_header h;
 	if (st->st_size != UM_FILE_SIZE)
 		return st->st_size < UM_FILE_SIZE ? "shorter than the table" : "longer than the table";
-	if (read_all(fd, &h, sizeof h, 0) < 0)
+	if (sf_read_all(fd, &h, sizeof h, 0) < 0)
 		return "unreadable header";
 	if (h.magic != UM_MAGIC)
 		return "bad magic";
@@ -217,30 +188,10 @@ static int file_build(int fd)
 	h.capacity = UM_CAPACITY;
 	h.size = (uint64_t)UM_FILE_SIZE;
 	h.row_size = UM_ROW_SIZE;
-	if (write_all(fd, &h, sizeof h, 0) < 0)
+	if (sf_write_all(fd, &h, sizeof h, 0) < 0)
 		return -1;
 	h.magic = UM_MAGIC;
-	return write_all(fd, &h.magic, sizeof h.magic, 0);
-}
-
-static int open_checked(const char *path, char *err, size_t errlen)
-{
-	struct stat st;
-	int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		snprintf(err, errlen, "usage file %s: %s", path,
-			 errno == ELOOP ? "is a symlink, refused" : strerror(errno));
-		return -1;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
-		snprintf(err, errlen, "usage file %s: not a regular file", path);
-	else if (st.st_uid != geteuid())
-		snprintf(err, errlen, "usage file %s: owned by uid %ld, not by us (%ld), refused", path,
-			 (long)st.st_uid, (long)geteuid());
-	else
-		return fd;
-	close(fd);
-	return -1;
+	return sf_write_all(fd, &h.magic, sizeof h.magic, 0);
 }
 
 /* The file at path, open and locked, valid (rebuilt with a warning when it
@@ -253,7 +204,7 @@ static int lock_file(const char *path, char *err, size_t errlen)
 	for (int tries = 0; tries < UM_MAX_TRIES; tries++) {
 		struct stat st, at;
 		const char *why;
-		int fd = open_checked(path, err, errlen);
+		int fd = sf_open(path, "usage file", NULL, err, errlen);
 		if (fd < 0)
 			return -1;
 		while (flock(fd, LOCK_EX) < 0) {
@@ -334,7 +285,7 @@ static int row_find(int fd, const struct um_row *want, int32_t today, size_t *in
 	if (!win)
 		return -1;
 	size_t home = (size_t)(labels_hash(want) % (UM_CAPACITY - UM_WINDOW + 1));
-	int rc = read_all(fd, win, UM_WINDOW * sizeof *win, row_offset(home)) < 0 ? -1 :
+	int rc = sf_read_all(fd, win, UM_WINDOW * sizeof *win, row_offset(home)) < 0 ? -1 :
 		 row_window(want, today, index, row, win, home);
 	free(win);
 	return rc;
@@ -415,7 +366,7 @@ static int add_to(int fd, const struct um_row *want, const struct um_event *ev, 
 		return 0;
 	}
 	row_add(&row, ev);
-	return write_all(fd, &row, sizeof row, row_offset(i));
+	return sf_write_all(fd, &row, sizeof row, row_offset(i));
 }
 
 void um_share(um_store *s, struct rs_store *r)
@@ -566,7 +517,7 @@ int um_gauge_add(um_store *s, int d_in_flight, int d_streams)
 		log_error("%s", err);
 		return -1;
 	}
-	int rc = read_all(fd, g, sizeof g, base);
+	int rc = sf_read_all(fd, g, sizeof g, base);
 	int mine = -1, spare = -1;
 	for (int i = 0; rc == 0 && i < UM_MAX_PIDS && mine < 0; i++) {
 		if (g[i].pid == me)
@@ -583,7 +534,7 @@ int um_gauge_add(um_store *s, int d_in_flight, int d_streams)
 		g[mine].streams += d_streams;
 		if (g[mine].in_flight <= 0 && g[mine].streams <= 0)
 			g[mine] = (struct um_gauge_slot){ 0, 0, 0, 0 };  /* a CGI run leaves no trace */
-		rc = write_all(fd, &g[mine], sizeof g[mine], base + (off_t)mine * (off_t)sizeof g[mine]);
+		rc = sf_write_all(fd, &g[mine], sizeof g[mine], base + (off_t)mine * (off_t)sizeof g[mine]);
 	}
 	close(fd);
 	return rc;
@@ -602,7 +553,7 @@ int um_snapshot(um_store *s, struct um_row **rows, size_t *n, struct um_gauges *
 		return -1;
 	}
 	struct um_row *all = xmalloc((size_t)UM_CAPACITY * sizeof *all);
-	int rc = read_all(fd, &h, sizeof h, 0) < 0 || read_all(fd, all, (size_t)UM_CAPACITY * sizeof *all,
+	int rc = sf_read_all(fd, &h, sizeof h, 0) < 0 || sf_read_all(fd, all, (size_t)UM_CAPACITY * sizeof *all,
 							      UM_HEADER_SIZE) < 0 ? -1 : 0;
 	close(fd);
 	if (rc < 0) {
