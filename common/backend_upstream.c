@@ -239,6 +239,120 @@ static json_object *parse_json(const struct upstream_cfg *up, const char *what, 
 	return obj;
 }
 
+static bool usage_of(const char *val, size_t len, struct chat_usage *u);
+
+/* Top-level members of an event or a whole answer relayed without a tree,
+ * and choices of an event; one with more takes the tree. */
+#define ANSWER_MEMBERS 64
+#define EVENT_CHOICES  16
+
+/* Does the event (its members ms[0..n)) end the answer, as
+ * has_finish_reason() reads a tree? -1: the bytes cannot say (a choice
+ * this cannot read, an escape in "type"): the tree must. */
+static int finish_in_bytes(const struct js_member *ms, int n)
+{
+	struct js_member choices[EVENT_CHOICES], cm[ANSWER_MEMBERS];
+	static const char *const last_types[] = {
+		"\"response.completed\"", "\"response.incomplete\"", "\"response.failed\""
+	};
+	for (int i = 0; i < n; i++) {
+		if (js_is(&ms[i], "type") && *ms[i].val == '"') {
+			if (memchr(ms[i].val, '\\', ms[i].val_len))
+				return -1;
+			for (size_t t = 0; t < sizeof last_types / sizeof last_types[0]; t++)
+				if (ms[i].val_len == strlen(last_types[t]) &&
+				    memcmp(ms[i].val, last_types[t], ms[i].val_len) == 0)
+					return 1;
+		}
+	}
+	/* json-c keeps the last of two members with one name */
+	const struct js_member *ch = NULL;
+	for (int i = 0; i < n; i++)
+		if (js_is(&ms[i], "choices"))
+			ch = &ms[i];
+	if (!ch || *ch->val != '[')
+		return 0;
+	int nc = js_items(ch->val, ch->val_len, choices, EVENT_CHOICES);
+	if (nc < 0)
+		return -1;
+	for (int c = 0; c < nc; c++) {
+		if (*choices[c].val != '{')
+			continue;
+		int k = js_members(choices[c].val, choices[c].val_len, cm, ANSWER_MEMBERS);
+		if (k < 0)
+			return -1;
+		const struct js_member *fr = NULL;
+		for (int j = 0; j < k; j++)
+			if (js_is(&cm[j], "finish_reason"))
+				fr = &cm[j];
+		if (fr && *fr->val == '"')
+			return 1;
+	}
+	return 0;
+}
+
+/* An event of a stream relayed as its bytes (s: UTF-8 repaired, no line
+ * break outside its strings): a strictly valid object with no error member,
+ * read for what the transfer and the accounting need. Sets *rc and returns
+ * true when it went (or the client left); false leaves the event to the
+ * tree (NaN, an error event, what the bytes cannot read). json-c's parse
+ * and re-serialisation of every event were most of what relaying one cost. */
+static bool event_bytes(struct xfer *x, const char *s, size_t len, int *rc)
+{
+	struct js_member ms[ANSWER_MEMBERS];
+	struct chat_usage usage;
+	const struct js_member *usage_m = NULL;
+	if (!x->sink->relay_bytes)
+		return false;
+	int n = js_members(s, len, ms, ANSWER_MEMBERS);
+	if (n < 0)
+		return false;
+	for (int i = 0; i < n; i++) {
+		if (js_is(&ms[i], "error"))
+			return false;
+		if (js_is(&ms[i], "usage"))
+			usage_m = &ms[i];
+	}
+	int finished = finish_in_bytes(ms, n);
+	if (finished < 0)
+		return false;
+	bool have_usage = false;
+	if (usage_m && *usage_m->val == '{') {
+		if (!usage_of(usage_m->val, usage_m->val_len, &usage))
+			return false;
+		have_usage = true;
+	}
+	if (finished)
+		x->finished = true;
+	announce(x);
+	*rc = x->sink->relay_bytes(x->sink->ctx, s, len, ms, n, have_usage ? &usage : NULL);
+	return true;
+}
+
+/* The event's bytes as the bytes path takes them: invalid UTF-8 replaced
+ * (as parse_json does), and the line breaks of an event sent over several
+ * data: lines made spaces: a strict object has them only between tokens,
+ * and the client's event must be one line. NULL: the event as it came. */
+static const char *event_text(struct xfer *x, const struct sse_msg *m, strbuf *fixed, size_t *len)
+{
+	const char *s = m->data;
+	*len = m->data_len;
+	size_t bad = up_utf8_repair(s, *len, fixed);
+	if (bad) {
+		log_warn("upstream %s: %zu invalid UTF-8 bytes in a stream event replaced by U+FFFD", x->up->name, bad);
+		s = fixed->buf;
+		*len = fixed->len;
+	}
+	if (!memchr(s, '\n', *len) && !memchr(s, '\r', *len))
+		return s;
+	if (!bad)
+		sb_append(fixed, s, *len);
+	for (size_t i = 0; i < fixed->len; i++)
+		if (fixed->buf[i] == '\n' || fixed->buf[i] == '\r')
+			fixed->buf[i] = ' ';
+	return fixed->buf;
+}
+
 /* One complete SSE event of a 200 stream: relay it, now. */
 static int on_event(void *ctx, const struct sse_msg *m)
 {
@@ -250,6 +364,23 @@ static int on_event(void *ctx, const struct sse_msg *m)
 		return 0;
 	}
 	up_clock_progress(&x->clock, mono_ms());
+	if (x->sink->relay_bytes) {
+		strbuf fixed = STRBUF_INIT;
+		size_t len;
+		const char *s = event_text(x, m, &fixed, &len);
+		int rc = 0;
+		bool went = event_bytes(x, s, len, &rc);
+		sb_free(&fixed);
+		if (went) {
+			if (rc < 0) {
+				x->client_gone = true;
+				return -1;
+			}
+			x->events++;
+			x->client_heard_ms = mono_ms();
+			return 0;
+		}
+	}
 	json_object *obj = parse_json(x->up, "a stream event", m->data, m->data_len);
 	if (!obj || !json_object_is_type(obj, json_type_object)) {
 		log_warn("upstream %s: stream event is not a JSON object: %.120s", x->up->name, m->data);
@@ -434,10 +565,6 @@ static void pass_retry(const struct xfer *x)
 	snprintf(v, sizeof v, "%ld", ms);
 	x->sink->header(x->sink->hctx, "retry-after-ms", v);
 }
-
-/* Top-level members of a whole answer relayed without a tree; one with
- * more takes the tree. */
-#define ANSWER_MEMBERS 64
 
 /* The usage object's counts (val, len: its bytes), as relayed_usage() in
  * chat_response.c reads them from a tree: integers only, others 0. false

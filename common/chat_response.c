@@ -434,6 +434,45 @@ static int stream_relay(void *ctx, struct json_object *obj)
 	return send_event(st);
 }
 
+/* Is the value (len bytes at val) an empty array? */
+static bool empty_array(const char *val, size_t len)
+{
+	size_t i = 1;
+	while (i < len && (val[i] == ' ' || val[i] == '\t' || val[i] == '\n' || val[i] == '\r'))
+		i++;
+	return len >= 2 && val[0] == '[' && i == len - 1 && val[i] == ']';
+}
+
+/* stream_relay() on an event's bytes: the same choices, made on its
+ * members, with the model put in and usage left out as the tree has them. */
+static int stream_relay_bytes(void *ctx, const char *json, size_t len, const struct js_member *ms, int n,
+			      const struct chat_usage *usage)
+{
+	struct chat_stream *st = ctx;
+	st->relayed = true;
+	if (usage) {
+		st->usage = *usage;
+		st->have_usage = true;
+	}
+	if (!st->include_usage) {
+		const struct js_member *choices = NULL;
+		bool has_usage = false;
+		for (int i = 0; i < n; i++)
+			if (js_is(&ms[i], "choices"))
+				choices = &ms[i];  /* the last, as a tree keeps it */
+			else if (js_is(&ms[i], "usage"))
+				has_usage = true;
+		if (has_usage && choices && empty_array(choices->val, choices->val_len))
+			return 0;
+	}
+	sb_reset(&st->ev);
+	sb_puts(&st->ev, "data: ");
+	js_replace_drop(json, len, ms, n, "model", st->meta->model ? st->meta->model : "",
+			st->include_usage ? NULL : "usage", &st->ev);
+	sb_puts(&st->ev, "\n\n");
+	return send_event(st);
+}
+
 static int stream_keepalive(void *ctx)
 {
 	struct chat_stream *st = ctx;
@@ -446,6 +485,7 @@ void chat_stream_sink(struct chat_stream *st, struct chat_sink *sink)
 {
 	memset(sink, 0, sizeof(*sink));
 	sink->relay = stream_relay;
+	sink->relay_bytes = stream_relay_bytes;
 	sink->keepalive = stream_keepalive;
 	sink->ctx = st;
 	sink->delta = stream_delta;
