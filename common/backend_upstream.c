@@ -22,6 +22,10 @@
 #define ERROR_BODY_BYTES (64L << 10)   /* of a non-2xx answer: enough for any error object */
 #define CLIENT_CHECK_MS  200           /* how often a waiting transfer asks if the client is still there */
 #define WAIT_SLICE_MS    100           /* the longest our transfer loop sleeps between looks */
+/* A stream's receive buffer: its events come a few hundred bytes at a
+ * time, and libcurl's own 16 KiB, one per thread, were ~12 MiB of 1,000
+ * streams' memory. A whole answer keeps libcurl's default. */
+#define STREAM_BUFFER_BYTES 4096
 
 /* One easy handle and one multi handle per thread, reused, so that the
  * multi's connection cache keeps upstream connections (and their TLS
@@ -30,6 +34,7 @@
 struct handles {
 	CURL *easy;
 	CURLM *multi;
+	long buffer_bytes;  /* CURLOPT_BUFFERSIZE set now; 0: libcurl's own */
 };
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static pthread_key_t handle_key;
@@ -538,6 +543,12 @@ static void setup(CURL *c, struct xfer *x, const char *url, struct curl_slist *h
 	curl->easy_setopt(c, CURLOPT_WRITEDATA, x);
 	curl->easy_setopt(c, CURLOPT_XFERINFODATA, x);
 	curl->easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+	/* set only when it changes: a set may free or resize the buffer */
+	long buffer_bytes = x->stream ? STREAM_BUFFER_BYTES : 0;
+	if (handle.buffer_bytes != buffer_bytes) {
+		curl->easy_setopt(c, CURLOPT_BUFFERSIZE, buffer_bytes ? buffer_bytes : (long)CURL_MAX_WRITE_SIZE);
+		handle.buffer_bytes = buffer_bytes;
+	}
 	if (body) {
 		curl->easy_setopt(c, CURLOPT_POSTFIELDS, body->buf ? body->buf : "");
 		curl->easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body->len);
