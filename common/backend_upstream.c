@@ -248,7 +248,8 @@ static json_object *parse_json(const struct upstream_cfg *up, const char *what, 
 	return obj;
 }
 
-static bool usage_of(const char *val, size_t len, struct chat_usage *u);
+static bool read_members(const struct js_member *ms, int n, const char *must, bool *has,
+			 struct chat_usage *usage, bool *have_usage);
 
 /* Top-level members of an event or a whole answer relayed without a tree,
  * and choices of an event; one with more takes the tree. */
@@ -310,27 +311,15 @@ static bool event_bytes(struct xfer *x, const char *s, size_t len, int *rc)
 {
 	struct js_member ms[ANSWER_MEMBERS];
 	struct chat_usage usage;
-	const struct js_member *usage_m = NULL;
+	bool have_usage;
 	if (!x->sink->relay_bytes)
 		return false;
 	int n = js_members(s, len, ms, ANSWER_MEMBERS);
-	if (n < 0)
+	if (n < 0 || !read_members(ms, n, NULL, NULL, &usage, &have_usage))
 		return false;
-	for (int i = 0; i < n; i++) {
-		if (js_is(&ms[i], "error"))
-			return false;
-		if (js_is(&ms[i], "usage"))
-			usage_m = &ms[i];
-	}
 	int finished = finish_in_bytes(ms, n);
 	if (finished < 0)
 		return false;
-	bool have_usage = false;
-	if (usage_m && *usage_m->val == '{') {
-		if (!usage_of(usage_m->val, usage_m->val_len, &usage))
-			return false;
-		have_usage = true;
-	}
 	if (finished)
 		x->finished = true;
 	announce(x);
@@ -618,6 +607,29 @@ static bool usage_of(const char *val, size_t len, struct chat_usage *u)
 	return true;
 }
 
+/* What relaying an object's bytes reads of its members ms[0..n): false
+ * when it has an error member or a usage this cannot read (the tree then
+ * says what is wrong); else *have_usage and *usage say the usage it
+ * reported, and *has (when must is not NULL) whether it has a member named
+ * must. */
+static bool read_members(const struct js_member *ms, int n, const char *must, bool *has,
+			 struct chat_usage *usage, bool *have_usage)
+{
+	const struct js_member *usage_m = NULL;
+	if (must)
+		*has = false;
+	for (int i = 0; i < n; i++) {
+		if (js_is(&ms[i], "error"))
+			return false;
+		if (must && js_is(&ms[i], must))
+			*has = true;
+		else if (js_is(&ms[i], "usage"))
+			usage_m = &ms[i];  /* the last, as a tree keeps it */
+	}
+	*have_usage = usage_m && *usage_m->val == '{';
+	return !*have_usage || usage_of(usage_m->val, usage_m->val_len, usage);
+}
+
 /* The common whole answer, relayed as its bytes: a strictly valid object
  * with what it must have and no error member. Sets *rc and returns true
  * when it was (or the client left); false leaves the answer to the tree,
@@ -628,29 +640,12 @@ static bool finish_whole_bytes(struct xfer *x, const char *s, size_t len, int *r
 {
 	struct js_member ms[ANSWER_MEMBERS];
 	struct chat_usage usage;
-	const struct js_member *usage_m = NULL;
-	bool has_whole = false;
+	bool has_whole, have_usage;
 	if (!x->sink->relay_bytes || x->stream)
 		return false;
 	int n = js_members(s, len, ms, ANSWER_MEMBERS);
-	if (n < 0)
+	if (n < 0 || !read_members(ms, n, x->whole_member, &has_whole, &usage, &have_usage) || !has_whole)
 		return false;
-	for (int i = 0; i < n; i++) {
-		if (js_is(&ms[i], "error"))
-			return false;
-		if (js_is(&ms[i], x->whole_member))
-			has_whole = true;
-		else if (js_is(&ms[i], "usage"))
-			usage_m = &ms[i];  /* the last, as a tree keeps it */
-	}
-	if (!has_whole)
-		return false;
-	bool have_usage = false;
-	if (usage_m && *usage_m->val == '{') {
-		if (!usage_of(usage_m->val, usage_m->val_len, &usage))
-			return false;
-		have_usage = true;
-	}
 	announce(x);
 	*rc = 0;
 	if (x->sink->relay_bytes(x->sink->ctx, s, len, ms, n, have_usage ? &usage : NULL) < 0) {
