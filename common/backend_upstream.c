@@ -351,6 +351,19 @@ static const char *event_text(struct xfer *x, const struct sse_msg *m, strbuf *f
 	return fixed->buf;
 }
 
+/* What the sink's rc for an event means: the client left, or one more
+ * event went and the client heard from us now. */
+static int event_sent(struct xfer *x, int rc)
+{
+	if (rc < 0) {
+		x->client_gone = true;
+		return -1;
+	}
+	x->events++;
+	x->client_heard_ms = mono_ms();
+	return 0;
+}
+
 /* One complete SSE event of a 200 stream: relay it, now. */
 static int on_event(void *ctx, const struct sse_msg *m)
 {
@@ -369,15 +382,8 @@ static int on_event(void *ctx, const struct sse_msg *m)
 		int rc = 0;
 		bool went = event_bytes(x, s, len, &rc);
 		sb_free(&fixed);
-		if (went) {
-			if (rc < 0) {
-				x->client_gone = true;
-				return -1;
-			}
-			x->events++;
-			x->client_heard_ms = mono_ms();
-			return 0;
-		}
+		if (went)
+			return event_sent(x, rc);
 	}
 	json_object *obj = parse_json(x->up, "a stream event", m->data, m->data_len);
 	if (!obj || !json_object_is_type(obj, json_type_object)) {
@@ -398,13 +404,7 @@ static int on_event(void *ctx, const struct sse_msg *m)
 	announce(x);
 	int rc = x->sink->relay(x->sink->ctx, obj);
 	json_object_put(obj);
-	if (rc < 0) {
-		x->client_gone = true;
-		return -1;
-	}
-	x->events++;
-	x->client_heard_ms = mono_ms();
-	return 0;
+	return event_sent(x, rc);
 }
 
 /* Bytes of a 200 stream, through the bounded parser. */
