@@ -4,6 +4,7 @@
 // shape; (the run with 1,100 chunks - the run with 100) / 1,000 is the cost
 // of one event. Use an optimised build without sanitizers:
 //   node bench/stream_cost.mjs build-bench/fcgi/openai-fcgi [include_usage]
+// KEEP_CG=PREFIX keeps the two callgrind files (PREFIX.100, PREFIX.1100) for callgrind_annotate.
 import http from 'node:http';
 import fs from 'node:fs';
 import os from 'node:os';
