@@ -39,13 +39,14 @@ struct chat_sink {
 	 * as the answer or sends it as one event. Backends that build answers
 	 * from the calls above never use it; those that use it use only it. */
 	int (*relay)(void *ctx, struct json_object *obj);
-	/* Optional, NULL when unset: an upstream's whole answer as its bytes
-	 * (len of them, strictly valid JSON, UTF-8 repaired) with its
+	/* Optional, NULL when unset: an upstream's whole answer, or one event
+	 * of its stream (a streaming sink's), as its bytes (len of them,
+	 * strictly valid JSON, UTF-8 repaired, no line break) with its
 	 * top-level members ms[0..n) (json_span.h) and the usage it reported
 	 * (NULL: none), for a sink that keeps the answer as it came with the
 	 * client's model name put in, with no tree parsed or serialised. The
-	 * backend uses it, when set, for answers with no error member; all
-	 * else goes through relay(). Returns as relay() does. */
+	 * backend uses it, when set, for answers and events with no error
+	 * member; all else goes through relay(). Returns as relay() does. */
 	int (*relay_bytes)(void *ctx, const char *json, size_t len, const struct js_member *ms, int n,
 			   const struct chat_usage *usage);
 	/* NULL for a whole answer: sends the client a comment that carries

@@ -21,7 +21,11 @@
 
 #define ERROR_BODY_BYTES (64L << 10)   /* of a non-2xx answer: enough for any error object */
 #define CLIENT_CHECK_MS  200           /* how often a waiting transfer asks if the client is still there */
-#define WAIT_SLICE_MS    100           /* the longest our transfer loop sleeps between looks */
+#define WAIT_SLICE_MS    CLIENT_CHECK_MS /* the longest our transfer loop sleeps between looks */
+/* A stream's receive buffer: its events come a few hundred bytes at a
+ * time, and libcurl's own 16 KiB, one per thread, were ~12 MiB of 1,000
+ * streams' memory. A whole answer keeps libcurl's default. */
+#define STREAM_BUFFER_BYTES 4096
 
 /* One easy handle and one multi handle per thread, reused, so that the
  * multi's connection cache keeps upstream connections (and their TLS
@@ -30,6 +34,7 @@
 struct handles {
 	CURL *easy;
 	CURLM *multi;
+	long buffer_bytes;  /* CURLOPT_BUFFERSIZE set now; 0: libcurl's own */
 };
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static pthread_key_t handle_key;
@@ -81,10 +86,14 @@ static CURL *thread_handle(void)
 	return handle.easy;
 }
 
+struct xfer;
+static int wait_ms(const struct xfer *x);
+
 /* Runs the transfer on c to its end through this thread's multi handle,
- * waking at least every WAIT_SLICE_MS so that on_progress (called on every
- * pass) sees the limits and a departed client soon. */
-static CURLcode perform(CURL *c)
+ * waking when the upstream sends, or when x has something due (wait_ms), so
+ * that on_progress (called on every pass) sees the limits and a departed
+ * client in time. */
+static CURLcode perform(CURL *c, const struct xfer *x)
 {
 	CURLM *m = handle.multi;
 	if (curl->multi_add_handle(m, c) != CURLM_OK)
@@ -96,7 +105,7 @@ static CURLcode perform(CURL *c)
 			cc = CURLE_RECV_ERROR;
 			break;
 		}
-		if (running && curl->multi_wait(m, NULL, 0, WAIT_SLICE_MS, NULL) != CURLM_OK) {
+		if (running && curl->multi_wait(m, NULL, 0, wait_ms(x), NULL) != CURLM_OK) {
 			cc = CURLE_RECV_ERROR;
 			break;
 		}
@@ -239,6 +248,122 @@ static json_object *parse_json(const struct upstream_cfg *up, const char *what, 
 	return obj;
 }
 
+static bool read_members(const struct js_member *ms, int n, const char *must, bool *has,
+			 struct chat_usage *usage, bool *have_usage);
+
+/* Top-level members of an event or a whole answer relayed without a tree,
+ * and choices of an event; one with more takes the tree. */
+#define ANSWER_MEMBERS 64
+#define EVENT_CHOICES  16
+
+/* Does the event (its members ms[0..n)) end the answer, as
+ * has_finish_reason() reads a tree? -1: the bytes cannot say (a choice
+ * this cannot read, an escape in "type"): the tree must. */
+static int finish_in_bytes(const struct js_member *ms, int n)
+{
+	struct js_member choices[EVENT_CHOICES], cm[ANSWER_MEMBERS];
+	static const char *const last_types[] = {
+		"\"response.completed\"", "\"response.incomplete\"", "\"response.failed\""
+	};
+	for (int i = 0; i < n; i++) {
+		if (js_is(&ms[i], "type") && *ms[i].val == '"') {
+			if (memchr(ms[i].val, '\\', ms[i].val_len))
+				return -1;
+			for (size_t t = 0; t < sizeof last_types / sizeof last_types[0]; t++)
+				if (ms[i].val_len == strlen(last_types[t]) &&
+				    memcmp(ms[i].val, last_types[t], ms[i].val_len) == 0)
+					return 1;
+		}
+	}
+	/* json-c keeps the last of two members with one name */
+	const struct js_member *ch = NULL;
+	for (int i = 0; i < n; i++)
+		if (js_is(&ms[i], "choices"))
+			ch = &ms[i];
+	if (!ch || *ch->val != '[')
+		return 0;
+	int nc = js_items(ch->val, ch->val_len, choices, EVENT_CHOICES);
+	if (nc < 0)
+		return -1;
+	for (int c = 0; c < nc; c++) {
+		if (*choices[c].val != '{')
+			continue;
+		int k = js_members(choices[c].val, choices[c].val_len, cm, ANSWER_MEMBERS);
+		if (k < 0)
+			return -1;
+		const struct js_member *fr = NULL;
+		for (int j = 0; j < k; j++)
+			if (js_is(&cm[j], "finish_reason"))
+				fr = &cm[j];
+		if (fr && *fr->val == '"')
+			return 1;
+	}
+	return 0;
+}
+
+/* An event of a stream relayed as its bytes (s: UTF-8 repaired, no line
+ * break outside its strings): a strictly valid object with no error member,
+ * read for what the transfer and the accounting need. Sets *rc and returns
+ * true when it went (or the client left); false leaves the event to the
+ * tree (NaN, an error event, what the bytes cannot read). json-c's parse
+ * and re-serialisation of every event were most of what relaying one cost. */
+static bool event_bytes(struct xfer *x, const char *s, size_t len, int *rc)
+{
+	struct js_member ms[ANSWER_MEMBERS];
+	struct chat_usage usage;
+	bool have_usage;
+	if (!x->sink->relay_bytes)
+		return false;
+	int n = js_members(s, len, ms, ANSWER_MEMBERS);
+	if (n < 0 || !read_members(ms, n, NULL, NULL, &usage, &have_usage))
+		return false;
+	int finished = finish_in_bytes(ms, n);
+	if (finished < 0)
+		return false;
+	if (finished)
+		x->finished = true;
+	announce(x);
+	*rc = x->sink->relay_bytes(x->sink->ctx, s, len, ms, n, have_usage ? &usage : NULL);
+	return true;
+}
+
+/* The event's bytes as the bytes path takes them: invalid UTF-8 replaced
+ * (as parse_json does), and the line breaks of an event sent over several
+ * data: lines made spaces: a strict object has them only between tokens,
+ * and the client's event must be one line. NULL: the event as it came. */
+static const char *event_text(struct xfer *x, const struct sse_msg *m, strbuf *fixed, size_t *len)
+{
+	const char *s = m->data;
+	*len = m->data_len;
+	size_t bad = up_utf8_repair(s, *len, fixed);
+	if (bad) {
+		log_warn("upstream %s: %zu invalid UTF-8 bytes in a stream event replaced by U+FFFD", x->up->name, bad);
+		s = fixed->buf;
+		*len = fixed->len;
+	}
+	if (!memchr(s, '\n', *len) && !memchr(s, '\r', *len))
+		return s;
+	if (!bad)
+		sb_append(fixed, s, *len);
+	for (size_t i = 0; i < fixed->len; i++)
+		if (fixed->buf[i] == '\n' || fixed->buf[i] == '\r')
+			fixed->buf[i] = ' ';
+	return fixed->buf;
+}
+
+/* What the sink's rc for an event means: the client left, or one more
+ * event went and the client heard from us now. */
+static int event_sent(struct xfer *x, int rc)
+{
+	if (rc < 0) {
+		x->client_gone = true;
+		return -1;
+	}
+	x->events++;
+	x->client_heard_ms = mono_ms();
+	return 0;
+}
+
 /* One complete SSE event of a 200 stream: relay it, now. */
 static int on_event(void *ctx, const struct sse_msg *m)
 {
@@ -250,6 +375,16 @@ static int on_event(void *ctx, const struct sse_msg *m)
 		return 0;
 	}
 	up_clock_progress(&x->clock, mono_ms());
+	if (x->sink->relay_bytes) {
+		strbuf fixed = STRBUF_INIT;
+		size_t len;
+		const char *s = event_text(x, m, &fixed, &len);
+		int rc = 0;
+		bool went = event_bytes(x, s, len, &rc);
+		sb_free(&fixed);
+		if (went)
+			return event_sent(x, rc);
+	}
 	json_object *obj = parse_json(x->up, "a stream event", m->data, m->data_len);
 	if (!obj || !json_object_is_type(obj, json_type_object)) {
 		log_warn("upstream %s: stream event is not a JSON object: %.120s", x->up->name, m->data);
@@ -269,13 +404,7 @@ static int on_event(void *ctx, const struct sse_msg *m)
 	announce(x);
 	int rc = x->sink->relay(x->sink->ctx, obj);
 	json_object_put(obj);
-	if (rc < 0) {
-		x->client_gone = true;
-		return -1;
-	}
-	x->events++;
-	x->client_heard_ms = mono_ms();
-	return 0;
+	return event_sent(x, rc);
 }
 
 /* Bytes of a 200 stream, through the bounded parser. */
@@ -330,6 +459,23 @@ static bool keepalive_due(const struct xfer *x, int64_t now)
 {
 	return x->stream && x->is_sse && x->status / 100 == 2 && (x->events || x->comments) &&
 	       x->sink->keepalive && x->keepalive_ms > 0 && now - x->client_heard_ms >= x->keepalive_ms;
+}
+
+/* How long perform() may sleep: until the next look for the client
+ * (CLIENT_CHECK_MS after the last, which is also when a keep-alive may be
+ * due) or the next limit, at most WAIT_SLICE_MS. A stream waking every
+ * 100 ms for nothing cost 1,000 streams 10,000 passes a second. */
+static int wait_ms(const struct xfer *x)
+{
+	int64_t now = mono_ms();
+	int64_t due = up_clock_next_ms(&x->clock, x->up);
+	if (x->sink && x->client_checked_ms + CLIENT_CHECK_MS < due)
+		due = x->client_checked_ms + CLIENT_CHECK_MS;
+	/* past due and still not looked at (curl may skip a pass's
+	 * progress call): the slice, never a spin of 1 ms waits */
+	if (due <= now || due - now > WAIT_SLICE_MS)
+		return WAIT_SLICE_MS;
+	return (int)(due - now);
 }
 
 /* curl calls this on every pass of perform()'s loop (at least every
@@ -407,6 +553,12 @@ static void setup(CURL *c, struct xfer *x, const char *url, struct curl_slist *h
 	curl->easy_setopt(c, CURLOPT_WRITEDATA, x);
 	curl->easy_setopt(c, CURLOPT_XFERINFODATA, x);
 	curl->easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+	/* set only when it changes: a set may free or resize the buffer */
+	long buffer_bytes = x->stream ? STREAM_BUFFER_BYTES : 0;
+	if (handle.buffer_bytes != buffer_bytes) {
+		curl->easy_setopt(c, CURLOPT_BUFFERSIZE, buffer_bytes ? buffer_bytes : (long)CURL_MAX_WRITE_SIZE);
+		handle.buffer_bytes = buffer_bytes;
+	}
 	if (body) {
 		curl->easy_setopt(c, CURLOPT_POSTFIELDS, body->buf ? body->buf : "");
 		curl->easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body->len);
@@ -435,10 +587,6 @@ static void pass_retry(const struct xfer *x)
 	x->sink->header(x->sink->hctx, "retry-after-ms", v);
 }
 
-/* Top-level members of a whole answer relayed without a tree; one with
- * more takes the tree. */
-#define ANSWER_MEMBERS 64
-
 /* The usage object's counts (val, len: its bytes), as relayed_usage() in
  * chat_response.c reads them from a tree: integers only, others 0. false
  * when val is not an object this can read. */
@@ -459,6 +607,29 @@ static bool usage_of(const char *val, size_t len, struct chat_usage *u)
 	return true;
 }
 
+/* What relaying an object's bytes reads of its members ms[0..n): false
+ * when it has an error member or a usage this cannot read (the tree then
+ * says what is wrong); else *have_usage and *usage say the usage it
+ * reported, and *has (when must is not NULL) whether it has a member named
+ * must. */
+static bool read_members(const struct js_member *ms, int n, const char *must, bool *has,
+			 struct chat_usage *usage, bool *have_usage)
+{
+	const struct js_member *usage_m = NULL;
+	if (must)
+		*has = false;
+	for (int i = 0; i < n; i++) {
+		if (js_is(&ms[i], "error"))
+			return false;
+		if (must && js_is(&ms[i], must))
+			*has = true;
+		else if (js_is(&ms[i], "usage"))
+			usage_m = &ms[i];  /* the last, as a tree keeps it */
+	}
+	*have_usage = usage_m && *usage_m->val == '{';
+	return !*have_usage || usage_of(usage_m->val, usage_m->val_len, usage);
+}
+
 /* The common whole answer, relayed as its bytes: a strictly valid object
  * with what it must have and no error member. Sets *rc and returns true
  * when it was (or the client left); false leaves the answer to the tree,
@@ -469,29 +640,12 @@ static bool finish_whole_bytes(struct xfer *x, const char *s, size_t len, int *r
 {
 	struct js_member ms[ANSWER_MEMBERS];
 	struct chat_usage usage;
-	const struct js_member *usage_m = NULL;
-	bool has_whole = false;
+	bool has_whole, have_usage;
 	if (!x->sink->relay_bytes || x->stream)
 		return false;
 	int n = js_members(s, len, ms, ANSWER_MEMBERS);
-	if (n < 0)
+	if (n < 0 || !read_members(ms, n, x->whole_member, &has_whole, &usage, &have_usage) || !has_whole)
 		return false;
-	for (int i = 0; i < n; i++) {
-		if (js_is(&ms[i], "error"))
-			return false;
-		if (js_is(&ms[i], x->whole_member))
-			has_whole = true;
-		else if (js_is(&ms[i], "usage"))
-			usage_m = &ms[i];  /* the last, as a tree keeps it */
-	}
-	if (!has_whole)
-		return false;
-	bool have_usage = false;
-	if (usage_m && *usage_m->val == '{') {
-		if (!usage_of(usage_m->val, usage_m->val_len, &usage))
-			return false;
-		have_usage = true;
-	}
 	announce(x);
 	*rc = 0;
 	if (x->sink->relay_bytes(x->sink->ctx, s, len, ms, n, have_usage ? &usage : NULL) < 0) {
@@ -640,7 +794,7 @@ static int exchange(const struct deployment_cfg *dep, const struct model_cfg *mo
 	 * CLIENT_CHECK_MS into the wait, not at once (a poll(2) on the
 	 * front's connection that every quick answer paid for nothing) */
 	x->client_checked_ms = x->clock.start_ms;
-	CURLcode cc = perform(c);
+	CURLcode cc = perform(c, x);
 	int rc = conclude(x, cc);
 
 	o->ok = rc == 0;
@@ -831,7 +985,7 @@ static int fetch_models(const struct upstream_cfg *up, struct discovered_model *
 	struct curl_slist *headers = request_headers(up, false);
 	setup(c, &x, sb_str(&url), headers, NULL);
 	up_clock_start(&x.clock, mono_ms());
-	CURLcode cc = perform(c);
+	CURLcode cc = perform(c, &x);
 	json_object *list = NULL;
 	if (cc == CURLE_OK && x.status == 200)
 		list = parse_json(up, "its model list", sb_str(&x.body), x.body.len);

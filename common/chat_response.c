@@ -313,6 +313,7 @@ void chat_stream_init(struct chat_stream *st, const struct chat_meta *meta,
 void chat_stream_free(struct chat_stream *st)
 {
 	sb_free(&st->ev);
+	sb_free(&st->head);
 }
 
 /* Sends what is in st->ev and empties it for the next event. */
@@ -330,19 +331,32 @@ static int send_event(struct chat_stream *st)
  * a single "data: " line is the whole SSE framing of it (cf. sse_event). */
 static void chunk_open(struct chat_stream *st, int index)
 {
+	/* every chunk of a stream starts the same way up to its index: made
+	 * once, it makes a word's event one append and its text */
+	if (!st->head.len) {
+		sb_puts(&st->head, "data: ");
+		head_json(&st->head, st->meta, "chat.completion.chunk");
+		sb_puts(&st->head, ",\"choices\":[{\"index\":");
+	}
 	sb_reset(&st->ev);
-	sb_puts(&st->ev, "data: ");
-	head_json(&st->ev, st->meta, "chat.completion.chunk");
-	sb_printf(&st->ev, ",\"choices\":[{\"index\":%d,\"delta\":", index);
+	sb_append(&st->ev, st->head.buf, st->head.len);
+	sb_put_int(&st->ev, index);
+	sb_puts(&st->ev, ",\"delta\":");
 }
 
 static int chunk_close(struct chat_stream *st, const char *finish)
 {
+	static const char open_end[] = ",\"logprobs\":null,\"finish_reason\":null}]}\n\n";
+	static const char open_end_usage[] = ",\"logprobs\":null,\"finish_reason\":null}],\"usage\":null}\n\n";
+	if (!finish) {
+		if (st->include_usage)
+			sb_append(&st->ev, open_end_usage, sizeof open_end_usage - 1);
+		else
+			sb_append(&st->ev, open_end, sizeof open_end - 1);
+		return send_event(st);
+	}
 	sb_puts(&st->ev, ",\"logprobs\":null,\"finish_reason\":");
-	if (finish)
-		put_str(&st->ev, finish);
-	else
-		sb_puts(&st->ev, "null");
+	put_str(&st->ev, finish);
 	sb_puts(&st->ev, "}]");
 	if (st->include_usage)
 		sb_puts(&st->ev, ",\"usage\":null");
@@ -354,14 +368,14 @@ static int stream_delta(void *ctx, int index, const char *role, const char *cont
 {
 	struct chat_stream *st = ctx;
 	chunk_open(st, index);
-	sb_putc(&st->ev, '{');
 	if (role) {
-		sb_puts(&st->ev, "\"role\":");
+		sb_puts(&st->ev, "{\"role\":");
 		put_str(&st->ev, role);
-		sb_putc(&st->ev, ',');
+		sb_puts(&st->ev, ",\"content\":");
+	} else {
+		sb_puts(&st->ev, "{\"content\":");
 	}
 	/* role alone (before a tool call) says content null, as OpenAI does */
-	sb_puts(&st->ev, "\"content\":");
 	if (content)
 		sb_json_str(&st->ev, content, len);
 	else
@@ -434,6 +448,45 @@ static int stream_relay(void *ctx, struct json_object *obj)
 	return send_event(st);
 }
 
+/* Is the value (len bytes at val) an empty array? */
+static bool empty_array(const char *val, size_t len)
+{
+	size_t i = 1;
+	while (i < len && (val[i] == ' ' || val[i] == '\t' || val[i] == '\n' || val[i] == '\r'))
+		i++;
+	return len >= 2 && val[0] == '[' && i == len - 1 && val[i] == ']';
+}
+
+/* stream_relay() on an event's bytes: the same choices, made on its
+ * members, with the model put in and usage left out as the tree has them. */
+static int stream_relay_bytes(void *ctx, const char *json, size_t len, const struct js_member *ms, int n,
+			      const struct chat_usage *usage)
+{
+	struct chat_stream *st = ctx;
+	st->relayed = true;
+	if (usage) {
+		st->usage = *usage;
+		st->have_usage = true;
+	}
+	if (!st->include_usage) {
+		const struct js_member *choices = NULL;
+		bool has_usage = false;
+		for (int i = 0; i < n; i++)
+			if (js_is(&ms[i], "choices"))
+				choices = &ms[i];  /* the last, as a tree keeps it */
+			else if (js_is(&ms[i], "usage"))
+				has_usage = true;
+		if (has_usage && choices && empty_array(choices->val, choices->val_len))
+			return 0;
+	}
+	sb_reset(&st->ev);
+	sb_puts(&st->ev, "data: ");
+	js_replace_drop(json, len, ms, n, "model", st->meta->model ? st->meta->model : "",
+			st->include_usage ? NULL : "usage", &st->ev);
+	sb_puts(&st->ev, "\n\n");
+	return send_event(st);
+}
+
 static int stream_keepalive(void *ctx)
 {
 	struct chat_stream *st = ctx;
@@ -446,6 +499,7 @@ void chat_stream_sink(struct chat_stream *st, struct chat_sink *sink)
 {
 	memset(sink, 0, sizeof(*sink));
 	sink->relay = stream_relay;
+	sink->relay_bytes = stream_relay_bytes;
 	sink->keepalive = stream_keepalive;
 	sink->ctx = st;
 	sink->delta = stream_delta;

@@ -62,6 +62,7 @@ struct chat_stream {
 	bool have_usage;
 	bool relayed;                    /* events came from an upstream, usage chunk too */
 	strbuf ev;                       /* one event at a time, reused */
+	strbuf head;                     /* `data: {"id":...,"choices":[{"index":`, made once a stream */
 };
 
 /* Prepares st; meta and w are borrowed and must outlive it. Release with

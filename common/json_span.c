@@ -241,3 +241,70 @@ void js_replace_value(const char *p, size_t n, const struct js_member *ms, int n
 	}
 	sb_append(out, from, (size_t)(p + n - from));
 }
+
+int js_items(const char *val, size_t len, struct js_member *out, int max)
+{
+	struct scan s = { val, val + len };
+	int count = 0;
+	skip_ws(&s);
+	if (s.p >= s.end || *s.p != '[')
+		return -1;
+	s.p++;
+	skip_ws(&s);
+	if (s.p < s.end && *s.p == ']')
+		return 0;
+	for (;;) {
+		if (count >= max)
+			return -1;
+		out[count].key = NULL;
+		out[count].key_len = 0;
+		out[count].val = s.p;
+		/* depth 1: the array is a member's value, checked already */
+		if (!scan_value(&s, 1))
+			return -1;
+		out[count].val_len = (size_t)(s.p - out[count].val);
+		count++;
+		skip_ws(&s);
+		if (s.p >= s.end)
+			return -1;
+		char c = *s.p++;
+		if (c == ']')
+			return count;
+		if (c != ',')
+			return -1;
+		skip_ws(&s);
+	}
+}
+
+void js_replace_drop(const char *p, size_t n, const struct js_member *ms, int nm, const char *name,
+		     const char *value, const char *drop, strbuf *out)
+{
+	bool dropping = false;
+	for (int i = 0; drop && i < nm && !dropping; i++)
+		dropping = js_is(&ms[i], drop);
+	if (!dropping) {
+		js_replace_value(p, n, ms, nm, name, value, out);
+		return;
+	}
+	/* what stands before the first key's quote ("{" and spaces) and after
+	 * the last value (spaces and "}") stays as it came */
+	const char *tail = p + n;
+	while (tail > p && tail[-1] != '}')
+		tail--;
+	sb_append(out, p, (size_t)(ms[0].key - 1 - p));
+	bool first = true;
+	for (int i = 0; i < nm; i++) {
+		if (js_is(&ms[i], drop))
+			continue;
+		if (!first)
+			sb_putc(out, ',');
+		first = false;
+		sb_append(out, ms[i].key - 1, ms[i].key_len + 2);
+		sb_putc(out, ':');
+		if (js_is(&ms[i], name))
+			sb_json_str(out, value, strlen(value));
+		else
+			sb_append(out, ms[i].val, ms[i].val_len);
+	}
+	sb_append(out, tail - 1, (size_t)(p + n - (tail - 1)));
+}

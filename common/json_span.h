@@ -43,4 +43,17 @@ bool js_int(const char *val, size_t len, int64_t *out);
 void js_replace_value(const char *p, size_t n, const struct js_member *ms, int nm, const char *name,
 		      const char *value, strbuf *out);
 
+/* Fills out[0..max) with the elements of val (len bytes: an array that
+ * js_members() already checked, as one of its values), key NULL and val
+ * each element's bytes. Returns how many, or -1: not an array, or more
+ * than max elements. out is borrowed; its spans point into val. */
+int js_items(const char *val, size_t len, struct js_member *out, int max);
+
+/* Appends the n bytes at p to out as js_replace_value() does, and with
+ * every member whose key is drop left out (drop NULL: none). With a member
+ * left out the separators between members are written anew ("," and ":"
+ * without spaces); the values keep their bytes. */
+void js_replace_drop(const char *p, size_t n, const struct js_member *ms, int nm, const char *name,
+		     const char *value, const char *drop, strbuf *out);
+
 #endif

@@ -288,6 +288,16 @@ enum up_limit up_clock_expired(const struct up_clock *c, const struct upstream_c
 	return up->idle_ms > 0 && now_ms - c->last_ms >= up->idle_ms ? UP_LIMIT_IDLE : UP_LIMIT_NONE;
 }
 
+int64_t up_clock_next_ms(const struct up_clock *c, const struct upstream_cfg *up)
+{
+	int64_t next = INT64_MAX;
+	if (up->total_ms > 0)
+		next = c->start_ms + up->total_ms;
+	int64_t other = !c->got_byte ? (up->first_byte_ms > 0 ? c->start_ms + up->first_byte_ms : INT64_MAX)
+				     : (up->idle_ms > 0 ? c->last_ms + up->idle_ms : INT64_MAX);
+	return other < next ? other : next;
+}
+
 const char *up_limit_name(enum up_limit l)
 {
 	static const char *const names[] = { "none", "first byte", "idle", "total" };

@@ -111,5 +111,9 @@ void up_clock_progress(struct up_clock *c, int64_t now_ms);
 /* Which of up's limits (a 0 limit is none) has run out at now_ms. */
 enum up_limit up_clock_expired(const struct up_clock *c, const struct upstream_cfg *up, int64_t now_ms);
 const char *up_limit_name(enum up_limit l);
+/* When (ms, the clock of now_ms) the next of up's limits would run out,
+ * as the clock stands: the earliest of those that apply; INT64_MAX when
+ * none does (every limit 0). A wait need not wake before it for them. */
+int64_t up_clock_next_ms(const struct up_clock *c, const struct upstream_cfg *up);
 
 #endif

@@ -213,6 +213,26 @@ function badUpstream() {
             res.writeHead(200, { 'Content-Type': 'application/json' }); res.end(withBroken(completion(m, BROKEN)));
           }
           break;
+        // stream events in the shapes a relay that keeps their bytes must
+        // get right: one over several data: lines, spaced out, the model
+        // twice at the top and once inside, escapes; a key written with an
+        // escape (the tree's); usage null in a content chunk, and the
+        // usage-only last chunk a client that did not ask must not get
+        case 'sshapes':
+          sse();
+          res.write('data: {"id":"chatcmpl-ss","object":"chat.completion.chunk",\r\n'
+            + 'data:  "created":1, "model" : "first",\n'
+            + 'data:  "choices":[ {"index":0,"delta":{"role":"assistant","model":"inner",'
+            + '"content":"caf\\u00e9 \\"q\\" \\u2028 a\\/b \u00fc"},"finish_reason":null} ],\n'
+            + 'data:  "model":"second" }\n\n');
+          ev('{"id":"chatcmpl-ss","object":"chat.completion.chunk","created":1,"mod\\u0065l":"m",'
+            + '"choices":[{"index":0,"delta":{"content":"-"},"finish_reason":null}]}');
+          ev('{ "id":"chatcmpl-ss", "object":"chat.completion.chunk","created":1,"model":"m",'
+            + '"choices":[ { "index":0, "delta":{"content":"!"}, "finish_reason": "stop" } ] , "usage" : null }');
+          ev('{"id":"chatcmpl-ss","object":"chat.completion.chunk","created":1,"model":"m","choices":[ ],'
+            + '"usage":{"prompt_tokens":7,"completion_tokens":11,"total_tokens":18}}');
+          res.end('data: [DONE]\n\n');
+          break;
         // numbers only a lenient parser takes, where a model's logprobs sit
         case 'nonfinite': {
           const lp = '"logprobs":{"content":[{"token":"n","logprob":NaN,"bytes":[110],"top_logprobs":[{"token":"n","logprob":-Infinity,"bytes":[110]}]}]}';
@@ -239,7 +259,7 @@ const badModels = ['drop', 'stall-first', 'stall-between', 'garbage', 'split', '
   'r429', 'r500', 'r400', 'r404', 'r500-lines', 'endless-line', 'endless-line-after', 'endless-event',
   'endless-event-after', 'endless-comment', 'keepalive-drip', 'keepalive-drip-after', 'slow-drip',
   'inject-cr', 'inject-lf', 'inject-nul', 'inject-long', 'inject-ms', 'retry-date', 'retry-junk', 'utf8',
-  'shapes', 'lenient', 'escaped-key', 'nonfinite'];
+  'shapes', 'lenient', 'escaped-key', 'nonfinite', 'sshapes'];
 
 // The upstream "short" is the same server with a total limit of SHORT_TOTAL_MS.
 const SHORT_TOTAL_MS = 3000;
@@ -771,6 +791,46 @@ describe('upstream backend through lighttpd', () => {
     assert.deepEqual(got.metadata, { model: 'keep' });
     assert.equal(got.user, 'caf\u00e9');
     assert.equal(got.temperature, 0.25);
+  });
+
+  test('stream events over several data: lines, spaced out, the model twice or inside, escapes, an escaped key, usage asked or not: one strict line each, the model mapped at the top only, usage counted', async () => {
+    const strict = new TextDecoder('utf-8', { fatal: true });
+    const post = (body) => fetch(`${px.url}/v1/chat/completions`, {
+      method: 'POST', headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ model: 'bad-sshapes', messages: msgs, stream: true, ...body }),
+    });
+    let before = px.log().split('\n').filter((l) => l.includes('tokens=7+11')).length;
+    for (const asked of [false, true]) {
+      const r = await post({ ...(asked ? { stream_options: { include_usage: true } } : {}) });
+      assert.equal(r.status, 200);
+      assert.equal(r.headers.get('x-openai-fcgi-deployment'), 'bad/sshapes');
+      const text = strict.decode(await r.arrayBuffer());
+      const events = text.split('\n\n').filter((e) => e);
+      for (const e of events) assert.ok(e.startsWith('data: ') && !e.includes('\n'), `not one data: line: ${e}`);
+      const data = events.map((e) => e.slice(6));
+      assert.equal(data.at(-1), '[DONE]');
+      const chunks = data.slice(0, -1).map((d) => JSON.parse(d));  // throws on anything but strict JSON
+      assert.equal(chunks.length, asked ? 4 : 3, text);
+      for (const c of chunks) assert.equal(c.model, 'bad-sshapes', text);
+      assert.ok(!/"(first|second|m)"/.test(text), `an upstream model name left at the top: ${text}`);
+      assert.equal(chunks[0].choices[0].delta.model, 'inner');
+      assert.equal(chunks.map((c) => (c.choices[0] ? c.choices[0].delta.content : '')).join(''),
+        'caf\u00e9 "q" \u2028 a/b \u00fc-!');
+      assert.equal(chunks[2].choices[0].finish_reason, 'stop');
+      if (asked) {
+        assert.equal(chunks[2].usage, null);
+        assert.deepEqual(chunks[3].choices, []);
+        assert.equal(chunks[3].usage.completion_tokens, 11);
+        // the bytes as they came, but for the model's value
+        assert.ok(text.includes('"created":1, "model" : "bad-sshapes",'), text);
+      } else {
+        for (const c of chunks) assert.ok(!('usage' in c), `usage the client did not ask for: ${text}`);
+      }
+      await sleep(50);  // the access log line is written after the answer
+      const settled = px.log().split('\n').filter((l) => l.includes('tokens=7+11')).length;
+      assert.equal(settled, before + 1, 'the usage-only chunk did not settle the tokens');
+      before = settled;
+    }
   });
 
   test('invalid UTF-8 from the upstream is replaced by U+FFFD, in a whole answer and in a stream', async () => {

@@ -366,6 +366,41 @@ static void test_stream_include_usage(void **state)
 	stream_teardown(&f);
 }
 
+/* The chunk's head is made once a stream: every later chunk, whatever its
+ * choice's index and kind, still carries the whole head and its own index. */
+static void test_stream_head_made_once(void **state)
+{
+	(void)state;
+	static const int index[] = { 0, 1, 12, 0, 1 };
+	for (int usage = 0; usage < 2; usage++) {
+		struct stream_fixture f;
+		stream_setup(&f, usage, false);
+		assert_int_equal(f.sink.delta(f.sink.ctx, 0, "assistant", "a", 1), 0);
+		assert_int_equal(f.sink.delta(f.sink.ctx, 1, "assistant", "b\"", 2), 0);
+		assert_int_equal(f.sink.delta(f.sink.ctx, 12, NULL, "c", 1), 0);
+		assert_int_equal(f.sink.finish(f.sink.ctx, 0, "length"), 0);
+		assert_int_equal(f.sink.tool_call(f.sink.ctx, 1, 0, "call_1", "f", "{}"), 0);
+		static char ev[8][2048];
+		assert_int_equal(split_events(sb_str(&f.mw.out), ev, 8), 5);
+		for (int i = 0; i < 5; i++) {
+			json_object *o = json_tokener_parse(ev[i]);
+			assert_non_null(o);
+			check_head(o, &f.m, "chat.completion.chunk");
+			assert_int_equal(json_object_object_get_ex(o, "usage", NULL), usage);
+			json_object *c = choice0(o);
+			assert_int_equal(json_object_get_int(get(c, "index")), index[i]);
+			if (i == 1)
+				assert_string_equal(get_str(get(c, "delta"), "content"), "b\"");
+			if (i == 3)
+				assert_string_equal(get_str(c, "finish_reason"), "length");
+			else
+				assert_null_member(c, "finish_reason");
+			json_object_put(o);
+		}
+		stream_teardown(&f);
+	}
+}
+
 static void test_stream_tool_call(void **state)
 {
 	(void)state;
@@ -470,6 +505,7 @@ int main(void)
 		cmocka_unit_test(test_accum_legacy_function_call),
 		cmocka_unit_test(test_stream_text),
 		cmocka_unit_test(test_stream_include_usage),
+		cmocka_unit_test(test_stream_head_made_once),
 		cmocka_unit_test(test_stream_tool_call),
 		cmocka_unit_test(test_stream_legacy_function_call),
 		cmocka_unit_test(test_stream_error_event),

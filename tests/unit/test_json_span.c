@@ -176,6 +176,57 @@ static void test_replace_value(void **state)
 	}
 }
 
+/* An array's elements as spans, however spaced; what is not an array, or
+ * has more elements than room, is refused. */
+static void test_items(void **state)
+{
+	(void)state;
+	struct js_member ms[MAX], it[4];
+	const char *s = "{\"c\": [ {\"i\":0} , \"x\",[1,2], null ]}";
+	assert_int_equal(members(s, ms), 1);
+	assert_int_equal(js_items(ms[0].val, ms[0].val_len, it, 4), 4);
+	assert_memory_equal(it[0].val, "{\"i\":0}", it[0].val_len);
+	assert_memory_equal(it[1].val, "\"x\"", it[1].val_len);
+	assert_memory_equal(it[2].val, "[1,2]", it[2].val_len);
+	assert_memory_equal(it[3].val, "null", it[3].val_len);
+	assert_null(it[0].key);
+	assert_int_equal(js_items("[ ]", 3, it, 4), 0);
+	assert_int_equal(js_items("[1,2,3,4,5]", 11, it, 4), -1);
+	assert_int_equal(js_items("{\"a\":1}", 7, it, 4), -1);
+}
+
+/* A member left out wherever it stands (first, middle, last, alone, twice),
+ * model replaced in the same pass; no drop leaves the bytes as they came.
+ * Every result is an object json-c accepts. */
+static void test_replace_drop(void **state)
+{
+	(void)state;
+	static const char *cases[][2] = {
+		{ "{\"usage\":{\"a\":1},\"model\":\"m\",\"x\":[]}", "{\"model\":\"M\",\"x\":[]}" },
+		{ " { \"model\" : \"m\" , \"usage\" : null , \"x\" : 1 } ", " { \"model\":\"M\",\"x\":1} " },
+		{ "{\"x\":1,\"usage\":null}", "{\"x\":1}" },
+		{ "{\"usage\":null}", "{}" },
+		{ "{\"usage\":1,\"x\":{\"model\":\"in\"},\"usage\":2}", "{\"x\":{\"model\":\"in\"}}" },
+		{ "{ \"model\" : \"m\" }", "{ \"model\" : \"M\" }" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct js_member ms[MAX];
+		int n = members(cases[i][0], ms);
+		assert_true(n > 0);
+		strbuf out = STRBUF_INIT;
+		js_replace_drop(cases[i][0], strlen(cases[i][0]), ms, n, "model", "M", "usage", &out);
+		assert_string_equal(sb_str(&out), cases[i][1]);
+		assert_true(json_c_object(sb_str(&out)));
+		sb_free(&out);
+	}
+	strbuf out = STRBUF_INIT;
+	struct js_member ms[MAX];
+	const char *s = "{\"a\": 1}";
+	js_replace_drop(s, strlen(s), ms, members(s, ms), "model", "M", NULL, &out);
+	assert_string_equal(sb_str(&out), s);
+	sb_free(&out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -186,6 +237,8 @@ int main(void)
 		cmocka_unit_test(test_escaped_key_and_room),
 		cmocka_unit_test(test_int),
 		cmocka_unit_test(test_replace_value),
+		cmocka_unit_test(test_items),
+		cmocka_unit_test(test_replace_drop),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -348,6 +348,36 @@ static void test_clock_limits(void **state)
 	assert_int_equal(up_clock_expired(&c, &up, 99999), UP_LIMIT_NONE);
 }
 
+/* The next limit due is the one up_clock_expired() would say first, at
+ * the moment it would: a wait until then misses none of them. */
+static void test_clock_next_limit(void **state)
+{
+	(void)state;
+	struct upstream_cfg up;
+	memset(&up, 0, sizeof up);
+	struct up_clock c;
+	up_clock_start(&c, 10000);
+	assert_true(up_clock_next_ms(&c, &up) == INT64_MAX);  /* no limit at all */
+	up.first_byte_ms = 1000;
+	up.idle_ms = 300;
+	up.total_ms = 5000;
+	assert_int_equal(up_clock_next_ms(&c, &up), 11000);
+	assert_int_equal(up_clock_expired(&c, &up, up_clock_next_ms(&c, &up) - 1), UP_LIMIT_NONE);
+	assert_int_equal(up_clock_expired(&c, &up, up_clock_next_ms(&c, &up)), UP_LIMIT_FIRST_BYTE);
+	up_clock_byte(&c, 10900);
+	assert_int_equal(up_clock_next_ms(&c, &up), 11200);  /* idle now */
+	up_clock_progress(&c, 14800);
+	assert_int_equal(up_clock_next_ms(&c, &up), 15000);  /* total comes first */
+	assert_int_equal(up_clock_expired(&c, &up, 15000), UP_LIMIT_TOTAL);
+	up.total_ms = 0;
+	assert_int_equal(up_clock_next_ms(&c, &up), 15100);
+	up.idle_ms = 0;
+	assert_true(up_clock_next_ms(&c, &up) == INT64_MAX);
+	up.first_byte_ms = 0;
+	up_clock_start(&c, 20000);
+	assert_true(up_clock_next_ms(&c, &up) == INT64_MAX);
+}
+
 /* Idle is time without progress: bytes that end nothing (a line dripped
  * byte by byte) do not hold it off; events and keep-alives do, up to the
  * total limit. */
@@ -503,6 +533,7 @@ int main(void)
 		cmocka_unit_test(test_utf8_repair),
 		cmocka_unit_test(test_json_finite),
 		cmocka_unit_test(test_clock_limits),
+		cmocka_unit_test(test_clock_next_limit),
 		cmocka_unit_test(test_clock_bytes_are_not_progress),
 		cmocka_unit_test(test_accum_relays_whole_answer_model_mapped),
 		cmocka_unit_test(test_stream_relays_events_and_no_second_usage),
