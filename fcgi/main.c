@@ -368,9 +368,9 @@ static pthread_cond_t added_ended = PTHREAD_COND_INITIALIZER;
 
 static void *worker(void *added);
 
-/* app.stream_began, and the reserve before it parks a stream: when fewer
- * than ADDED_SPARE workers are waiting for a connection, starts more, so
- * that a burst of new streams does not wait for threads one by one. */
+/* app.stream_began: when fewer than ADDED_SPARE workers are waiting for a
+ * connection, starts more, so that a burst of new streams does not wait
+ * for threads one by one. */
 static void pool_grow(void)
 {
 	pthread_mutex_lock(&park_lock);
@@ -547,11 +547,12 @@ static void *reserve(void *unused)
 		struct req_io io;
 		io_fcgx_bind(&io, c);
 		request_begin(&req, &app, &io);
-		if (route_may_stream(&req)) {
-			pool_grow();  /* an added worker takes it from the park at once */
-			if (park_push(c))
-				continue;
-		}
+		/* Parked, not a reason to grow: the route may stream, but most
+		 * requests on it do not, and every worker being busy with short
+		 * answers is a moment, not a shortage (the pool grows when a
+		 * stream's head goes out, app.stream_began). */
+		if (route_may_stream(&req) && park_push(c))
+			continue;
 		serve_detached(c, &req, false);
 	}
 	request_free(&req);

@@ -120,6 +120,21 @@ describe('the added threads are bounded and end when idle', () => {
     return n;
   }
 
+  test('short answers never add threads, even when every worker is busy with them', async () => {
+    const rest = await settled();
+    let peak = 0; let running = true;
+    const watch = (async () => { while (running) { peak = Math.max(peak, appThreads(srv)); await sleep(5); } })();
+    for (let round = 0; round < 4; round++) {
+      // on the chat route, which may stream: the reserve takes what the one worker cannot
+      const rs = await Promise.all(Array.from({ length: 48 }, () => call(srv, 'POST', '/v1/chat/completions',
+        { body: { model: 'blueprint-standard', messages: msgs } })));
+      for (const r of rs) assert.equal(r.status, 200);
+    }
+    running = false;
+    await watch;
+    assert.equal(peak, rest, `threads went from ${rest} to ${peak} for answers that never streamed`);
+  });
+
   test('STREAM_THREADS=2: 12 streams all served (the rest wait), exactly 2 threads added, ended when idle', async () => {
     const want = await wholeText(srv, 'blueprint-standard');
     const rest = await settled();  // main, the worker, the reserve, whatever the runtime adds
