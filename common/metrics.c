@@ -11,9 +11,6 @@
 /* Which labels a family groups by. */
 enum { L_ROUTE = 1, L_MODEL = 2, L_STATUS = 4, L_KEY = 8, L_UPSTREAM = 16, L_REASON = 32 };
 
-/* qsort has no context argument; each thread renders on its own. */
-static _Thread_local unsigned group_mask;
-
 static int cmp_labels(const struct um_row *x, const struct um_row *y, unsigned mask)
 {
 	int c = 0;
@@ -32,9 +29,11 @@ static int cmp_labels(const struct um_row *x, const struct um_row *y, unsigned m
 	return c;
 }
 
-static int by_group(const void *a, const void *b)
+/* qsort_r's comparator: ctx is the group's label mask */
+static int by_group(const void *a, const void *b, void *ctx)
 {
-	return cmp_labels(*(const struct um_row *const *)a, *(const struct um_row *const *)b, group_mask);
+	return cmp_labels(*(const struct um_row *const *)a, *(const struct um_row *const *)b,
+			  *(const unsigned *)ctx);
 }
 
 static void sum_into(struct um_row *acc, const struct um_row *r)
@@ -61,8 +60,7 @@ static void for_groups(const struct um_row **sel, size_t k, unsigned mask, keep_
 {
 	struct um_row acc;
 	bool open = false;
-	group_mask = mask;
-	qsort(sel, k, sizeof *sel, by_group);
+	qsort_r(sel, k, sizeof *sel, by_group, &mask);
 	for (size_t i = 0; i < k; i++) {
 		const struct um_row *r = sel[i];
 		if (keep && !keep(r))
