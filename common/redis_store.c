@@ -1,4 +1,4 @@
-/* redis_store.c: the Redis half of the shared state: one connection per thread, timeouts, backoff */
+/* redis_store.c: the Redis half of the shared state: a pool of connections, timeouts, backoff */
 #include "redis_store.h"
 
 #include <errno.h>
@@ -15,41 +15,19 @@
 
 #define BACKOFF_MIN_MS 50
 #define BACKOFF_MAX_MS 1000
+#define IDLE_MAX 64   /* connections kept between uses; one returned past that is closed */
 
 struct rs_store {
 	struct rp_url url;
 	char *prefix;
 	struct timeval connect_tv, command_tv;
-	uint64_t id;               /* tells a thread's connection which store it belongs to */
-	pthread_mutex_t sha_lock;  /* guards sha */
+	pthread_mutex_t lock;      /* guards the members below */
 	char sha[41];              /* the loaded script's SHA1; "" until loaded */
+	redisContext *idle[IDLE_MAX]; /* connections no call is using; the last returned on top */
+	int n_idle;
+	int64_t retry_at_ms;       /* backing off: no new connection before this */
+	long backoff_ms;           /* the wait after the next failure; 0 when healthy */
 };
-
-/* This thread's connection. */
-struct rs_conn {
-	uint64_t store_id;         /* 0: none yet */
-	redisContext *c;
-	int64_t retry_at_ms;       /* backing off: no attempt before this */
-	long backoff_ms;
-};
-
-static pthread_once_t conn_once = PTHREAD_ONCE_INIT;
-static pthread_key_t conn_key;
-static _Thread_local struct rs_conn conn;
-static uint64_t next_store_id = 1;  /* atomic */
-
-static void conn_free(void *p)
-{
-	struct rs_conn *k = p;
-	if (k->c)
-		redisFree(k->c);
-	k->c = NULL;
-}
-
-static void conn_key_init(void)
-{
-	pthread_key_create(&conn_key, conn_free);
-}
 
 static int64_t mono_ms(void)
 {
@@ -74,8 +52,7 @@ int rs_open(const struct rs_options *o, rs_store **out, char *errbuf, size_t err
 	s->prefix = xstrdup(o->prefix ? o->prefix : "");
 	s->connect_tv = ms_tv(o->connect_ms);
 	s->command_tv = ms_tv(o->timeout_ms);
-	s->id = __atomic_fetch_add(&next_store_id, 1, __ATOMIC_RELAXED);
-	pthread_mutex_init(&s->sha_lock, NULL);
+	pthread_mutex_init(&s->lock, NULL);
 	*out = s;
 	return 0;
 }
@@ -84,9 +61,9 @@ void rs_close(rs_store *s)
 {
 	if (!s)
 		return;
-	if (conn.store_id == s->id)
-		conn_free(&conn);
-	pthread_mutex_destroy(&s->sha_lock);
+	for (int i = 0; i < s->n_idle; i++)
+		redisFree(s->idle[i]);
+	pthread_mutex_destroy(&s->lock);
 	explicit_bzero(s->url.password, sizeof s->url.password);
 	free(s->prefix);
 	free(s);
@@ -101,21 +78,53 @@ static const char *where(const rs_store *s, char *buf, size_t n)
 	return buf;
 }
 
-static void conn_drop(void)
+/* The store waits before its next new connection, longer each time. */
+static void back_off(rs_store *s)
 {
-	if (conn.c)
-		redisFree(conn.c);
-	conn.c = NULL;
+	pthread_mutex_lock(&s->lock);
+	s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : BACKOFF_MIN_MS;
+	if (s->backoff_ms > BACKOFF_MAX_MS)
+		s->backoff_ms = BACKOFF_MAX_MS;
+	s->retry_at_ms = mono_ms() + s->backoff_ms;
+	pthread_mutex_unlock(&s->lock);
 }
 
-/* The thread waits before its next attempt, longer each time. */
-static void conn_fail(void)
+/* c failed: it is closed (a late answer must not be read as the next
+ * call's), and the store backs off. */
+static void conn_fail(rs_store *s, redisContext *c)
 {
-	conn_drop();
-	conn.backoff_ms = conn.backoff_ms ? conn.backoff_ms * 2 : BACKOFF_MIN_MS;
-	if (conn.backoff_ms > BACKOFF_MAX_MS)
-		conn.backoff_ms = BACKOFF_MAX_MS;
-	conn.retry_at_ms = mono_ms() + conn.backoff_ms;
+	redisFree(c);
+	back_off(s);
+}
+
+/* c answered: it goes back to the pool (closed when the pool is full),
+ * and the store is healthy again. */
+static void conn_put(rs_store *s, redisContext *c)
+{
+	pthread_mutex_lock(&s->lock);
+	s->backoff_ms = 0;
+	s->retry_at_ms = 0;
+	if (s->n_idle < IDLE_MAX) {
+		s->idle[s->n_idle++] = c;
+		c = NULL;
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (c)
+		redisFree(c);
+}
+
+/* Closes every idle connection: one was found closed by the server (it
+ * restarted), so the others were too. */
+static void pool_drain(rs_store *s)
+{
+	redisContext *old[IDLE_MAX];
+	pthread_mutex_lock(&s->lock);
+	int n = s->n_idle;
+	memcpy(old, s->idle, (size_t)n * sizeof *old);
+	s->n_idle = 0;
+	pthread_mutex_unlock(&s->lock);
+	for (int i = 0; i < n; i++)
+		redisFree(old[i]);
 }
 
 /* Why a command got no reply: hiredis' words, and ours for a timeout. */
@@ -182,35 +191,33 @@ static redisContext *conn_open(rs_store *s, char *errbuf, size_t errlen)
 	return c;
 }
 
-/* This thread's connection to s, connecting when it has none and is not
+/* A connection of s for one call, the caller's until conn_put() or
+ * conn_fail(): an idle one, or a new one when none is idle and s is not
  * backing off. *fresh says it was just made. NULL with the reason. */
 static redisContext *conn_get(rs_store *s, bool *fresh, char *errbuf, size_t errlen)
 {
-	pthread_once(&conn_once, conn_key_init);
-	if (conn.store_id != s->id) {
-		conn_drop();
-		conn.store_id = s->id;
-		conn.backoff_ms = 0;
-		conn.retry_at_ms = 0;
-		pthread_setspecific(conn_key, &conn);
-	}
 	*fresh = false;
-	if (conn.c)
-		return conn.c;
-	if (conn.retry_at_ms && mono_ms() < conn.retry_at_ms) {
+	pthread_mutex_lock(&s->lock);
+	redisContext *c = s->n_idle ? s->idle[--s->n_idle] : NULL;
+	int64_t retry_at = s->retry_at_ms;
+	pthread_mutex_unlock(&s->lock);
+	if (c)
+		return c;
+	int64_t now = mono_ms();
+	if (retry_at && now < retry_at) {
 		char at[300];
 		snprintf(errbuf, errlen, "%s unreachable, next attempt in %lld ms", where(s, at, sizeof at),
-			 (long long)(conn.retry_at_ms - mono_ms()));
+			 (long long)(retry_at - now));
 		return NULL;
 	}
 	errbuf[0] = '\0';
-	conn.c = conn_open(s, errbuf, errlen);
-	if (!conn.c) {
-		conn_fail();
+	c = conn_open(s, errbuf, errlen);
+	if (!c) {
+		back_off(s);
 		return NULL;
 	}
 	*fresh = true;
-	return conn.c;
+	return c;
 }
 
 /* Did the command fail because the connection was already closed (the
@@ -228,7 +235,7 @@ struct rs_cmd {
 	const size_t *lens;  /* NULL: C strings */
 };
 
-/* Sends n commands in one round trip on this thread's connection and
+/* Sends n commands in one round trip on one connection and
  * reads their n replies into out (each the caller's to free with
  * freeReplyObject; an error reply is a reply). A connection found closed
  * is replaced once. -1 (nothing in out to free) when any reply is lost. */
@@ -251,8 +258,7 @@ static int pipeline(rs_store *s, size_t n, const struct rs_cmd *cmds, redisReply
 			out[got] = r;
 		}
 		if (got == n) {
-			conn.backoff_ms = 0;
-			conn.retry_at_ms = 0;
+			conn_put(s, c);
 			return 0;
 		}
 		int err_no = errno;
@@ -262,10 +268,11 @@ static int pipeline(rs_store *s, size_t n, const struct rs_cmd *cmds, redisReply
 		bool retry = !fresh && attempt == 0 && got == 0 && closed_under_us(c, err_no);
 		io_reason(c, err_no, where(s, at, sizeof at), errbuf, errlen);
 		if (!retry) {
-			conn_fail();
+			conn_fail(s, c);
 			return -1;
 		}
-		conn_drop();
+		redisFree(c);
+		pool_drain(s);
 	}
 	return -1;
 }
@@ -282,9 +289,9 @@ static redisReply *call(rs_store *s, int argc, const char **argv, const size_t *
 
 static void sha_get(rs_store *s, char out[41])
 {
-	pthread_mutex_lock(&s->sha_lock);
+	pthread_mutex_lock(&s->lock);
 	memcpy(out, s->sha, 41);
-	pthread_mutex_unlock(&s->sha_lock);
+	pthread_mutex_unlock(&s->lock);
 }
 
 /* SCRIPT LOAD: the SHA Redis computed goes to s->sha and out. */
@@ -298,9 +305,9 @@ static int script_load(rs_store *s, char out[41], char *errbuf, size_t errlen)
 	if (r->type == REDIS_REPLY_STRING && r->len == 40) {
 		memcpy(out, r->str, 40);
 		out[40] = '\0';
-		pthread_mutex_lock(&s->sha_lock);
+		pthread_mutex_lock(&s->lock);
 		memcpy(s->sha, out, 41);
-		pthread_mutex_unlock(&s->sha_lock);
+		pthread_mutex_unlock(&s->lock);
 		rc = 0;
 	} else {
 		snprintf(errbuf, errlen, "SCRIPT LOAD: %.120s",

@@ -1,4 +1,4 @@
-/* redis_store.h: the Redis half of the shared state: one connection per thread, timeouts, backoff */
+/* redis_store.h: the Redis half of the shared state: a pool of connections, timeouts, backoff */
 #ifndef OAF_REDIS_STORE_H
 #define OAF_REDIS_STORE_H
 #include <stdbool.h>
@@ -10,16 +10,18 @@
 #include "redis_proto.h"
 
 /*
- * Every worker thread keeps its own connection (made at its first use),
- * so no lock is held across a round trip. A connection gets connect_ms to
- * connect (and authenticate, and select its database) and timeout_ms per
- * command; one that fails or times out is dropped (a late answer must not
- * be read as the next one's) and the thread waits before connecting
- * again, 50 ms doubling to 1 s, failing every call at once meanwhile, so
- * a Redis that is down costs each request nothing and each thread one
+ * The store owns its connections: a call takes an idle one (or makes one)
+ * and gives it back, so no lock is held across a round trip and there are
+ * never more connections than calls at once. A connection gets connect_ms
+ * to connect (and authenticate, and select its database) and timeout_ms
+ * per command; one that fails or times out is closed (a late answer must
+ * not be read as the next one's) and the store waits before connecting
+ * again, 50 ms doubling to 1 s, failing every call at once meanwhile, so a
+ * Redis that is down costs each request nothing and the process one
  * attempt per backoff. A connection found closed when reused (Redis
- * restarted) is replaced at once, within the same call: so no call waits
- * longer than connect_ms + timeout_ms.
+ * restarted) is replaced at once, within the same call, the other idle
+ * ones closed with it: so no call waits longer than connect_ms +
+ * timeout_ms.
  *
  * Functions return 0 on success and -1 on failure; a failing call fills
  * errbuf with a one-line reason for the log (never a password).
@@ -35,13 +37,13 @@ struct rs_options {
 typedef struct rs_store rs_store;
 
 /* Checks the options (rp_parse_url) and remembers them; connects nothing
- * (each thread connects at its first call). *out is shared by every
+ * (the first call connects). *out is shared by every
  * thread and released with rs_close(). Built without hiredis
  * (configure --without-redis), it always fails and says so. */
 int rs_open(const struct rs_options *o, rs_store **out, char *errbuf, size_t errlen);
 
-/* Frees s; NULL is a no-op. Each thread's connection is closed at its
- * exit (or at the thread's next call on another store). */
+/* Closes s's connections and frees s; NULL is a no-op. No call on s may
+ * be running. */
 void rs_close(rs_store *s);
 
 /* One GCRA round trip (rp_gcra_script) for (key, per_minute): a check of
@@ -77,7 +79,7 @@ int rs_cooldown_get(rs_store *s, uint64_t key, struct cd_state *out, char *errbu
 int rs_cooldown_update(rs_store *s, uint64_t key, bool (*apply)(struct cd_state *st, void *arg), void *arg,
 		       int64_t ttl_ms, struct cd_state *out, char *errbuf, size_t errlen);
 
-/* PING through this thread's connection (start-up's reachability check). */
+/* PING through one of s's connections (start-up's reachability check). */
 int rs_ping(rs_store *s, char *errbuf, size_t errlen);
 
 #endif
