@@ -27,27 +27,32 @@
  * streams' memory. A whole answer keeps libcurl's default. */
 #define STREAM_BUFFER_BYTES 4096
 
-/* One easy handle and one multi handle per thread, reused, so that the
- * multi's connection cache keeps upstream connections (and their TLS
- * sessions and DNS answers) alive from one request to the next. The key's
- * destructor frees them at thread exit. */
+/* An easy handle and the multi handle it runs in, kept from one transfer
+ * to the next in a pool the module owns, so that the multi's connection
+ * cache keeps upstream connections (and their TLS sessions and DNS
+ * answers) alive from one request to the next, whichever thread asks. A
+ * transfer takes the pair returned last (its connections are the warmest)
+ * and gives it back; at most IDLE_HANDLES wait idle, so that the pairs of
+ * a burst of streams are closed when it is over. */
+#define IDLE_HANDLES 64
 struct handles {
 	CURL *easy;
 	CURLM *multi;
 	long buffer_bytes;  /* CURLOPT_BUFFERSIZE set now; 0: libcurl's own */
 };
 static pthread_once_t once = PTHREAD_ONCE_INIT;
-static pthread_key_t handle_key;
-static _Thread_local struct handles handle;
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct handles *idle[IDLE_HANDLES];  /* guarded by pool_lock */
+static int n_idle;                           /* guarded by pool_lock */
 static const struct curl_api *curl;  /* NULL: libcurl could not be loaded */
 static const char *ca_file;          /* CURLOPT_CAINFO, set by upstream_preload; NULL: libcurl's own */
 static cd_store *cooldowns;          /* NULL: each deployment's failures are not remembered */
 
-static void handle_free(void *h)
+static void handles_free(struct handles *h)
 {
-	struct handles *hs = h;
-	curl->easy_cleanup(hs->easy);
-	curl->multi_cleanup(hs->multi);
+	curl->easy_cleanup(h->easy);
+	curl->multi_cleanup(h->multi);
+	free(h);
 }
 
 static void init_once(void)
@@ -58,44 +63,61 @@ static void init_once(void)
 		log_error("upstream: curl_global_init failed: no upstream can be asked");
 		curl = NULL;
 	}
-	pthread_key_create(&handle_key, handle_free);
 }
 
 static void setup_once(CURL *c);
 
-/* This thread's easy handle, or NULL (no libcurl, or no memory). It keeps
- * its connections, DNS cache and TLS session ids, and the options every
- * transfer shares (setup_once); setup() sets all the others each time. */
-static CURL *thread_handle(void)
+/* A pair for one transfer, the caller's until handles_put(), or NULL (no
+ * libcurl, or no memory). Its easy handle keeps the options every transfer
+ * shares (setup_once); setup() sets all the others each time. */
+static struct handles *handles_get(void)
 {
 	pthread_once(&once, init_once);
 	if (!curl)
 		return NULL;
-	if (handle.easy)
-		return handle.easy;
-	handle.multi = curl->multi_init();
-	handle.easy = handle.multi ? curl->easy_init() : NULL;
-	if (!handle.easy) {
-		if (handle.multi)
-			curl->multi_cleanup(handle.multi);
-		handle.multi = NULL;
+	pthread_mutex_lock(&pool_lock);
+	struct handles *h = n_idle ? idle[--n_idle] : NULL;
+	pthread_mutex_unlock(&pool_lock);
+	if (h)
+		return h;
+	h = calloc(1, sizeof *h);
+	if (!h)
+		return NULL;
+	h->multi = curl->multi_init();
+	h->easy = h->multi ? curl->easy_init() : NULL;
+	if (!h->easy) {
+		if (h->multi)
+			curl->multi_cleanup(h->multi);
+		free(h);
 		return NULL;
 	}
-	setup_once(handle.easy);
-	pthread_setspecific(handle_key, &handle);
-	return handle.easy;
+	setup_once(h->easy);
+	return h;
+}
+
+static void handles_put(struct handles *h)
+{
+	pthread_mutex_lock(&pool_lock);
+	if (n_idle < IDLE_HANDLES) {
+		idle[n_idle++] = h;
+		h = NULL;
+	}
+	pthread_mutex_unlock(&pool_lock);
+	if (h)
+		handles_free(h);
 }
 
 struct xfer;
 static int wait_ms(const struct xfer *x);
 
-/* Runs the transfer on c to its end through this thread's multi handle,
+/* Runs the transfer on h's easy handle to its end through its multi,
  * waking when the upstream sends, or when x has something due (wait_ms), so
  * that on_progress (called on every pass) sees the limits and a departed
  * client in time. */
-static CURLcode perform(CURL *c, const struct xfer *x)
+static CURLcode perform(struct handles *h, const struct xfer *x)
 {
-	CURLM *m = handle.multi;
+	CURL *c = h->easy;
+	CURLM *m = h->multi;
 	if (curl->multi_add_handle(m, c) != CURLM_OK)
 		return CURLE_OUT_OF_MEMORY;
 	CURLcode cc = CURLE_OK;
@@ -544,8 +566,10 @@ static void setup_once(CURL *c)
  * every time so that nothing of the last transfer carries over: the URL,
  * up's limits, x as the callbacks' state, the headers, and the method
  * (body NULL: a GET; else POSTed, borrowed until the transfer ends). */
-static void setup(CURL *c, struct xfer *x, const char *url, struct curl_slist *headers, const strbuf *body)
+static void setup(struct handles *h, struct xfer *x, const char *url, struct curl_slist *headers,
+		  const strbuf *body)
 {
+	CURL *c = h->easy;
 	curl->easy_setopt(c, CURLOPT_URL, url);
 	curl->easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, x->up->connect_ms > 0 ? x->up->connect_ms : 0L);
 	curl->easy_setopt(c, CURLOPT_TIMEOUT_MS, x->up->total_ms > 0 ? x->up->total_ms : 0L);
@@ -555,9 +579,9 @@ static void setup(CURL *c, struct xfer *x, const char *url, struct curl_slist *h
 	curl->easy_setopt(c, CURLOPT_HTTPHEADER, headers);
 	/* set only when it changes: a set may free or resize the buffer */
 	long buffer_bytes = x->stream ? STREAM_BUFFER_BYTES : 0;
-	if (handle.buffer_bytes != buffer_bytes) {
+	if (h->buffer_bytes != buffer_bytes) {
 		curl->easy_setopt(c, CURLOPT_BUFFERSIZE, buffer_bytes ? buffer_bytes : (long)CURL_MAX_WRITE_SIZE);
-		handle.buffer_bytes = buffer_bytes;
+		h->buffer_bytes = buffer_bytes;
 	}
 	if (body) {
 		curl->easy_setopt(c, CURLOPT_POSTFIELDS, body->buf ? body->buf : "");
@@ -771,8 +795,8 @@ static int exchange(const struct deployment_cfg *dep, const struct model_cfg *mo
 	/* what tells an answer from anything else an upstream might send */
 	x->whole_member = strcmp(ask->endpoint, "responses") == 0 ? "output"
 			: strcmp(ask->endpoint, "embeddings") == 0 ? "data" : "choices";
-	CURL *c = thread_handle();
-	if (!c) {
+	struct handles *h = handles_get();
+	if (!h) {
 		o->unreachable = true;
 		return up_fail(err, UP_UNREACHABLE);
 	}
@@ -786,7 +810,7 @@ static int exchange(const struct deployment_cfg *dep, const struct model_cfg *mo
 	up_body_from_raw(ask->raw, ask->raw_len, ask->root, dep->model,
 			 ask->stream && strcmp(ask->endpoint, "chat/completions") == 0, &body);
 	struct curl_slist *headers = request_headers(up, ask->stream);
-	setup(c, x, sb_str(&url), headers, &body);
+	setup(h, x, sb_str(&url), headers, &body);
 
 	up_clock_start(&x->clock, mono_ms());
 	x->client_heard_ms = x->clock.start_ms;
@@ -794,7 +818,8 @@ static int exchange(const struct deployment_cfg *dep, const struct model_cfg *mo
 	 * CLIENT_CHECK_MS into the wait, not at once (a poll(2) on the
 	 * front's connection that every quick answer paid for nothing) */
 	x->client_checked_ms = x->clock.start_ms;
-	CURLcode cc = perform(c, x);
+	CURLcode cc = perform(h, x);
+	handles_put(h);
 	int rc = conclude(x, cc);
 
 	o->ok = rc == 0;
@@ -972,8 +997,8 @@ static void parse_models(const struct upstream_cfg *up, json_object *list, struc
 /* Asks up for its /models: 0 and the list in *out (owned), or -1. */
 static int fetch_models(const struct upstream_cfg *up, struct discovered_model **out, size_t *n)
 {
-	CURL *c = thread_handle();
-	if (!c)
+	struct handles *h = handles_get();
+	if (!h)
 		return -1;
 	struct xfer x;
 	oa_error err;
@@ -983,9 +1008,10 @@ static int fetch_models(const struct upstream_cfg *up, struct discovered_model *
 	strbuf url = STRBUF_INIT;
 	sb_printf(&url, "%s/models", up->base_url);
 	struct curl_slist *headers = request_headers(up, false);
-	setup(c, &x, sb_str(&url), headers, NULL);
+	setup(h, &x, sb_str(&url), headers, NULL);
 	up_clock_start(&x.clock, mono_ms());
-	CURLcode cc = perform(c, &x);
+	CURLcode cc = perform(h, &x);
+	handles_put(h);
 	json_object *list = NULL;
 	if (cc == CURLE_OK && x.status == 200)
 		list = parse_json(up, "its model list", sb_str(&x.body), x.body.len);
