@@ -14,6 +14,11 @@
 
 static enum log_level min_level = LOG_INFO;
 static bool json_lines;
+/* The id of the request this thread serves, put in every line it logs.
+ * One of the two thread-locals of the program (the other is ratelimit.c's
+ * SIGBUS recovery point), and for errno's reason: a line may come from any
+ * depth of a request (a store, a backend) and a log call takes no context,
+ * so the id is the thread's, set by request_begin and cleared at its end. */
 static _Thread_local char request_id[64];
 
 static const char *const level_names[] = { "DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL" };

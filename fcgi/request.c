@@ -226,20 +226,19 @@ int request_read_json_body(struct request *req)
 	return request_read_body(req);
 }
 
-/* The access log's timestamp, formatted once per second per thread:
- * gmtime_r and strftime cost more than the rest of the line. */
-static const char *log_time(int64_t us)
+/* The access log's timestamp, formatted once per second by each context
+ * (it outlives its requests, like the buffers): gmtime_r and strftime cost
+ * more than the rest of the line. */
+static const char *log_time(struct request *req, int64_t us)
 {
-	static _Thread_local time_t last = -1;
-	static _Thread_local char ts[32];
 	time_t t = (time_t)(us / 1000000);
-	if (t != last) {
+	if (!req->log_time[0] || t != req->log_time_s) {
 		struct tm tm;
 		gmtime_r(&t, &tm);
-		strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
-		last = t;
+		strftime(req->log_time, sizeof req->log_time, "%Y-%m-%dT%H:%M:%SZ", &tm);
+		req->log_time_s = t;
 	}
-	return ts;
+	return req->log_time;
 }
 
 /* Appends a duration of us >= 0 µs as milliseconds with three decimals. */
@@ -306,7 +305,7 @@ void request_end(struct request *req)
 	long long dur_us = (long long)(now_us() - req->start_us);
 	if (dur_us < 0)
 		dur_us = 0;
-	const char *ts = log_time(req->start_us);
+	const char *ts = log_time(req, req->start_us);
 	/* nginx's code for a client that closed before its answer was sent */
 	int status = req->client_gone && !req->head_sent ? 499 : req->status;
 	strbuf *line = &req->scratch;

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "backend.h"
 #include "backend_upstream.h"
@@ -70,6 +71,8 @@ struct request {
 	strbuf out;                  /* the response being built */
 	strbuf head;                 /* extra response header lines */
 	strbuf scratch;              /* where the response head is assembled */
+	time_t log_time_s;           /* the second log_time holds; kept across requests */
+	char log_time[32];           /* the access log's timestamp of log_time_s; "" before the first */
 	body_writer stream;          /* an SSE answer's events go through this */
 
 	int status;                  /* what was sent, for the access log */
