@@ -220,6 +220,100 @@ static void test_readme_key_members_match(void **state)
 	free(readme);
 }
 
+/* One member as a row of the README's generated tables. */
+static void member_row(strbuf *out, const struct member *m)
+{
+	sb_printf(out, "| `%s` | ", m->name);
+	switch (m->kind) {
+	case MK_INT:
+		if (m->min == INT64_MIN && m->max == INT64_MAX) {
+			sb_puts(out, "integer");
+		} else {
+			char lo[32], hi[32];
+			with_commas(m->min, lo, sizeof lo);
+			with_commas(m->max, hi, sizeof hi);
+			sb_printf(out, "integer %s\u2013%s", lo, hi);
+		}
+		break;
+	case MK_BOOL:
+		sb_puts(out, "`true` or `false`");
+		break;
+	case MK_CHOICE:
+		for (const char *c = m->choices; *c;) {
+			size_t l = strcspn(c, "|");
+			sb_printf(out, "%s`%.*s`", c == m->choices ? "" : c[l] ? ", " : " or ", (int)l, c);
+			c += l + (c[l] == '|');
+		}
+		break;
+	case MK_STRING:
+		sb_puts(out, "string");
+		break;
+	case MK_LIST:
+		sb_puts(out, "list");
+		break;
+	case MK_GROUP:
+		sb_puts(out, "group, below");
+		break;
+	}
+	sb_puts(out, " | ");
+	if (m->def)
+		sb_printf(out, "`%s`", m->def);
+	else
+		sb_puts(out, "\u2014");
+	sb_puts(out, " | ");
+	for (const char *c = m->doc; *c; c++)
+		sb_puts(out, *c == '|' ? "\\|" : (char[2]){ *c, 0 });
+	sb_puts(out, " |\n");
+}
+
+/* The README's tables of models', upstreams' and their groups' members,
+ * as the member tables make them (keys[] has its own, longer table, which
+ * test_readme_key_members_match checks). */
+static void member_tables_markdown(strbuf *out)
+{
+	const char *open = NULL;
+	for (const struct member_table *t = cfg_member_tables; t->members; t++) {
+		if (strcmp(t->group, "keys[]") == 0)
+			continue;
+		if (!open || strcmp(open, t->group) != 0) {
+			sb_printf(out, "%s**`%s`**\n\n| member | value | default | meaning |\n|---|---|---|---|\n",
+				  open ? "\n" : "", t->group);
+			open = t->group;
+		}
+		for (const struct member *m = t->members; m->name; m++)
+			member_row(out, m);
+	}
+}
+
+/* The README's block between its two member-table markers is exactly what
+ * the tables make: a member added, renamed, rebounded or redocumented in
+ * common/config_members.c fails here until the README says so too (the
+ * expected block is written to member-tables.md to paste in). */
+static void test_readme_member_tables_generated(void **state)
+{
+	(void)state;
+	static const char begin[] = "<!-- member tables: made by tests/unit/test_settings.c from common/config_members.c -->\n";
+	static const char end[] = "<!-- end of member tables -->";
+	char *readme = read_source("README.md");
+	char *b = strstr(readme, begin), *e = b ? strstr(b, end) : NULL;
+	strbuf want = STRBUF_INIT;
+	member_tables_markdown(&want);
+	bool same = b && e && (size_t)(e - b - (sizeof begin - 1)) == want.len &&
+		    memcmp(b + sizeof begin - 1, want.buf, want.len) == 0;
+	if (!same) {
+		FILE *f = fopen("member-tables.md", "w");
+		if (f) {
+			fwrite(want.buf, 1, want.len, f);
+			fclose(f);
+		}
+	}
+	sb_free(&want);
+	free(readme);
+	if (!same)
+		fail_msg("README.md's member tables differ from common/config_members.c: put "
+			 "member-tables.md (in the build directory) between the README's markers");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -229,6 +323,7 @@ int main(void)
 		cmocka_unit_test(test_member_tables_well_formed),
 		cmocka_unit_test(test_example_conf_names_every_member),
 		cmocka_unit_test(test_readme_key_members_match),
+		cmocka_unit_test(test_readme_member_tables_generated),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
