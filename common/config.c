@@ -760,8 +760,8 @@ static int convert(const struct setting *s, const char *text, struct config *cfg
 
 static void resolve_environment(struct loader *ld)
 {
-	const struct setting *s = settings_find("ENVIRONMENT");
-	struct raw_value *rv = &ld->raw[cfg_setting_index(s)];
+	const struct setting *s = &settings_table[S_ENVIRONMENT];
+	struct raw_value *rv = &ld->raw[S_ENVIRONMENT];
 	char why[128];
 	ld->cfg->env = ENV_DEVELOPMENT;
 	if (rv->value && convert(s, rv->value, ld->cfg, why, sizeof why) != 0)
@@ -773,7 +773,7 @@ static void resolve_settings(struct loader *ld)
 {
 	bool strict = config_strict(ld->cfg);
 	for (const struct setting *s = settings_table; s->name; s++) {
-		if (strcmp(s->name, "ENVIRONMENT") == 0)
+		if (s == &settings_table[S_ENVIRONMENT])
 			continue;
 		struct raw_value *rv = &ld->raw[cfg_setting_index(s)];
 		char why[160];
@@ -823,7 +823,7 @@ static int ensure_dir(const char *dir)
 static void resolve_state_dir(struct loader *ld)
 {
 	struct config *cfg = ld->cfg;
-	const struct raw_value *rv = &ld->raw[cfg_setting_index(settings_find("STATE_DIR"))];
+	const struct raw_value *rv = &ld->raw[S_STATE_DIR];
 	char home[PATH_MAX], dir[PATH_MAX];
 	if (!rv->value && relocated_home(ld->paths, home, sizeof home) &&
 	    reloc_join(home, "openai-fcgi-state", dir, sizeof dir) == 0) {
@@ -871,7 +871,7 @@ static void resolve_state_dir(struct loader *ld)
 static void check_state_backend(struct loader *ld)
 {
 	const struct config *cfg = ld->cfg;
-	const struct raw_value *rv = &ld->raw[cfg_setting_index(settings_find("REDIS_URL"))];
+	const struct raw_value *rv = &ld->raw[S_REDIS_URL];
 	struct rp_url url;
 	char err[256];
 	if (cfg->state_backend != 1)
@@ -993,7 +993,7 @@ static void drop_listed_twice(struct loader *ld, const struct auth_keyring *kr, 
 static void resolve_tokens(struct loader *ld)
 {
 	struct config *cfg = ld->cfg;
-	const struct raw_value *rv = &ld->raw[cfg_setting_index(settings_find("API_AUTH_TOKENS"))];
+	const struct raw_value *rv = &ld->raw[S_API_AUTH_TOKENS];
 	const char *origin = rv->value ? rv->origin : "not set";
 	bool strict = config_strict(cfg);
 

@@ -327,8 +327,8 @@ int cfg_load_model_upstream(struct loader *ld, struct model_cfg *mc, const char 
 void cfg_resolve_upstream_env(struct loader *ld)
 {
 	struct config *cfg = ld->cfg;
-	const char *url_origin = ld->raw[cfg_setting_index(settings_find("UPSTREAM_BASE_URL"))].origin;
-	const char *models_origin = ld->raw[cfg_setting_index(settings_find("UPSTREAM_MODELS"))].origin;
+	const char *url_origin = ld->raw[S_UPSTREAM_BASE_URL].origin;
+	const char *models_origin = ld->raw[S_UPSTREAM_MODELS].origin;
 	if (!cfg->upstream_base_url) {
 		if (cfg->n_upstream_models)
 			cfg_report(&ld->rep->errors, "UPSTREAM_MODELS (%s): needs UPSTREAM_BASE_URL", models_origin);

@@ -27,9 +27,20 @@ struct setting {
 	const char *doc;
 };
 
-/* The table, terminated by a row whose name is NULL. */
+/* Each setting's id: settings_table[S_STATE_DIR] is STATE_DIR's row, and
+ * a loader's raw values are indexed the same way. */
+enum setting_id {
+#define SETTING(id, ...) S_##id,
+#include "settings_list.h"
+#undef SETTING
+	S_COUNT
+};
+
+/* The table: S_COUNT rows, then one whose name is NULL. */
 extern const struct setting settings_table[];
 
+/* The row named name (a config file's, .env's or the environment's
+ * spelling), NULL when there is none. Code refers to a setting by its id. */
 const struct setting *settings_find(const char *name);
 /* The number of rows of settings_table (the terminator aside). */
 size_t settings_count(void);
