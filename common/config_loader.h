@@ -1,4 +1,4 @@
-/* config_loader.h: what config.c and config_upstream.c share while loading (not public) */
+/* config_loader.h: what config.c and config_upstream.c share while loading (config_loader.c; not public) */
 #ifndef OAF_CONFIG_LOADER_H
 #define OAF_CONFIG_LOADER_H
 #include <stddef.h>

@@ -453,56 +453,6 @@ int rsp_stream_fail(struct rsp_builder *b, const oa_error *e)
 	return response_event(b, "response.failed", "failed", e);
 }
 
-/* ---- the sink a chat backend answers into ---- */
-
-static int sink_delta(void *ctx, int index, const char *role, const char *content, size_t len)
-{
-	(void)role;
-	if (index != 0)
-		return 0;  /* the Responses API has one answer */
-	return rsp_text(ctx, content ? content : "", content ? len : 0);
-}
-
-static int sink_tool_call(void *ctx, int index, int tc_index, const char *id, const char *name,
-			  const char *arguments)
-{
-	if (index != 0)
-		return 0;
-	if (rsp_call_begin(ctx, tc_index, id, name) < 0)
-		return -1;
-	return rsp_call_arguments(ctx, tc_index, arguments, arguments ? strlen(arguments) : 0);
-}
-
-static int sink_finish(void *ctx, int index, const char *reason)
-{
-	return index == 0 ? rsp_finish(ctx, reason) : 0;
-}
-
-static int sink_usage(void *ctx, const struct chat_usage *u)
-{
-	rsp_usage(ctx, u);
-	return 0;
-}
-
-static int sink_relay(void *ctx, json_object *obj)
-{
-	const char *object = jc_str(obj, "object");
-	if (object && strcmp(object, "chat.completion") == 0)
-		return rt_apply_chat_completion(ctx, obj);
-	return rt_apply_chat_chunk(ctx, obj);
-}
-
-void rsp_builder_sink(struct rsp_builder *b, struct chat_sink *sink)
-{
-	memset(sink, 0, sizeof *sink);
-	sink->ctx = b;
-	sink->delta = sink_delta;
-	sink->tool_call = sink_tool_call;
-	sink->finish = sink_finish;
-	sink->usage = sink_usage;
-	sink->relay = sink_relay;
-}
-
 /* ---- an upstream's own Responses API, passed on ---- */
 
 void rsp_relay_init(struct rsp_relay *r, const char *model, const body_writer *w)

@@ -72,10 +72,6 @@ int rsp_call_arguments(struct rsp_builder *b, int tc_index, const char *piece, s
 int rsp_finish(struct rsp_builder *b, const char *finish_reason);
 void rsp_usage(struct rsp_builder *b, const struct chat_usage *u);
 
-/* Fills *sink with callbacks into b (the mock, or any backend that calls
- * delta/tool_call/finish/usage); its relay takes an upstream's chat
- * objects and translates them (responses_translate.h). */
-void rsp_builder_sink(struct rsp_builder *b, struct chat_sink *sink);
 
 /* Streaming: finishes what is open and sends response.completed, or
  * response.incomplete when cut. 0 or -1. */

@@ -6,6 +6,7 @@
 #include "strbuf.h"
 
 struct rsp_builder;
+struct chat_sink;
 
 /* Appends to out the chat completion body that asks what the validated
  * Responses body resp asks (resp is borrowed, read only):
@@ -36,5 +37,10 @@ int rt_apply_chat_completion(struct rsp_builder *b, json_object *completion);
  * deltas, tool-call pieces (by their index), finish_reason and a usage
  * chunk. 0, or -1 when the client has gone. */
 int rt_apply_chat_chunk(struct rsp_builder *b, json_object *chunk);
+
+/* Fills *sink with callbacks into b (the mock, or any backend that calls
+ * delta/tool_call/finish/usage); its relay takes an upstream's chat
+ * objects and translates them (rt_apply_chat_completion, _chunk). */
+void rsp_builder_sink(struct rsp_builder *b, struct chat_sink *sink);
 
 #endif

@@ -10,6 +10,7 @@
 #include "response.h"
 #include "responses_request.h"
 #include "responses_response.h"
+#include "responses_translate.h"
 #include "routes.h"
 #include "tpm.h"
 
