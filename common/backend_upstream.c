@@ -23,7 +23,7 @@
 #define CLIENT_CHECK_MS  200           /* how often a waiting transfer asks if the client is still there */
 #define WAIT_SLICE_MS    CLIENT_CHECK_MS /* the longest our transfer loop sleeps between looks */
 /* A stream's receive buffer: its events come a few hundred bytes at a
- * time, and libcurl's own 16 KiB, one per thread, were ~12 MiB of 1,000
+ * time, and libcurl's own 16 KiB, one per stream, were ~12 MiB of 1,000
  * streams' memory. A whole answer keeps libcurl's default. */
 #define STREAM_BUFFER_BYTES 4096
 
