@@ -12,11 +12,12 @@
  * rows: the counts of every (day, key, model, route, status, upstream,
  * 429 kind) seen, plus one total per key and day and one per key and
  * month (what budgets read), plus per-process gauges (requests in flight,
- * open streams). Every process and every CGI run opens, flock()s, reads
- * and writes it with pread/pwrite: no mapping, so a truncated file cannot
- * fault a reader, and each operation checks the file it locked is still
- * the one the path names, so counting goes on exactly in one file after a
- * deletion or a replacement.
+ * open streams). Every process and every CGI run keeps it open, flock()s
+ * it for each operation, reads and writes it with pread/pwrite: no
+ * mapping, so a truncated file cannot fault a reader, and each operation
+ * checks the file it locked is still the one the path names (else opens
+ * that one), so counting goes on exactly in one file after a deletion or
+ * a replacement.
  *
  * Size bound: UM_FILE_SIZE (4 MiB + 4 KiB), UM_CAPACITY rows. A row lives
  * in one of UM_WINDOW slots after its hashed home; when those are all

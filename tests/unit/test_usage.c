@@ -1,4 +1,4 @@
-/* test_usage.c: the usage file: days, exact counts across processes and threads, damage, full windows, the table */
+/* test_usage.c: the usage file: days, exact counts across processes, threads and forks, damage, full windows, the table */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -199,6 +199,67 @@ static void test_exact_across_processes_and_threads(void **state)
 	assert_int_equal(day, 5 * PROCS * THREADS * ROUNDS);
 	assert_int_equal(month, day);
 	um_close(s);
+}
+
+/* Each thread of a child hammers the store the child inherited (opened
+ * and used before the fork). */
+static um_store *inherited;
+
+static void *inherited_thread(void *arg)
+{
+	const struct hammer *h = arg;
+	for (int i = 0; i < h->rounds; i++) {
+		struct um_event ev = chat_event(h->key, i % 2 ? "m1" : "m2", 200, 3, 2, T0);
+		if (um_record(inherited, &ev) != 0)
+			return (void *)1;
+	}
+	return NULL;
+}
+
+static int hammer_inherited(int threads, int rounds)
+{
+	pthread_t t[8];
+	struct hammer h = { rounds, "inherited" };
+	int bad = 0;
+	for (int i = 0; i < threads; i++)
+		pthread_create(&t[i], NULL, inherited_thread, &h);
+	for (int i = 0; i < threads; i++) {
+		void *rv;
+		pthread_join(t[i], &rv);
+		bad |= rv != NULL;
+	}
+	return bad;
+}
+
+/* One handle kept open across a fork and shared by threads, the parent
+ * counting at the same time: a child must not share the parent's open file
+ * (whose flock would not exclude it) nor threads their descriptor. */
+static void test_one_handle_across_forks_and_threads(void **state)
+{
+	(void)state;
+	enum { PROCS = 3, THREADS = 4, ROUNDS = 150 };
+	inherited = open_fresh();
+	struct um_event first = chat_event("inherited", "m1", 200, 3, 2, T0);
+	assert_int_equal(um_record(inherited, &first), 0);
+	pid_t kids[PROCS];
+	for (int k = 0; k < PROCS; k++) {
+		kids[k] = fork();
+		assert_true(kids[k] >= 0);
+		if (kids[k] == 0)
+			_exit(hammer_inherited(THREADS, ROUNDS));
+	}
+	assert_int_equal(hammer_inherited(THREADS, ROUNDS), 0);
+	for (int k = 0; k < PROCS; k++) {
+		int st;
+		assert_int_equal(waitpid(kids[k], &st, 0), kids[k]);
+		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+	uint64_t r, p, c, day, month;
+	totals(inherited, "inherited", NULL, &r, &p, &c);
+	assert_int_equal(r, 1 + (PROCS + 1) * THREADS * ROUNDS);
+	assert_int_equal(um_key_tokens(inherited, "inherited", T0, &day, &month), 0);
+	assert_int_equal(day, 5 * r);
+	um_close(inherited);
 }
 
 /* ---- damage ---- */
@@ -413,6 +474,7 @@ int main(void)
 		cmocka_unit_test(test_days),
 		cmocka_unit_test(test_record_and_budget_totals),
 		cmocka_unit_test(test_exact_across_processes_and_threads),
+		cmocka_unit_test(test_one_handle_across_forks_and_threads),
 		cmocka_unit_test(test_truncated_file_is_rebuilt),
 		cmocka_unit_test(test_deleted_or_replaced_file),
 		cmocka_unit_test(test_corrupt_rows),
