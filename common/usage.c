@@ -30,9 +30,11 @@
  * Each process keeps one descriptor open (a forked child opens its own:
  * flock belongs to the open file, which a fork shares) and takes, per
  * operation, a mutex (threads share that descriptor, so flock alone would
- * not exclude them) and then the flock. Opening, locking and closing the
- * file for each of three steps was half of a mock chat request's system
- * calls (bench/run, BENCH_ONLY=chat).
+ * not exclude them) and then the flock. A request costs two such cycles:
+ * its in-flight gauge +1 at dispatch, and its row counts with the gauge's
+ * -1 at its end. Opening, locking and closing the file for each of three
+ * steps was half of a mock chat request's system calls (bench/run,
+ * BENCH_ONLY=chat).
  */
 
 #define UM_MAGIC   0x314b5355414f0aULL /* "\nOAUSK1" little-endian */
@@ -513,16 +515,17 @@ int um_record(um_store *s, const struct um_event *ev)
 	struct um_header h;
 	struct um_row detail, total;
 	int32_t today = um_day(ev->now_s);
+	bool gauges = ev->in_flight_delta || ev->streams_delta;
 	/* Redis unreachable: this host's file keeps the request, so what
 	 * happened during an outage (REDIS_ON_FAILURE=open's admissions) is
 	 * still counted; um_snapshot() adds both. */
 	if (s->shared && record_shared(s, ev, today) == 0)
-		return 0;
+		return gauges ? um_gauge_add(s, ev->in_flight_delta, ev->streams_delta) : 0;
 	if (store_lock(s, &h, err, sizeof err) != 0) {
 		log_error("%s; this request is not counted", err);
 		return -1;
 	}
-	int rc = 0;
+	int rc = gauges ? gauge_apply(s, &h, ev->in_flight_delta, ev->streams_delta) : 0;
 	memset(&detail, 0, sizeof detail);
 	detail.kind = UM_DETAIL;
 	detail.day = today;

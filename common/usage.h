@@ -73,6 +73,7 @@ struct um_event {
 	int64_t duration_us;
 	int64_t ttft_us;                        /* < 0: no first byte */
 	int64_t now_s;                          /* Unix seconds: which UTC day */
+	int in_flight_delta, streams_delta;     /* gauge changes made in the same locked step */
 };
 
 /* Gauges summed over the live processes of the host. */
@@ -102,8 +103,8 @@ struct rs_store;
  * file's rows to Redis's (the file's alone during an outage). */
 void um_share(um_store *s, struct rs_store *r);
 
-/* Adds ev to its detail row and to its key's day and month totals, in one
- * locked step. */
+/* Adds ev to its detail row and to its key's day and month totals, and
+ * its gauge deltas to this process's gauges, in one locked step. */
 int um_record(um_store *s, const struct um_event *ev);
 
 /* The tokens (prompt + completion) key has used on the UTC day and in the

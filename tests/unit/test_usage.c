@@ -1,4 +1,4 @@
-/* test_usage.c: the usage file: days, exact counts across processes, threads and forks, damage, full windows, the table */
+/* test_usage.c: the usage file: days, exact counts across processes, threads and forks, damage, full windows, gauges, the table */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -50,7 +50,7 @@ static um_store *open_fresh(void)
 static struct um_event chat_event(const char *key, const char *model, int status, long p, long c, int64_t t)
 {
 	struct um_event ev = { key, model, "/v1/chat/completions", NULL, status == 429 ? "requests" : NULL,
-			       status, p, c, 120000, 30000, t };
+			       status, p, c, 120000, 30000, t, 0, 0 };
 	return ev;
 }
 
@@ -426,6 +426,46 @@ static void test_gauges_of_live_processes_only(void **state)
 	um_close(s);
 }
 
+/* A request's end takes its gauges down in the step that counts it. */
+static void test_record_takes_gauges_down(void **state)
+{
+	(void)state;
+	um_store *s = open_fresh();
+	struct um_row *rows;
+	size_t n;
+	struct um_gauges g;
+	assert_int_equal(um_gauge_add(s, 1, 0), 0);
+	assert_int_equal(um_gauge_add(s, 1, 0), 0);
+	assert_int_equal(um_gauge_add(s, 0, 1), 0);
+	struct um_event ev = chat_event("k", "m", 200, 1, 1, T0);
+	ev.in_flight_delta = -1;
+	ev.streams_delta = -1;
+	assert_int_equal(um_record(s, &ev), 0);
+	assert_int_equal(um_snapshot(s, &rows, &n, &g), 0);
+	free(rows);
+	assert_int_equal(g.in_flight, 1);
+	assert_int_equal(g.streams, 0);
+	ev.streams_delta = 0;
+	assert_int_equal(um_record(s, &ev), 0);
+	uint64_t r, p, c;
+	totals(s, "k", NULL, &r, &p, &c);
+	assert_int_equal(r, 2);
+	assert_int_equal(um_snapshot(s, &rows, &n, &g), 0);
+	free(rows);
+	assert_int_equal(g.in_flight, 0);
+	assert_int_equal(g.streams, 0);
+	/* the file replaced while in flight: the -1 does not go below zero */
+	assert_int_equal(um_gauge_add(s, 1, 0), 0);
+	assert_int_equal(unlink(path), 0);
+	ev.in_flight_delta = -1;
+	assert_int_equal(um_record(s, &ev), 0);
+	assert_int_equal(um_gauge_add(s, 1, 0), 0);
+	assert_int_equal(um_snapshot(s, &rows, &n, &g), 0);
+	free(rows);
+	assert_int_equal(g.in_flight, 1);
+	um_close(s);
+}
+
 /* ---- the table ---- */
 
 static void test_report(void **state)
@@ -480,6 +520,7 @@ int main(void)
 		cmocka_unit_test(test_corrupt_rows),
 		cmocka_unit_test(test_full_table),
 		cmocka_unit_test(test_gauges_of_live_processes_only),
+		cmocka_unit_test(test_record_takes_gauges_down),
 		cmocka_unit_test(test_report),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
