@@ -40,6 +40,7 @@
 #define UM_MAGIC   0x314b5355414f0aULL /* "\nOAUSK1" little-endian */
 #define UM_VERSION 1u
 #define UM_MAX_TRIES 4  /* opens while the path keeps naming another file */
+#define UM_HINTS 64     /* rows a process remembers the slot of (a power of 2) */
 
 const double um_buckets[UM_NBUCKETS] = { 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300 };
 
@@ -61,6 +62,18 @@ struct um_header {
 };
 _Static_assert(sizeof(struct um_header) <= UM_HEADER_SIZE, "header fits");
 
+/* The labels of a row: what finds it, what its home slot is hashed from. */
+#define UM_LABELS_SIZE offsetof(struct um_row, requests)
+_Static_assert(UM_LABELS_SIZE % 8 == 0, "labels hashed a word at a time");
+
+/* Where a row was last seen: a guess, checked against the row on use (the
+ * file may have been rebuilt, replaced or its row recycled since). */
+struct um_hint {
+	unsigned char labels[UM_LABELS_SIZE];
+	uint32_t index;
+	bool used;
+};
+
 struct um_store {
 	char *path;
 	rs_store *shared;       /* STATE_BACKEND=redis: the counters live there */
@@ -68,6 +81,8 @@ struct um_store {
 	int fd;                 /* the file, kept open; -1: open it at the next operation */
 	unsigned long forks;    /* um_forks when fd was opened */
 	int32_t pid;            /* this process, for its gauge slot */
+	int gauge_slot;         /* the slot this process last used, -1 before */
+	struct um_hint *hints;  /* UM_HINTS of them */
 };
 
 /* Counts forks in the child, so a store sees it runs in a new process. */
@@ -243,6 +258,7 @@ static int store_lock(um_store *s, struct um_header *h, char *err, size_t errlen
 		store_drop(s);
 		s->forks = forks;
 		s->pid = (int32_t)getpid();
+		s->gauge_slot = -1;
 	}
 	int tries;
 	for (tries = 0; tries < UM_MAX_TRIES; tries++) {
@@ -296,6 +312,8 @@ int um_open(const char *path, um_store **out, char *errbuf, size_t errlen)
 	s->fd = -1;
 	s->forks = __atomic_load_n(&um_forks, __ATOMIC_RELAXED);
 	s->pid = (int32_t)getpid();
+	s->gauge_slot = -1;
+	s->hints = xcalloc(UM_HINTS, sizeof *s->hints);
 	pthread_mutex_init(&s->lock, NULL);
 	if (store_lock(s, &h, errbuf, errlen) != 0) {
 		um_close(s);
@@ -312,6 +330,7 @@ void um_close(um_store *s)
 		return;
 	store_drop(s);
 	pthread_mutex_destroy(&s->lock);
+	free(s->hints);
 	free(s->path);
 	free(s);
 }
@@ -339,9 +358,29 @@ static bool warn_due(void)
 static int row_window(const struct um_row *want, int32_t today, size_t *index, struct um_row *row,
 		      const struct um_row *win, size_t home);
 
-/* Caller holds the store's locks. */
+/* The hint slot of labels want: a cheap hash, a word at a time (the home
+ * slot's FNV-1a stays as it is: it places rows in files already written). */
+static struct um_hint *hint_for(um_store *s, const struct um_row *want)
+{
+	const unsigned char *p = (const unsigned char *)want;
+	uint64_t h = 0, w;
+	for (size_t i = 0; i < UM_LABELS_SIZE; i += 8) {
+		memcpy(&w, p + i, sizeof w);
+		h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+	}
+	return &s->hints[h >> 58 & (UM_HINTS - 1)];
+}
+
+/* Caller holds the store's locks. The remembered slot first: one row read
+ * and compared instead of a window of UM_WINDOW hashed and scanned. */
 static int row_find(um_store *s, const struct um_row *want, int32_t today, size_t *index, struct um_row *row)
 {
+	struct um_hint *hint = hint_for(s, want);
+	if (hint->used && memcmp(hint->labels, want, UM_LABELS_SIZE) == 0 &&
+	    sf_read_all(s->fd, row, sizeof *row, row_offset(hint->index)) == 0 && same_labels(row, want)) {
+		*index = hint->index;
+		return 0;
+	}
 	/* 16 KiB: from the heap, not thread-local storage, which every thread
 	 * (one per stream) would carry from its start to its end */
 	struct um_row *win = malloc(UM_WINDOW * sizeof *win);
@@ -351,6 +390,11 @@ static int row_find(um_store *s, const struct um_row *want, int32_t today, size_
 	int rc = sf_read_all(s->fd, win, UM_WINDOW * sizeof *win, row_offset(home)) < 0 ? -1 :
 		 row_window(want, today, index, row, win, home);
 	free(win);
+	if (rc == 0) {
+		memcpy(hint->labels, want, UM_LABELS_SIZE);
+		hint->index = (uint32_t)*index;
+		hint->used = true;
+	}
 	return rc;
 }
 
@@ -483,13 +527,17 @@ static bool pid_alive(int32_t pid)
 }
 
 /* Adds the deltas to this process's gauge slot in h (the header read by
- * store_lock()) and writes that slot. Caller holds the store's locks. */
+ * store_lock()) and writes that slot. Caller holds the store's locks.
+ * The slot used last is taken again without a scan while it is still
+ * ours or free: only this process writes its pid. */
 static int gauge_apply(um_store *s, struct um_header *h, int d_in_flight, int d_streams)
 {
 	struct um_gauge_slot *g = h->gauges;
 	const off_t base = offsetof(struct um_header, gauges);
 	int32_t me = s->pid;
 	int mine = -1, spare = -1;
+	if (s->gauge_slot >= 0 && (g[s->gauge_slot].pid == me || g[s->gauge_slot].pid == 0))
+		mine = s->gauge_slot;
 	for (int i = 0; i < UM_MAX_PIDS && mine < 0; i++) {
 		if (g[i].pid == me)
 			mine = i;
@@ -502,6 +550,7 @@ static int gauge_apply(um_store *s, struct um_header *h, int d_in_flight, int d_
 		mine = spare;
 	if (g[mine].pid != me)
 		g[mine] = (struct um_gauge_slot){ me, 0, 0, 0 };
+	s->gauge_slot = mine;
 	g[mine].in_flight += d_in_flight;
 	g[mine].streams += d_streams;
 	if (g[mine].in_flight <= 0 && g[mine].streams <= 0)

@@ -1,4 +1,4 @@
-/* test_usage.c: the usage file: days, exact counts across processes, threads and forks, damage, full windows, gauges, the table */
+/* test_usage.c: the usage file: days, exact counts across processes, threads and forks, remembered rows, damage, full windows, gauges, the table */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -262,6 +262,63 @@ static void test_one_handle_across_forks_and_threads(void **state)
 	um_close(inherited);
 }
 
+/* The slot of the detail row of key, found by reading the file. */
+static long detail_slot(const char *key)
+{
+	struct um_row row;
+	int fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	long found = -1;
+	for (long i = 0; i < UM_CAPACITY && found < 0; i++) {
+		assert_int_equal(pread(fd, &row, sizeof row, UM_HEADER_SIZE + (off_t)i * UM_ROW_SIZE),
+				 (ssize_t)sizeof row);
+		if (row.kind == UM_DETAIL && strcmp(row.key, key) == 0)
+			found = i;
+	}
+	close(fd);
+	return found;
+}
+
+/* A process remembers where its rows are; when another one moved a row
+ * (recycled its slot, rebuilt the file), the row is looked for again, not
+ * written where it was. */
+static void test_remembered_rows_are_checked(void **state)
+{
+	(void)state;
+	um_store *s = open_fresh();
+	struct um_event ev = chat_event("moved", "m", 200, 1, 1, T0);
+	uint64_t r, p, c;
+	assert_int_equal(um_record(s, &ev), 0);
+	long was = detail_slot("moved");
+	assert_true(was >= 0);
+	/* as another process would leave it: the row one slot on, its old slot empty */
+	int fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	struct um_row row, empty;
+	memset(&empty, 0, sizeof empty);
+	assert_int_equal(pread(fd, &row, sizeof row, UM_HEADER_SIZE + (off_t)was * UM_ROW_SIZE), (ssize_t)sizeof row);
+	assert_int_equal(pwrite(fd, &empty, sizeof empty, UM_HEADER_SIZE + (off_t)was * UM_ROW_SIZE),
+			 (ssize_t)sizeof empty);
+	assert_int_equal(pwrite(fd, &row, sizeof row, UM_HEADER_SIZE + (off_t)(was + 1) * UM_ROW_SIZE),
+			 (ssize_t)sizeof row);
+	close(fd);
+	assert_int_equal(um_record(s, &ev), 0);
+	assert_int_equal(detail_slot("moved"), was + 1);
+	totals(s, "moved", NULL, &r, &p, &c);
+	assert_int_equal(r, 2);
+	/* and another key's row in its place: neither is touched by the other */
+	struct um_event other = chat_event("other", "m", 200, 5, 5, T0);
+	assert_int_equal(um_record(s, &other), 0);
+	assert_int_equal(um_record(s, &ev), 0);
+	totals(s, "moved", NULL, &r, &p, &c);
+	assert_int_equal(r, 3);
+	assert_int_equal(p, 3);
+	totals(s, "other", NULL, &r, &p, &c);
+	assert_int_equal(r, 1);
+	assert_int_equal(p, 5);
+	um_close(s);
+}
+
 /* ---- damage ---- */
 
 static void test_truncated_file_is_rebuilt(void **state)
@@ -515,6 +572,7 @@ int main(void)
 		cmocka_unit_test(test_record_and_budget_totals),
 		cmocka_unit_test(test_exact_across_processes_and_threads),
 		cmocka_unit_test(test_one_handle_across_forks_and_threads),
+		cmocka_unit_test(test_remembered_rows_are_checked),
 		cmocka_unit_test(test_truncated_file_is_rebuilt),
 		cmocka_unit_test(test_deleted_or_replaced_file),
 		cmocka_unit_test(test_corrupt_rows),
