@@ -279,6 +279,7 @@ static int store_lock(um_store *s, struct um_header *h, char *err, size_t errlen
 			store_drop(s);  /* deleted or replaced: the new one */
 			continue;
 		}
+		sf_keep_private(s->fd, &st, "usage file", s->path);  /* as a fresh open would */
 		if ((why = file_problem(s->fd, &st, h)) != NULL) {
 			if (st.st_size != 0)
 				log_warn("usage file %s: %s, rebuilding it (its counts are lost)", s->path, why);

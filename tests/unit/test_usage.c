@@ -160,8 +160,32 @@ static void *hammer_thread(void *arg)
 	return NULL;
 }
 
-/* 4 processes x 4 threads, each with its own handle and the shared one:
- * every request is counted once. */
+/* Runs fn(h) on n threads (n <= 8); 0 when every one succeeded. */
+static int run_threads(int n, void *(*fn)(void *), struct hammer *h)
+{
+	pthread_t t[8];
+	int bad = 0;
+	for (int i = 0; i < n; i++)
+		pthread_create(&t[i], NULL, fn, h);
+	for (int i = 0; i < n; i++) {
+		void *rv;
+		pthread_join(t[i], &rv);
+		bad |= rv != NULL;
+	}
+	return bad;
+}
+
+static void wait_kids(const pid_t *kids, int n)
+{
+	for (int k = 0; k < n; k++) {
+		int st;
+		assert_int_equal(waitpid(kids[k], &st, 0), kids[k]);
+		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+}
+
+/* 4 processes x 4 threads, each with its own handle: every request is
+ * counted once. */
 static void test_exact_across_processes_and_threads(void **state)
 {
 	(void)state;
@@ -172,24 +196,11 @@ static void test_exact_across_processes_and_threads(void **state)
 		kids[k] = fork();
 		assert_true(kids[k] >= 0);
 		if (kids[k] == 0) {
-			pthread_t t[THREADS];
 			struct hammer h = { ROUNDS, "shared" };
-			int bad = 0;
-			for (int i = 0; i < THREADS; i++)
-				pthread_create(&t[i], NULL, hammer_thread, &h);
-			for (int i = 0; i < THREADS; i++) {
-				void *rv;
-				pthread_join(t[i], &rv);
-				bad |= rv != NULL;
-			}
-			_exit(bad);
+			_exit(run_threads(THREADS, hammer_thread, &h));
 		}
 	}
-	for (int k = 0; k < PROCS; k++) {
-		int st;
-		assert_int_equal(waitpid(kids[k], &st, 0), kids[k]);
-		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-	}
+	wait_kids(kids, PROCS);
 	uint64_t r, p, c, day, month;
 	totals(s, "shared", NULL, &r, &p, &c);
 	assert_int_equal(r, PROCS * THREADS * ROUNDS);
@@ -216,21 +227,6 @@ static void *inherited_thread(void *arg)
 	return NULL;
 }
 
-static int hammer_inherited(int threads, int rounds)
-{
-	pthread_t t[8];
-	struct hammer h = { rounds, "inherited" };
-	int bad = 0;
-	for (int i = 0; i < threads; i++)
-		pthread_create(&t[i], NULL, inherited_thread, &h);
-	for (int i = 0; i < threads; i++) {
-		void *rv;
-		pthread_join(t[i], &rv);
-		bad |= rv != NULL;
-	}
-	return bad;
-}
-
 /* One handle kept open across a fork and shared by threads, the parent
  * counting at the same time: a child must not share the parent's open file
  * (whose flock would not exclude it) nor threads their descriptor. */
@@ -238,6 +234,7 @@ static void test_one_handle_across_forks_and_threads(void **state)
 {
 	(void)state;
 	enum { PROCS = 3, THREADS = 4, ROUNDS = 150 };
+	struct hammer h = { ROUNDS, "inherited" };
 	inherited = open_fresh();
 	struct um_event first = chat_event("inherited", "m1", 200, 3, 2, T0);
 	assert_int_equal(um_record(inherited, &first), 0);
@@ -246,14 +243,10 @@ static void test_one_handle_across_forks_and_threads(void **state)
 		kids[k] = fork();
 		assert_true(kids[k] >= 0);
 		if (kids[k] == 0)
-			_exit(hammer_inherited(THREADS, ROUNDS));
+			_exit(run_threads(THREADS, inherited_thread, &h));
 	}
-	assert_int_equal(hammer_inherited(THREADS, ROUNDS), 0);
-	for (int k = 0; k < PROCS; k++) {
-		int st;
-		assert_int_equal(waitpid(kids[k], &st, 0), kids[k]);
-		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-	}
+	assert_int_equal(run_threads(THREADS, inherited_thread, &h), 0);
+	wait_kids(kids, PROCS);
 	uint64_t r, p, c, day, month;
 	totals(inherited, "inherited", NULL, &r, &p, &c);
 	assert_int_equal(r, 1 + (PROCS + 1) * THREADS * ROUNDS);
@@ -373,6 +366,21 @@ static void test_deleted_or_replaced_file(void **state)
 	um_close(s);
 }
 
+/* Made readable by others while kept open: taken back to 0600 by the
+ * next operation, as reopening the file each time did. */
+static void test_mode_kept_private(void **state)
+{
+	(void)state;
+	um_store *s = open_fresh();
+	struct um_event ev = chat_event("k", "m", 200, 1, 1, T0);
+	struct stat st;
+	assert_int_equal(chmod(path, 0644), 0);
+	assert_int_equal(um_record(s, &ev), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	um_close(s);
+}
+
 /* Garbage in every row: reading terminates every label and counting still works. */
 static void test_corrupt_rows(void **state)
 {
@@ -457,12 +465,20 @@ static void test_full_table(void **state)
 
 /* ---- gauges ---- */
 
+static struct um_gauges gauges_now(um_store *s)
+{
+	struct um_row *rows;
+	size_t n;
+	struct um_gauges g;
+	assert_int_equal(um_snapshot(s, &rows, &n, &g), 0);
+	free(rows);
+	return g;
+}
+
 static void test_gauges_of_live_processes_only(void **state)
 {
 	(void)state;
 	um_store *s = open_fresh();
-	struct um_row *rows;
-	size_t n;
 	struct um_gauges g;
 	assert_int_equal(um_gauge_add(s, 2, 1), 0);
 	pid_t kid = fork();
@@ -471,13 +487,11 @@ static void test_gauges_of_live_processes_only(void **state)
 	int st;
 	assert_int_equal(waitpid(kid, &st, 0), kid);
 	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-	assert_int_equal(um_snapshot(s, &rows, &n, &g), 0);
-	free(rows);
+	g = gauges_now(s);
 	assert_int_equal(g.in_flight, 2);
 	assert_int_equal(g.streams, 1);
 	assert_int_equal(um_gauge_add(s, -2, -1), 0);
-	assert_int_equal(um_snapshot(s, &rows, &n, &g), 0);
-	free(rows);
+	g = gauges_now(s);
 	assert_int_equal(g.in_flight, 0);
 	assert_int_equal(g.streams, 0);
 	um_close(s);
@@ -488,8 +502,6 @@ static void test_record_takes_gauges_down(void **state)
 {
 	(void)state;
 	um_store *s = open_fresh();
-	struct um_row *rows;
-	size_t n;
 	struct um_gauges g;
 	assert_int_equal(um_gauge_add(s, 1, 0), 0);
 	assert_int_equal(um_gauge_add(s, 1, 0), 0);
@@ -498,8 +510,7 @@ static void test_record_takes_gauges_down(void **state)
 	ev.in_flight_delta = -1;
 	ev.streams_delta = -1;
 	assert_int_equal(um_record(s, &ev), 0);
-	assert_int_equal(um_snapshot(s, &rows, &n, &g), 0);
-	free(rows);
+	g = gauges_now(s);
 	assert_int_equal(g.in_flight, 1);
 	assert_int_equal(g.streams, 0);
 	ev.streams_delta = 0;
@@ -507,8 +518,7 @@ static void test_record_takes_gauges_down(void **state)
 	uint64_t r, p, c;
 	totals(s, "k", NULL, &r, &p, &c);
 	assert_int_equal(r, 2);
-	assert_int_equal(um_snapshot(s, &rows, &n, &g), 0);
-	free(rows);
+	g = gauges_now(s);
 	assert_int_equal(g.in_flight, 0);
 	assert_int_equal(g.streams, 0);
 	/* the file replaced while in flight: the -1 does not go below zero */
@@ -517,8 +527,7 @@ static void test_record_takes_gauges_down(void **state)
 	ev.in_flight_delta = -1;
 	assert_int_equal(um_record(s, &ev), 0);
 	assert_int_equal(um_gauge_add(s, 1, 0), 0);
-	assert_int_equal(um_snapshot(s, &rows, &n, &g), 0);
-	free(rows);
+	g = gauges_now(s);
 	assert_int_equal(g.in_flight, 1);
 	um_close(s);
 }
@@ -575,6 +584,7 @@ int main(void)
 		cmocka_unit_test(test_remembered_rows_are_checked),
 		cmocka_unit_test(test_truncated_file_is_rebuilt),
 		cmocka_unit_test(test_deleted_or_replaced_file),
+		cmocka_unit_test(test_mode_kept_private),
 		cmocka_unit_test(test_corrupt_rows),
 		cmocka_unit_test(test_full_table),
 		cmocka_unit_test(test_gauges_of_live_processes_only),
