@@ -28,12 +28,17 @@ int sf_open(const char *path, const char *what, struct stat *st, char *err, size
 		snprintf(err, errlen, "%s %s: owned by uid %ld, not by us (%ld), refused", what, path,
 			 (long)st->st_uid, (long)geteuid());
 	} else {
-		if ((st->st_mode & 077) && fchmod(fd, 0600) == 0)
-			log_warn("%s %s: was readable by others, now 0600", what, path);
+		sf_keep_private(fd, st, what, path);
 		return fd;
 	}
 	close(fd);
 	return -1;
+}
+
+void sf_keep_private(int fd, const struct stat *st, const char *what, const char *path)
+{
+	if ((st->st_mode & 077) && fchmod(fd, 0600) == 0)
+		log_warn("%s %s: was readable by others, now 0600", what, path);
 }
 
 int sf_read_all(int fd, void *p, size_t n, off_t off)

@@ -19,6 +19,11 @@
  * -1 with a one-line reason in err. */
 int sf_open(const char *path, const char *what, struct stat *st, char *err, size_t errlen);
 
+/* Takes the mode of the open state file fd (st its fstat) back to 0600
+ * when others may read it, with a warning: for a descriptor kept open,
+ * whose file anyone may chmod after sf_open(). */
+void sf_keep_private(int fd, const struct stat *st, const char *what, const char *path);
+
 /* pread()/pwrite() of all n bytes at off, again after EINTR or a short
  * transfer; -1 on an error or the end of the file. */
 int sf_read_all(int fd, void *p, size_t n, off_t off);

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,18 +21,26 @@
 /*
  * Why a lock and pread/pwrite rather than a lock-free mapping as the rate
  * limiter has: a request is recorded once, after its answer, so a few
- * system calls (open, flock, fstat, lstat, three reads of 16 KiB, three
- * small writes) cost nothing next to the answer; in exchange a truncated
+ * system calls cost little next to the answer; in exchange a truncated
  * file is only a short read (no SIGBUS to catch), and the lock makes the
- * read-modify-write of a row exact across threads (each operation opens
- * its own descriptor, so flock excludes threads too), processes and CGI
+ * read-modify-write of a row exact across threads, processes and CGI
  * runs. A worker killed while holding the lock releases it with its
  * descriptor.
+ *
+ * Each process keeps one descriptor open (a forked child opens its own:
+ * flock belongs to the open file, which a fork shares) and takes, per
+ * operation, a mutex (threads share that descriptor, so flock alone would
+ * not exclude them) and then the flock. A request costs two such cycles:
+ * its in-flight gauge +1 at dispatch, and its row counts with the gauge's
+ * -1 at its end. Opening, locking and closing the file for each of three
+ * steps was half of a mock chat request's system calls (bench/run,
+ * BENCH_ONLY=chat).
  */
 
 #define UM_MAGIC   0x314b5355414f0aULL /* "\nOAUSK1" little-endian */
 #define UM_VERSION 1u
 #define UM_MAX_TRIES 4  /* opens while the path keeps naming another file */
+#define UM_HINTS 64     /* rows a process remembers the slot of (a power of 2) */
 
 const double um_buckets[UM_NBUCKETS] = { 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300 };
 
@@ -53,10 +62,42 @@ struct um_header {
 };
 _Static_assert(sizeof(struct um_header) <= UM_HEADER_SIZE, "header fits");
 
+/* The labels of a row: what finds it, what its home slot is hashed from. */
+#define UM_LABELS_SIZE offsetof(struct um_row, requests)
+_Static_assert(UM_LABELS_SIZE % 8 == 0, "labels hashed a word at a time");
+
+/* Where a row was last seen: a guess, checked against the row on use (the
+ * file may have been rebuilt, replaced or its row recycled since). */
+struct um_hint {
+	unsigned char labels[UM_LABELS_SIZE];
+	uint32_t index;
+	bool used;
+};
+
 struct um_store {
 	char *path;
-	rs_store *shared;  /* STATE_BACKEND=redis: the counters live there */
+	rs_store *shared;       /* STATE_BACKEND=redis: the counters live there */
+	pthread_mutex_t lock;   /* one operation at a time in this process; guards below */
+	int fd;                 /* the file, kept open; -1: open it at the next operation */
+	unsigned long forks;    /* um_forks when fd was opened */
+	int32_t pid;            /* this process, for its gauge slot */
+	int gauge_slot;         /* the slot this process last used, -1 before */
+	struct um_hint *hints;  /* UM_HINTS of them */
 };
+
+/* Counts forks in the child, so a store sees it runs in a new process. */
+static unsigned long um_forks;
+static pthread_once_t um_fork_watch = PTHREAD_ONCE_INIT;
+
+static void um_on_fork_child(void)
+{
+	um_forks++;
+}
+
+static void um_watch_forks(void)
+{
+	pthread_atfork(NULL, NULL, um_on_fork_child);
+}
 
 /* ---- days ---- */
 
@@ -162,86 +203,124 @@ static int64_t row_last_day(const struct um_row *r)
 
 /* ---- the file ---- */
 
-static const char *file_problem(int fd, const struct stat *st)
+/* What is wrong with the file, NULL when nothing; *h is its header (the
+ * gauges with it), read once for the whole operation. */
+static const char *file_problem(int fd, const struct stat *st, struct um_header *h)
 {
-	struct um_header h;
 	if (st->st_size != UM_FILE_SIZE)
 		return st->st_size < UM_FILE_SIZE ? "shorter than the table" : "longer than the table";
-	if (sf_read_all(fd, &h, sizeof h, 0) < 0)
+	if (sf_read_all(fd, h, sizeof *h, 0) < 0)
 		return "unreadable header";
-	if (h.magic != UM_MAGIC)
+	if (h->magic != UM_MAGIC)
 		return "bad magic";
-	if (h.version != UM_VERSION || h.capacity != UM_CAPACITY || h.size != (uint64_t)UM_FILE_SIZE ||
-	    h.row_size != UM_ROW_SIZE)
+	if (h->version != UM_VERSION || h->capacity != UM_CAPACITY || h->size != (uint64_t)UM_FILE_SIZE ||
+	    h->row_size != UM_ROW_SIZE)
 		return "unexpected geometry";
 	return NULL;
 }
 
-/* Empties the file and writes a fresh header, magic last. Caller holds the lock. */
-static int file_build(int fd)
+/* Empties the file and writes a fresh header *h, magic last. Caller holds the lock. */
+static int file_build(int fd, struct um_header *h)
 {
-	struct um_header h;
-	memset(&h, 0, sizeof h);
+	memset(h, 0, sizeof *h);
 	if (ftruncate(fd, 0) < 0 || ftruncate(fd, UM_FILE_SIZE) < 0)
 		return -1;
-	h.version = UM_VERSION;
-	h.capacity = UM_CAPACITY;
-	h.size = (uint64_t)UM_FILE_SIZE;
-	h.row_size = UM_ROW_SIZE;
-	if (sf_write_all(fd, &h, sizeof h, 0) < 0)
+	h->version = UM_VERSION;
+	h->capacity = UM_CAPACITY;
+	h->size = (uint64_t)UM_FILE_SIZE;
+	h->row_size = UM_ROW_SIZE;
+	if (sf_write_all(fd, h, sizeof *h, 0) < 0)
 		return -1;
-	h.magic = UM_MAGIC;
-	return sf_write_all(fd, &h.magic, sizeof h.magic, 0);
+	h->magic = UM_MAGIC;
+	return sf_write_all(fd, &h->magic, sizeof h->magic, 0);
 }
 
-/* The file at path, open and locked, valid (rebuilt with a warning when it
- * is not: its counts are lost), and still the one path names once locked:
- * a deleted or replaced file is left for the one now there, so all
- * processes count in one file. Returns the descriptor; the caller closes
- * it, which unlocks. */
-static int lock_file(const char *path, char *err, size_t errlen)
+/* Drops the descriptor (and with it the flock). Caller holds s->lock. */
+static void store_drop(um_store *s)
 {
-	for (int tries = 0; tries < UM_MAX_TRIES; tries++) {
+	if (s->fd >= 0)
+		close(s->fd);
+	s->fd = -1;
+}
+
+/* Starts one operation: takes s->lock, then the flock of the file path
+ * names now (a deleted or replaced file is left for the one now there, so
+ * all processes count in one file), valid (rebuilt with a warning when it
+ * is not: its counts are lost); *h gets its header. 0, the caller ending
+ * with store_unlock(); -1 with a reason in err, nothing held. */
+static int store_lock(um_store *s, struct um_header *h, char *err, size_t errlen)
+{
+	pthread_mutex_lock(&s->lock);
+	unsigned long forks = __atomic_load_n(&um_forks, __ATOMIC_RELAXED);
+	if (s->forks != forks) {
+		/* a child: the inherited descriptor is the parent's open file,
+		 * whose flock would not exclude the parent */
+		store_drop(s);
+		s->forks = forks;
+		s->pid = (int32_t)getpid();
+		s->gauge_slot = -1;
+	}
+	int tries;
+	for (tries = 0; tries < UM_MAX_TRIES; tries++) {
 		struct stat st, at;
 		const char *why;
-		int fd = sf_open(path, "usage file", NULL, err, errlen);
-		if (fd < 0)
-			return -1;
-		while (flock(fd, LOCK_EX) < 0) {
-			if (errno != EINTR) {
-				snprintf(err, errlen, "usage file %s: flock: %s", path, strerror(errno));
-				close(fd);
-				return -1;
-			}
+		if (s->fd < 0 && (s->fd = sf_open(s->path, "usage file", NULL, err, errlen)) < 0)
+			break;
+		int rc;
+		while ((rc = flock(s->fd, LOCK_EX)) < 0 && errno == EINTR)
+			;
+		if (rc < 0) {
+			snprintf(err, errlen, "usage file %s: flock: %s", s->path, strerror(errno));
+			store_drop(s);
+			break;
 		}
-		if (fstat(fd, &st) < 0 || st.st_nlink == 0 || lstat(path, &at) < 0 ||
+		if (fstat(s->fd, &st) < 0 || st.st_nlink == 0 || lstat(s->path, &at) < 0 ||
 		    at.st_dev != st.st_dev || at.st_ino != st.st_ino) {
-			close(fd);  /* deleted or replaced while we waited: the new one */
+			store_drop(s);  /* deleted or replaced: the new one */
 			continue;
 		}
-		if ((why = file_problem(fd, &st)) != NULL) {
+		sf_keep_private(s->fd, &st, "usage file", s->path);  /* as a fresh open would */
+		if ((why = file_problem(s->fd, &st, h)) != NULL) {
 			if (st.st_size != 0)
-				log_warn("usage file %s: %s, rebuilding it (its counts are lost)", path, why);
-			if (file_build(fd) < 0) {
-				snprintf(err, errlen, "usage file %s: cannot build: %s", path, strerror(errno));
-				close(fd);
-				return -1;
+				log_warn("usage file %s: %s, rebuilding it (its counts are lost)", s->path, why);
+			if (file_build(s->fd, h) < 0) {
+				snprintf(err, errlen, "usage file %s: cannot build: %s", s->path, strerror(errno));
+				store_drop(s);
+				break;
 			}
 		}
-		return fd;
+		return 0;
 	}
-	snprintf(err, errlen, "usage file %s: keeps being replaced", path);
+	if (tries == UM_MAX_TRIES)
+		snprintf(err, errlen, "usage file %s: keeps being replaced", s->path);
+	pthread_mutex_unlock(&s->lock);
 	return -1;
+}
+
+static void store_unlock(um_store *s)
+{
+	if (flock(s->fd, LOCK_UN) < 0)
+		store_drop(s);  /* cannot happen on a valid descriptor; closing unlocks */
+	pthread_mutex_unlock(&s->lock);
 }
 
 int um_open(const char *path, um_store **out, char *errbuf, size_t errlen)
 {
-	int fd = lock_file(path, errbuf, errlen);
-	if (fd < 0)
-		return -1;
-	close(fd);
+	struct um_header h;
+	pthread_once(&um_fork_watch, um_watch_forks);
 	um_store *s = xcalloc(1, sizeof *s);
 	s->path = xstrdup(path);
+	s->fd = -1;
+	s->forks = __atomic_load_n(&um_forks, __ATOMIC_RELAXED);
+	s->pid = (int32_t)getpid();
+	s->gauge_slot = -1;
+	s->hints = xcalloc(UM_HINTS, sizeof *s->hints);
+	pthread_mutex_init(&s->lock, NULL);
+	if (store_lock(s, &h, errbuf, errlen) != 0) {
+		um_close(s);
+		return -1;
+	}
+	store_unlock(s);
 	*out = s;
 	return 0;
 }
@@ -250,6 +329,9 @@ void um_close(um_store *s)
 {
 	if (!s)
 		return;
+	store_drop(s);
+	pthread_mutex_destroy(&s->lock);
+	free(s->hints);
 	free(s->path);
 	free(s);
 }
@@ -277,17 +359,43 @@ static bool warn_due(void)
 static int row_window(const struct um_row *want, int32_t today, size_t *index, struct um_row *row,
 		      const struct um_row *win, size_t home);
 
-static int row_find(int fd, const struct um_row *want, int32_t today, size_t *index, struct um_row *row)
+/* The hint slot of labels want: a cheap hash, a word at a time (the home
+ * slot's FNV-1a stays as it is: it places rows in files already written). */
+static struct um_hint *hint_for(um_store *s, const struct um_row *want)
 {
+	const unsigned char *p = (const unsigned char *)want;
+	uint64_t h = 0, w;
+	for (size_t i = 0; i < UM_LABELS_SIZE; i += 8) {
+		memcpy(&w, p + i, sizeof w);
+		h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+	}
+	return &s->hints[h >> 58 & (UM_HINTS - 1)];
+}
+
+/* Caller holds the store's locks. The remembered slot first: one row read
+ * and compared instead of a window of UM_WINDOW hashed and scanned. */
+static int row_find(um_store *s, const struct um_row *want, int32_t today, size_t *index, struct um_row *row)
+{
+	struct um_hint *hint = hint_for(s, want);
+	if (hint->used && memcmp(hint->labels, want, UM_LABELS_SIZE) == 0 &&
+	    sf_read_all(s->fd, row, sizeof *row, row_offset(hint->index)) == 0 && same_labels(row, want)) {
+		*index = hint->index;
+		return 0;
+	}
 	/* 16 KiB: from the heap, not thread-local storage, which every thread
 	 * (one per stream) would carry from its start to its end */
 	struct um_row *win = malloc(UM_WINDOW * sizeof *win);
 	if (!win)
 		return -1;
 	size_t home = (size_t)(labels_hash(want) % (UM_CAPACITY - UM_WINDOW + 1));
-	int rc = sf_read_all(fd, win, UM_WINDOW * sizeof *win, row_offset(home)) < 0 ? -1 :
+	int rc = sf_read_all(s->fd, win, UM_WINDOW * sizeof *win, row_offset(home)) < 0 ? -1 :
 		 row_window(want, today, index, row, win, home);
 	free(win);
+	if (rc == 0) {
+		memcpy(hint->labels, want, UM_LABELS_SIZE);
+		hint->index = (uint32_t)*index;
+		hint->used = true;
+	}
 	return rc;
 }
 
@@ -352,11 +460,11 @@ static void row_add(struct um_row *r, const struct um_event *ev)
 	}
 }
 
-static int add_to(int fd, const struct um_row *want, const struct um_event *ev, int32_t today)
+static int add_to(um_store *s, const struct um_row *want, const struct um_event *ev, int32_t today)
 {
 	struct um_row row;
 	size_t i;
-	int rc = row_find(fd, want, today, &i, &row);
+	int rc = row_find(s, want, today, &i, &row);
 	if (rc < 0)
 		return -1;
 	if (rc > 0) {
@@ -366,7 +474,7 @@ static int add_to(int fd, const struct um_row *want, const struct um_event *ev, 
 		return 0;
 	}
 	row_add(&row, ev);
-	return sf_write_all(fd, &row, sizeof row, row_offset(i));
+	return sf_write_all(s->fd, &row, sizeof row, row_offset(i));
 }
 
 void um_share(um_store *s, struct rs_store *r)
@@ -414,21 +522,60 @@ static int record_shared(um_store *s, const struct um_event *ev, int32_t today)
 	return 0;
 }
 
+static bool pid_alive(int32_t pid)
+{
+	return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
+}
+
+/* Adds the deltas to this process's gauge slot in h (the header read by
+ * store_lock()) and writes that slot. Caller holds the store's locks.
+ * The slot used last is taken again without a scan while it is still
+ * ours or free: only this process writes its pid. */
+static int gauge_apply(um_store *s, struct um_header *h, int d_in_flight, int d_streams)
+{
+	struct um_gauge_slot *g = h->gauges;
+	const off_t base = offsetof(struct um_header, gauges);
+	int32_t me = s->pid;
+	int mine = -1, spare = -1;
+	if (s->gauge_slot >= 0 && (g[s->gauge_slot].pid == me || g[s->gauge_slot].pid == 0))
+		mine = s->gauge_slot;
+	for (int i = 0; i < UM_MAX_PIDS && mine < 0; i++) {
+		if (g[i].pid == me)
+			mine = i;
+		else if (spare < 0 && !pid_alive(g[i].pid))
+			spare = i;  /* free, or its process died holding counts */
+	}
+	if (mine < 0 && spare < 0)
+		return 0;  /* UM_MAX_PIDS processes already: not shown */
+	if (mine < 0)
+		mine = spare;
+	if (g[mine].pid != me)
+		g[mine] = (struct um_gauge_slot){ me, 0, 0, 0 };
+	s->gauge_slot = mine;
+	g[mine].in_flight += d_in_flight;
+	g[mine].streams += d_streams;
+	if (g[mine].in_flight <= 0 && g[mine].streams <= 0)
+		g[mine] = (struct um_gauge_slot){ 0, 0, 0, 0 };  /* a CGI run leaves no trace */
+	return sf_write_all(s->fd, &g[mine], sizeof g[mine], base + (off_t)mine * (off_t)sizeof g[mine]);
+}
+
 int um_record(um_store *s, const struct um_event *ev)
 {
 	char err[300];
+	struct um_header h;
 	struct um_row detail, total;
 	int32_t today = um_day(ev->now_s);
+	bool gauges = ev->in_flight_delta || ev->streams_delta;
 	/* Redis unreachable: this host's file keeps the request, so what
 	 * happened during an outage (REDIS_ON_FAILURE=open's admissions) is
 	 * still counted; um_snapshot() adds both. */
 	if (s->shared && record_shared(s, ev, today) == 0)
-		return 0;
-	int fd = lock_file(s->path, err, sizeof err);
-	if (fd < 0) {
+		return gauges ? um_gauge_add(s, ev->in_flight_delta, ev->streams_delta) : 0;
+	if (store_lock(s, &h, err, sizeof err) != 0) {
 		log_error("%s; this request is not counted", err);
 		return -1;
 	}
+	int rc = gauges ? gauge_apply(s, &h, ev->in_flight_delta, ev->streams_delta) : 0;
 	memset(&detail, 0, sizeof detail);
 	detail.kind = UM_DETAIL;
 	detail.day = today;
@@ -438,27 +585,29 @@ int um_record(um_store *s, const struct um_event *ev)
 	put_label(detail.route, sizeof detail.route, ev->route);
 	put_label(detail.upstream, sizeof detail.upstream, ev->upstream);
 	put_label(detail.reason, sizeof detail.reason, ev->reason);
-	int rc = add_to(fd, &detail, ev, today);
+	if (rc == 0)
+		rc = add_to(s, &detail, ev, today);
 	if (rc == 0 && ev->key && *ev->key) {
 		memset(&total, 0, sizeof total);
 		total.kind = UM_KEY_DAY;
 		total.day = today;
 		put_label(total.key, sizeof total.key, ev->key);
-		rc = add_to(fd, &total, ev, today);
+		rc = add_to(s, &total, ev, today);
 		total.kind = UM_KEY_MONTH;
 		total.day = um_month(today);
 		if (rc == 0)
-			rc = add_to(fd, &total, ev, today);
+			rc = add_to(s, &total, ev, today);
 	}
 	if (rc < 0)
 		log_error("usage file %s: %s; this request is not fully counted", s->path, strerror(errno));
-	close(fd);
+	store_unlock(s);
 	return rc;
 }
 
 int um_key_tokens(um_store *s, const char *key, int64_t now_s, uint64_t *day, uint64_t *month)
 {
 	char err[300];
+	struct um_header h;
 	struct um_row want, row;
 	size_t i;
 	int32_t today = um_day(now_s);
@@ -479,8 +628,7 @@ int um_key_tokens(um_store *s, const char *key, int64_t now_s, uint64_t *day, ui
 		*month = rows[1].prompt_tokens + rows[1].completion_tokens;
 		return 0;
 	}
-	int fd = lock_file(s->path, err, sizeof err);
-	if (fd < 0) {
+	if (store_lock(s, &h, err, sizeof err) != 0) {
 		log_error("%s", err);
 		return -1;
 	}
@@ -489,54 +637,28 @@ int um_key_tokens(um_store *s, const char *key, int64_t now_s, uint64_t *day, ui
 	want.kind = UM_KEY_DAY;
 	want.day = today;
 	put_label(want.key, sizeof want.key, key);
-	int rc = row_find(fd, &want, today, &i, &row);
+	int rc = row_find(s, &want, today, &i, &row);
 	if (rc == 0)
 		*day = row.prompt_tokens + row.completion_tokens;
 	want.kind = UM_KEY_MONTH;
 	want.day = um_month(today);
-	int rc2 = row_find(fd, &want, today, &i, &row);
+	int rc2 = row_find(s, &want, today, &i, &row);
 	if (rc2 == 0)
 		*month = row.prompt_tokens + row.completion_tokens;
-	close(fd);
+	store_unlock(s);
 	return rc < 0 || rc2 < 0 ? -1 : 0;
-}
-
-static bool pid_alive(int32_t pid)
-{
-	return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
 }
 
 int um_gauge_add(um_store *s, int d_in_flight, int d_streams)
 {
 	char err[300];
-	struct um_gauge_slot g[UM_MAX_PIDS];
-	int32_t me = (int32_t)getpid();
-	const off_t base = offsetof(struct um_header, gauges);
-	int fd = lock_file(s->path, err, sizeof err);
-	if (fd < 0) {
+	struct um_header h;
+	if (store_lock(s, &h, err, sizeof err) != 0) {
 		log_error("%s", err);
 		return -1;
 	}
-	int rc = sf_read_all(fd, g, sizeof g, base);
-	int mine = -1, spare = -1;
-	for (int i = 0; rc == 0 && i < UM_MAX_PIDS && mine < 0; i++) {
-		if (g[i].pid == me)
-			mine = i;
-		else if (spare < 0 && !pid_alive(g[i].pid))
-			spare = i;  /* free, or its process died holding counts */
-	}
-	if (rc == 0 && mine < 0 && spare >= 0) {
-		mine = spare;
-		g[mine] = (struct um_gauge_slot){ me, 0, 0, 0 };
-	}
-	if (rc == 0 && mine >= 0) {
-		g[mine].in_flight += d_in_flight;
-		g[mine].streams += d_streams;
-		if (g[mine].in_flight <= 0 && g[mine].streams <= 0)
-			g[mine] = (struct um_gauge_slot){ 0, 0, 0, 0 };  /* a CGI run leaves no trace */
-		rc = sf_write_all(fd, &g[mine], sizeof g[mine], base + (off_t)mine * (off_t)sizeof g[mine]);
-	}
-	close(fd);
+	int rc = gauge_apply(s, &h, d_in_flight, d_streams);
+	store_unlock(s);
 	return rc;
 }
 
@@ -544,18 +666,16 @@ int um_snapshot(um_store *s, struct um_row **rows, size_t *n, struct um_gauges *
 {
 	char err[300];
 	struct um_header h;
-	int fd = lock_file(s->path, err, sizeof err);
 	*rows = NULL;
 	*n = 0;
 	gauges->in_flight = gauges->streams = 0;
-	if (fd < 0) {
+	if (store_lock(s, &h, err, sizeof err) != 0) {
 		log_error("%s", err);
 		return -1;
 	}
 	struct um_row *all = xmalloc((size_t)UM_CAPACITY * sizeof *all);
-	int rc = sf_read_all(fd, &h, sizeof h, 0) < 0 || sf_read_all(fd, all, (size_t)UM_CAPACITY * sizeof *all,
-							      UM_HEADER_SIZE) < 0 ? -1 : 0;
-	close(fd);
+	int rc = sf_read_all(s->fd, all, (size_t)UM_CAPACITY * sizeof *all, UM_HEADER_SIZE) < 0 ? -1 : 0;
+	store_unlock(s);
 	if (rc < 0) {
 		free(all);
 		return -1;

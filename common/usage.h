@@ -12,11 +12,12 @@
  * rows: the counts of every (day, key, model, route, status, upstream,
  * 429 kind) seen, plus one total per key and day and one per key and
  * month (what budgets read), plus per-process gauges (requests in flight,
- * open streams). Every process and every CGI run opens, flock()s, reads
- * and writes it with pread/pwrite: no mapping, so a truncated file cannot
- * fault a reader, and each operation checks the file it locked is still
- * the one the path names, so counting goes on exactly in one file after a
- * deletion or a replacement.
+ * open streams). Every process and every CGI run keeps it open, flock()s
+ * it for each operation, reads and writes it with pread/pwrite: no
+ * mapping, so a truncated file cannot fault a reader, and each operation
+ * checks the file it locked is still the one the path names (else opens
+ * that one), so counting goes on exactly in one file after a deletion or
+ * a replacement.
  *
  * Size bound: UM_FILE_SIZE (4 MiB + 4 KiB), UM_CAPACITY rows. A row lives
  * in one of UM_WINDOW slots after its hashed home; when those are all
@@ -72,6 +73,7 @@ struct um_event {
 	int64_t duration_us;
 	int64_t ttft_us;                        /* < 0: no first byte */
 	int64_t now_s;                          /* Unix seconds: which UTC day */
+	int in_flight_delta, streams_delta;     /* gauge changes made in the same locked step */
 };
 
 /* Gauges summed over the live processes of the host. */
@@ -101,8 +103,8 @@ struct rs_store;
  * file's rows to Redis's (the file's alone during an outage). */
 void um_share(um_store *s, struct rs_store *r);
 
-/* Adds ev to its detail row and to its key's day and month totals, in one
- * locked step. */
+/* Adds ev to its detail row and to its key's day and month totals, and
+ * its gauge deltas to this process's gauges, in one locked step. */
 int um_record(um_store *s, const struct um_event *ev);
 
 /* The tokens (prompt + completion) key has used on the UTC day and in the

@@ -257,8 +257,6 @@ static void record_usage(struct request *req, int64_t end_us)
 	um_store *s = req->app->usage;
 	if (!s)
 		return;
-	if (req->in_flight_counted || req->stream_counted)
-		um_gauge_add(s, req->in_flight_counted ? -1 : 0, req->stream_counted ? -1 : 0);
 	struct um_event ev = {
 		.key = req->authenticated ? req->key_name : "",
 		.model = req->model_id,
@@ -272,6 +270,9 @@ static void record_usage(struct request *req, int64_t end_us)
 		.duration_us = end_us - req->start_us,
 		.ttft_us = req->first_byte_us ? req->first_byte_us - req->start_us : -1,
 		.now_s = end_us / 1000000,
+		/* the gauges' -1s in the same lock cycle as the counts */
+		.in_flight_delta = req->in_flight_counted ? -1 : 0,
+		.streams_delta = req->stream_counted ? -1 : 0,
 	};
 	um_record(s, &ev);
 }

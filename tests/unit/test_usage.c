@@ -1,4 +1,4 @@
-/* test_usage.c: the usage file: days, exact counts across processes and threads, damage, full windows, the table */
+/* test_usage.c: the usage file: days, exact counts across processes, threads and forks, remembered rows, damage, full windows, gauges, the table */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -50,7 +50,7 @@ static um_store *open_fresh(void)
 static struct um_event chat_event(const char *key, const char *model, int status, long p, long c, int64_t t)
 {
 	struct um_event ev = { key, model, "/v1/chat/completions", NULL, status == 429 ? "requests" : NULL,
-			       status, p, c, 120000, 30000, t };
+			       status, p, c, 120000, 30000, t, 0, 0 };
 	return ev;
 }
 
@@ -160,8 +160,32 @@ static void *hammer_thread(void *arg)
 	return NULL;
 }
 
-/* 4 processes x 4 threads, each with its own handle and the shared one:
- * every request is counted once. */
+/* Runs fn(h) on n threads (n <= 8); 0 when every one succeeded. */
+static int run_threads(int n, void *(*fn)(void *), struct hammer *h)
+{
+	pthread_t t[8];
+	int bad = 0;
+	for (int i = 0; i < n; i++)
+		pthread_create(&t[i], NULL, fn, h);
+	for (int i = 0; i < n; i++) {
+		void *rv;
+		pthread_join(t[i], &rv);
+		bad |= rv != NULL;
+	}
+	return bad;
+}
+
+static void wait_kids(const pid_t *kids, int n)
+{
+	for (int k = 0; k < n; k++) {
+		int st;
+		assert_int_equal(waitpid(kids[k], &st, 0), kids[k]);
+		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+}
+
+/* 4 processes x 4 threads, each with its own handle: every request is
+ * counted once. */
 static void test_exact_across_processes_and_threads(void **state)
 {
 	(void)state;
@@ -172,24 +196,11 @@ static void test_exact_across_processes_and_threads(void **state)
 		kids[k] = fork();
 		assert_true(kids[k] >= 0);
 		if (kids[k] == 0) {
-			pthread_t t[THREADS];
 			struct hammer h = { ROUNDS, "shared" };
-			int bad = 0;
-			for (int i = 0; i < THREADS; i++)
-				pthread_create(&t[i], NULL, hammer_thread, &h);
-			for (int i = 0; i < THREADS; i++) {
-				void *rv;
-				pthread_join(t[i], &rv);
-				bad |= rv != NULL;
-			}
-			_exit(bad);
+			_exit(run_threads(THREADS, hammer_thread, &h));
 		}
 	}
-	for (int k = 0; k < PROCS; k++) {
-		int st;
-		assert_int_equal(waitpid(kids[k], &st, 0), kids[k]);
-		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-	}
+	wait_kids(kids, PROCS);
 	uint64_t r, p, c, day, month;
 	totals(s, "shared", NULL, &r, &p, &c);
 	assert_int_equal(r, PROCS * THREADS * ROUNDS);
@@ -198,6 +209,106 @@ static void test_exact_across_processes_and_threads(void **state)
 	assert_int_equal(um_key_tokens(s, "shared", T0, &day, &month), 0);
 	assert_int_equal(day, 5 * PROCS * THREADS * ROUNDS);
 	assert_int_equal(month, day);
+	um_close(s);
+}
+
+/* Each thread of a child hammers the store the child inherited (opened
+ * and used before the fork). */
+static um_store *inherited;
+
+static void *inherited_thread(void *arg)
+{
+	const struct hammer *h = arg;
+	for (int i = 0; i < h->rounds; i++) {
+		struct um_event ev = chat_event(h->key, i % 2 ? "m1" : "m2", 200, 3, 2, T0);
+		if (um_record(inherited, &ev) != 0)
+			return (void *)1;
+	}
+	return NULL;
+}
+
+/* One handle kept open across a fork and shared by threads, the parent
+ * counting at the same time: a child must not share the parent's open file
+ * (whose flock would not exclude it) nor threads their descriptor. */
+static void test_one_handle_across_forks_and_threads(void **state)
+{
+	(void)state;
+	enum { PROCS = 3, THREADS = 4, ROUNDS = 150 };
+	struct hammer h = { ROUNDS, "inherited" };
+	inherited = open_fresh();
+	struct um_event first = chat_event("inherited", "m1", 200, 3, 2, T0);
+	assert_int_equal(um_record(inherited, &first), 0);
+	pid_t kids[PROCS];
+	for (int k = 0; k < PROCS; k++) {
+		kids[k] = fork();
+		assert_true(kids[k] >= 0);
+		if (kids[k] == 0)
+			_exit(run_threads(THREADS, inherited_thread, &h));
+	}
+	assert_int_equal(run_threads(THREADS, inherited_thread, &h), 0);
+	wait_kids(kids, PROCS);
+	uint64_t r, p, c, day, month;
+	totals(inherited, "inherited", NULL, &r, &p, &c);
+	assert_int_equal(r, 1 + (PROCS + 1) * THREADS * ROUNDS);
+	assert_int_equal(um_key_tokens(inherited, "inherited", T0, &day, &month), 0);
+	assert_int_equal(day, 5 * r);
+	um_close(inherited);
+}
+
+/* The slot of the detail row of key, found by reading the file. */
+static long detail_slot(const char *key)
+{
+	struct um_row row;
+	int fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	long found = -1;
+	for (long i = 0; i < UM_CAPACITY && found < 0; i++) {
+		assert_int_equal(pread(fd, &row, sizeof row, UM_HEADER_SIZE + (off_t)i * UM_ROW_SIZE),
+				 (ssize_t)sizeof row);
+		if (row.kind == UM_DETAIL && strcmp(row.key, key) == 0)
+			found = i;
+	}
+	close(fd);
+	return found;
+}
+
+/* A process remembers where its rows are; when another one moved a row
+ * (recycled its slot, rebuilt the file), the row is looked for again, not
+ * written where it was. */
+static void test_remembered_rows_are_checked(void **state)
+{
+	(void)state;
+	um_store *s = open_fresh();
+	struct um_event ev = chat_event("moved", "m", 200, 1, 1, T0);
+	uint64_t r, p, c;
+	assert_int_equal(um_record(s, &ev), 0);
+	long was = detail_slot("moved");
+	assert_true(was >= 0);
+	/* as another process would leave it: the row one slot on, its old slot empty */
+	int fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	struct um_row row, empty;
+	memset(&empty, 0, sizeof empty);
+	assert_int_equal(pread(fd, &row, sizeof row, UM_HEADER_SIZE + (off_t)was * UM_ROW_SIZE), (ssize_t)sizeof row);
+	assert_int_equal(pwrite(fd, &empty, sizeof empty, UM_HEADER_SIZE + (off_t)was * UM_ROW_SIZE),
+			 (ssize_t)sizeof empty);
+	assert_int_equal(pwrite(fd, &row, sizeof row, UM_HEADER_SIZE + (off_t)(was + 1) * UM_ROW_SIZE),
+			 (ssize_t)sizeof row);
+	close(fd);
+	assert_int_equal(um_record(s, &ev), 0);
+	assert_int_equal(detail_slot("moved"), was + 1);
+	totals(s, "moved", NULL, &r, &p, &c);
+	assert_int_equal(r, 2);
+	/* and another key's row in its place: neither is touched by the other */
+	struct um_event other = chat_event("other", "m", 200, 5, 5, T0);
+	assert_int_equal(um_record(s, &other), 0);
+	assert_int_equal(um_record(s, &ev), 0);
+	totals(s, "moved", NULL, &r, &p, &c);
+	assert_int_equal(r, 3);
+	assert_int_equal(p, 3);
+	totals(s, "other", NULL, &r, &p, &c);
+	assert_int_equal(r, 1);
+	assert_int_equal(p, 5);
 	um_close(s);
 }
 
@@ -252,6 +363,21 @@ static void test_deleted_or_replaced_file(void **state)
 	assert_int_equal(symlink("/etc/passwd", path), 0);
 	assert_int_equal(um_record(s, &ev), -1);
 	assert_int_equal(unlink(path), 0);
+	um_close(s);
+}
+
+/* Made readable by others while kept open: taken back to 0600 by the
+ * next operation, as reopening the file each time did. */
+static void test_mode_kept_private(void **state)
+{
+	(void)state;
+	um_store *s = open_fresh();
+	struct um_event ev = chat_event("k", "m", 200, 1, 1, T0);
+	struct stat st;
+	assert_int_equal(chmod(path, 0644), 0);
+	assert_int_equal(um_record(s, &ev), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
 	um_close(s);
 }
 
@@ -339,12 +465,20 @@ static void test_full_table(void **state)
 
 /* ---- gauges ---- */
 
+static struct um_gauges gauges_now(um_store *s)
+{
+	struct um_row *rows;
+	size_t n;
+	struct um_gauges g;
+	assert_int_equal(um_snapshot(s, &rows, &n, &g), 0);
+	free(rows);
+	return g;
+}
+
 static void test_gauges_of_live_processes_only(void **state)
 {
 	(void)state;
 	um_store *s = open_fresh();
-	struct um_row *rows;
-	size_t n;
 	struct um_gauges g;
 	assert_int_equal(um_gauge_add(s, 2, 1), 0);
 	pid_t kid = fork();
@@ -353,15 +487,48 @@ static void test_gauges_of_live_processes_only(void **state)
 	int st;
 	assert_int_equal(waitpid(kid, &st, 0), kid);
 	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-	assert_int_equal(um_snapshot(s, &rows, &n, &g), 0);
-	free(rows);
+	g = gauges_now(s);
 	assert_int_equal(g.in_flight, 2);
 	assert_int_equal(g.streams, 1);
 	assert_int_equal(um_gauge_add(s, -2, -1), 0);
-	assert_int_equal(um_snapshot(s, &rows, &n, &g), 0);
-	free(rows);
+	g = gauges_now(s);
 	assert_int_equal(g.in_flight, 0);
 	assert_int_equal(g.streams, 0);
+	um_close(s);
+}
+
+/* A request's end takes its gauges down in the step that counts it. */
+static void test_record_takes_gauges_down(void **state)
+{
+	(void)state;
+	um_store *s = open_fresh();
+	struct um_gauges g;
+	assert_int_equal(um_gauge_add(s, 1, 0), 0);
+	assert_int_equal(um_gauge_add(s, 1, 0), 0);
+	assert_int_equal(um_gauge_add(s, 0, 1), 0);
+	struct um_event ev = chat_event("k", "m", 200, 1, 1, T0);
+	ev.in_flight_delta = -1;
+	ev.streams_delta = -1;
+	assert_int_equal(um_record(s, &ev), 0);
+	g = gauges_now(s);
+	assert_int_equal(g.in_flight, 1);
+	assert_int_equal(g.streams, 0);
+	ev.streams_delta = 0;
+	assert_int_equal(um_record(s, &ev), 0);
+	uint64_t r, p, c;
+	totals(s, "k", NULL, &r, &p, &c);
+	assert_int_equal(r, 2);
+	g = gauges_now(s);
+	assert_int_equal(g.in_flight, 0);
+	assert_int_equal(g.streams, 0);
+	/* the file replaced while in flight: the -1 does not go below zero */
+	assert_int_equal(um_gauge_add(s, 1, 0), 0);
+	assert_int_equal(unlink(path), 0);
+	ev.in_flight_delta = -1;
+	assert_int_equal(um_record(s, &ev), 0);
+	assert_int_equal(um_gauge_add(s, 1, 0), 0);
+	g = gauges_now(s);
+	assert_int_equal(g.in_flight, 1);
 	um_close(s);
 }
 
@@ -413,11 +580,15 @@ int main(void)
 		cmocka_unit_test(test_days),
 		cmocka_unit_test(test_record_and_budget_totals),
 		cmocka_unit_test(test_exact_across_processes_and_threads),
+		cmocka_unit_test(test_one_handle_across_forks_and_threads),
+		cmocka_unit_test(test_remembered_rows_are_checked),
 		cmocka_unit_test(test_truncated_file_is_rebuilt),
 		cmocka_unit_test(test_deleted_or_replaced_file),
+		cmocka_unit_test(test_mode_kept_private),
 		cmocka_unit_test(test_corrupt_rows),
 		cmocka_unit_test(test_full_table),
 		cmocka_unit_test(test_gauges_of_live_processes_only),
+		cmocka_unit_test(test_record_takes_gauges_down),
 		cmocka_unit_test(test_report),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
