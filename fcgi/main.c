@@ -283,14 +283,19 @@ static size_t park_room;            /* THREADS */
 static FCGX_Request **parked;       /* park_room places, FIFO */
 static size_t n_parked, park_head;
 static pthread_mutex_t park_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t park_cond = PTHREAD_COND_INITIALIZER;  /* busy_workers or n_parked changed */
+static pthread_cond_t park_cond = PTHREAD_COND_INITIALIZER;  /* every worker busy, a place freed, a stop */
 static int park_pipe[2] = { -1, -1 };  /* one byte per parked request: wakes a polling worker */
 
+/* The reserve waits for every worker to be busy: it is woken only when
+ * that may have come true, not twice for every request (two futex wakes
+ * and two context switches of a thread that goes straight back to sleep).
+ * One that finds a worker free again goes back to waiting by itself. */
 static void busy_change(long delta)
 {
 	pthread_mutex_lock(&park_lock);
 	busy_workers += delta;
-	pthread_cond_broadcast(&park_cond);
+	if (busy_workers >= n_workers)
+		pthread_cond_broadcast(&park_cond);
 	pthread_mutex_unlock(&park_lock);
 }
 
