@@ -532,6 +532,64 @@ static void test_record_takes_gauges_down(void **state)
 	um_close(s);
 }
 
+/* A process whose gauge slot lies behind 40 live ones finds it again and
+ * does not take a second; the slots of processes that died are taken
+ * again and count nothing. */
+static void test_gauges_past_the_first_blocks(void **state)
+{
+	(void)state;
+	enum { OTHERS = 40 };  /* more than two blocks of UM_GAUGE_BLOCK */
+	um_store *s = open_fresh();
+	struct um_row *rows;
+	size_t n;
+	struct um_gauges g;
+	pid_t kids[OTHERS];
+	int hold[2];
+	assert_int_equal(pipe(hold), 0);
+	for (int i = 0; i < OTHERS; i++) {
+		int ready[2];
+		char c;
+		assert_int_equal(pipe(ready), 0);
+		kids[i] = fork();
+		if (kids[i] == 0) {
+			close(hold[1]);
+			int rc = um_gauge_add(s, 1, 0);
+			(void)!write(ready[1], "x", 1);
+			(void)!read(hold[0], &c, 1);  /* alive until the parent closes it */
+			_exit(rc == 0 ? 0 : 1);
+		}
+		assert_int_equal(read(ready[0], &c, 1), 1);
+		close(ready[0]);
+		close(ready[1]);
+	}
+	assert_int_equal(um_gauge_add(s, 2, 1), 0);
+	assert_int_equal(um_gauge_add(s, 1, 0), 0);
+	assert_int_equal(um_snapshot(s, &rows, &n, &g), 0);
+	free(rows);
+	assert_int_equal(g.in_flight, OTHERS + 3);
+	assert_int_equal(g.streams, 1);
+	assert_int_equal(um_gauge_add(s, -3, -1), 0);
+	assert_int_equal(um_snapshot(s, &rows, &n, &g), 0);
+	free(rows);
+	assert_int_equal(g.in_flight, OTHERS);
+	assert_int_equal(g.streams, 0);
+	close(hold[1]);
+	for (int i = 0; i < OTHERS; i++) {
+		int st;
+		assert_int_equal(waitpid(kids[i], &st, 0), kids[i]);
+		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+	close(hold[0]);
+	/* their slots, dead now, count nothing and are taken again */
+	assert_int_equal(um_gauge_add(s, 1, 1), 0);
+	assert_int_equal(um_snapshot(s, &rows, &n, &g), 0);
+	free(rows);
+	assert_int_equal(g.in_flight, 1);
+	assert_int_equal(g.streams, 1);
+	assert_int_equal(um_gauge_add(s, -1, -1), 0);
+	um_close(s);
+}
+
 /* ---- the table ---- */
 
 static void test_report(void **state)
@@ -589,6 +647,7 @@ int main(void)
 		cmocka_unit_test(test_full_table),
 		cmocka_unit_test(test_gauges_of_live_processes_only),
 		cmocka_unit_test(test_record_takes_gauges_down),
+		cmocka_unit_test(test_gauges_past_the_first_blocks),
 		cmocka_unit_test(test_report),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
