@@ -31,10 +31,20 @@
  * multi's connection cache keeps upstream connections (and their TLS
  * sessions and DNS answers) alive from one request to the next. The key's
  * destructor frees them at thread exit. */
+/* URLs parsed for CURLOPT_CURLU, kept with the handle: a model's few
+ * deployments and endpoints. */
+#define PARSED_URLS 4
+struct parsed_url {
+	char *url;   /* owned; NULL: a free slot */
+	CURLU *uh;   /* owned: url, parsed */
+};
+
 struct handles {
 	CURL *easy;
 	CURLM *multi;
 	long buffer_bytes;  /* CURLOPT_BUFFERSIZE set now; 0: libcurl's own */
+	struct parsed_url urls[PARSED_URLS];
+	unsigned next_url;  /* the slot the next new URL takes */
 };
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static pthread_key_t handle_key;
@@ -48,6 +58,11 @@ static void handle_free(void *h)
 	struct handles *hs = h;
 	curl->easy_cleanup(hs->easy);
 	curl->multi_cleanup(hs->multi);
+	for (size_t i = 0; i < PARSED_URLS; i++) {
+		free(hs->urls[i].url);
+		if (hs->urls[i].uh)
+			curl->url_cleanup(hs->urls[i].uh);
+	}
 }
 
 static void init_once(void)
@@ -84,6 +99,35 @@ static CURL *thread_handle(void)
 	setup_once(handle.easy);
 	pthread_setspecific(handle_key, &handle);
 	return handle.easy;
+}
+
+/* url parsed, for CURLOPT_CURLU: libcurl parses a CURLOPT_URL string and
+ * prints it back whole on every transfer (~10,000 instructions of a
+ * relayed request), and only copies a CURLU. Kept with this thread's
+ * handle (the oldest of PARSED_URLS makes room); NULL when url does not
+ * parse or there is no memory: libcurl then takes the string, and says
+ * what is wrong with it, as before. */
+static CURLU *parsed_url(const char *url)
+{
+	for (size_t i = 0; i < PARSED_URLS; i++)
+		if (handle.urls[i].url && strcmp(handle.urls[i].url, url) == 0)
+			return handle.urls[i].uh;
+	CURLU *uh = curl->url();
+	char *copy = uh ? strdup(url) : NULL;
+	/* the flags libcurl parses a CURLOPT_URL string with */
+	if (!copy || curl->url_set(uh, CURLUPART_URL, url, CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK) {
+		free(copy);
+		if (uh)
+			curl->url_cleanup(uh);
+		return NULL;
+	}
+	struct parsed_url *slot = &handle.urls[handle.next_url++ % PARSED_URLS];
+	free(slot->url);
+	if (slot->uh)
+		curl->url_cleanup(slot->uh);
+	slot->url = copy;
+	slot->uh = uh;
+	return uh;
 }
 
 struct xfer;
@@ -536,6 +580,11 @@ static void setup_once(CURL *c)
 	curl->easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 	curl->easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
 	curl->easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+	if (!up_env_has_proxy(getenv)) {
+		/* none: libcurl need not read the environment again per transfer */
+		curl->easy_setopt(c, CURLOPT_PROXY, "");
+		curl->easy_setopt(c, CURLOPT_NOPROXY, "");
+	}
 	if (ca_file)
 		curl->easy_setopt(c, CURLOPT_CAINFO, ca_file);
 }
@@ -546,7 +595,10 @@ static void setup_once(CURL *c)
  * (body NULL: a GET; else POSTed, borrowed until the transfer ends). */
 static void setup(CURL *c, struct xfer *x, const char *url, struct curl_slist *headers, const strbuf *body)
 {
+	/* the string too: libcurl's messages and state name it; the CURLU
+	 * (or NULL, never the last transfer's) is what it connects to */
 	curl->easy_setopt(c, CURLOPT_URL, url);
+	curl->easy_setopt(c, CURLOPT_CURLU, parsed_url(url));
 	curl->easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, x->up->connect_ms > 0 ? x->up->connect_ms : 0L);
 	curl->easy_setopt(c, CURLOPT_TIMEOUT_MS, x->up->total_ms > 0 ? x->up->total_ms : 0L);
 	curl->easy_setopt(c, CURLOPT_HEADERDATA, x);
