@@ -35,10 +35,20 @@
  * and gives it back; at most IDLE_HANDLES wait idle, so that the pairs of
  * a burst of streams are closed when it is over. */
 #define IDLE_HANDLES 64
+/* URLs parsed for CURLOPT_CURLU, kept with the pair: a model's few
+ * deployments and endpoints. */
+#define PARSED_URLS 4
+struct parsed_url {
+	char *url;   /* owned; NULL: a free slot */
+	CURLU *uh;   /* owned: url, parsed */
+};
+
 struct handles {
 	CURL *easy;
 	CURLM *multi;
 	long buffer_bytes;  /* CURLOPT_BUFFERSIZE set now; 0: libcurl's own */
+	struct parsed_url urls[PARSED_URLS];
+	unsigned next_url;  /* the slot the next new URL takes */
 };
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -52,6 +62,11 @@ static void handles_free(struct handles *h)
 {
 	curl->easy_cleanup(h->easy);
 	curl->multi_cleanup(h->multi);
+	for (size_t i = 0; i < PARSED_URLS; i++) {
+		free(h->urls[i].url);
+		if (h->urls[i].uh)
+			curl->url_cleanup(h->urls[i].uh);
+	}
 	free(h);
 }
 
@@ -105,6 +120,35 @@ static void handles_put(struct handles *h)
 	pthread_mutex_unlock(&pool_lock);
 	if (h)
 		handles_free(h);
+}
+
+/* url parsed, for CURLOPT_CURLU: libcurl parses a CURLOPT_URL string and
+ * prints it back whole on every transfer (~10,000 instructions of a
+ * relayed request), and only copies a CURLU. Kept with h (the oldest of
+ * PARSED_URLS makes room); NULL when url does not
+ * parse or there is no memory: libcurl then takes the string, and says
+ * what is wrong with it, as before. */
+static CURLU *parsed_url(struct handles *h, const char *url)
+{
+	for (size_t i = 0; i < PARSED_URLS; i++)
+		if (h->urls[i].url && strcmp(h->urls[i].url, url) == 0)
+			return h->urls[i].uh;
+	CURLU *uh = curl->url();
+	char *copy = uh ? strdup(url) : NULL;
+	/* the flags libcurl parses a CURLOPT_URL string with */
+	if (!copy || curl->url_set(uh, CURLUPART_URL, url, CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK) {
+		free(copy);
+		if (uh)
+			curl->url_cleanup(uh);
+		return NULL;
+	}
+	struct parsed_url *slot = &h->urls[h->next_url++ % PARSED_URLS];
+	free(slot->url);
+	if (slot->uh)
+		curl->url_cleanup(slot->uh);
+	slot->url = copy;
+	slot->uh = uh;
+	return uh;
 }
 
 struct xfer;
@@ -558,6 +602,11 @@ static void setup_once(CURL *c)
 	curl->easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 	curl->easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
 	curl->easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+	if (!up_env_has_proxy(getenv)) {
+		/* none: libcurl need not read the environment again per transfer */
+		curl->easy_setopt(c, CURLOPT_PROXY, "");
+		curl->easy_setopt(c, CURLOPT_NOPROXY, "");
+	}
 	if (ca_file)
 		curl->easy_setopt(c, CURLOPT_CAINFO, ca_file);
 }
@@ -570,7 +619,10 @@ static void setup(struct handles *h, struct xfer *x, const char *url, struct cur
 		  const strbuf *body)
 {
 	CURL *c = h->easy;
+	/* the string too: libcurl's messages and state name it; the CURLU
+	 * (or NULL, never the last transfer's) is what it connects to */
 	curl->easy_setopt(c, CURLOPT_URL, url);
+	curl->easy_setopt(c, CURLOPT_CURLU, parsed_url(h, url));
 	curl->easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, x->up->connect_ms > 0 ? x->up->connect_ms : 0L);
 	curl->easy_setopt(c, CURLOPT_TIMEOUT_MS, x->up->total_ms > 0 ? x->up->total_ms : 0L);
 	curl->easy_setopt(c, CURLOPT_HEADERDATA, x);

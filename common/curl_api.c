@@ -19,6 +19,7 @@ static const struct {
 	SYM(easy_perform), SYM(easy_strerror), SYM(slist_append), SYM(slist_free_all),
 	SYM(multi_init), SYM(multi_cleanup), SYM(multi_add_handle), SYM(multi_remove_handle),
 	SYM(multi_perform), SYM(multi_wait), SYM(multi_info_read),
+	SYM(url), SYM(url_cleanup), SYM(url_set),
 };
 
 int curl_api_load(const char *soname, struct curl_api *api, char *err, size_t errlen)

@@ -30,6 +30,10 @@ struct curl_api {
 	__typeof__(curl_multi_perform) *multi_perform;
 	__typeof__(curl_multi_wait) *multi_wait;
 	__typeof__(curl_multi_info_read) *multi_info_read;
+	/* an upstream's URL parsed once (CURLOPT_CURLU), not on every transfer */
+	__typeof__(curl_url) *url;
+	__typeof__(curl_url_cleanup) *url_cleanup;
+	__typeof__(curl_url_set) *url_set;
 };
 
 /* Returns 0 or -1 (the loader); the process's table is a pointer or NULL.

@@ -20,10 +20,13 @@ static const struct curl_api linked = {
 	.multi_perform = curl_multi_perform,
 	.multi_wait = curl_multi_wait,
 	.multi_info_read = curl_multi_info_read,
+	.url = curl_url,
+	.url_cleanup = curl_url_cleanup,
+	.url_set = curl_url_set,
 };
 /* Every member bound: a new one in curl_api.h must be added here too (a
  * NULL one would crash the static build's first upstream request). */
-_Static_assert(sizeof linked == 16 * sizeof(void (*)(void)), "curl_api.h has members curl_api_linked.c does not bind");
+_Static_assert(sizeof linked == 19 * sizeof(void (*)(void)), "curl_api.h has members curl_api_linked.c does not bind");
 
 const struct curl_api *curl_api(void)
 {

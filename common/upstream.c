@@ -240,6 +240,15 @@ size_t up_json_finite(json_object *o)
 	return n;  /* the depth is json-c's parse depth: every caller parsed o */
 }
 
+bool up_env_has_proxy(char *(*get)(const char *name))
+{
+	static const char *const names[] = { "http_proxy", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY" };
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (get(names[i]))
+			return true;
+	return false;
+}
+
 size_t up_utf8_repair(const char *s, size_t n, strbuf *out)
 {
 	if (utf8_valid(s, n))

@@ -64,6 +64,14 @@ int up_error_object(json_object *obj, int status, oa_error *err);
  * given as "": nothing cut or injected is ever passed on. */
 bool up_header_value(const char *line, size_t len, const char *name, char *out, size_t n);
 
+/* Would libcurl take a proxy from the environment (get: getenv, or a
+ * test's) for an http or https upstream? It looks at http_proxy,
+ * https_proxy, HTTPS_PROXY, all_proxy and ALL_PROXY (never HTTP_PROXY,
+ * which a CGI request's Proxy: header could set). false only when none is
+ * set: the relay then tells libcurl "no proxy" once, where libcurl would
+ * read five variables of an environment of any size on every transfer. */
+bool up_env_has_proxy(char *(*get)(const char *name));
+
 /* The longest wait we pass on from an upstream's Retry-After. */
 #define UP_RETRY_MAX_S 86400L
 

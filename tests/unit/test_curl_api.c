@@ -74,6 +74,13 @@ static void test_load_finds_every_function(void **state)
 	for (size_t i = 0; i < sizeof slots / sizeof slots[0]; i++)
 		assert_non_null(slots[i]);
 	assert_string_equal(api.easy_strerror(CURLE_COULDNT_CONNECT), "Couldn't connect to server");
+	/* an upstream's URL parsed once, as the relay hands it to CURLOPT_CURLU */
+	CURLU *u = api.url();
+	assert_non_null(u);
+	assert_int_equal(api.url_set(u, CURLUPART_URL, "http://127.0.0.1:1/v1/chat/completions",
+				     CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME), CURLUE_OK);
+	assert_int_not_equal(api.url_set(u, CURLUPART_URL, "http://[::1/v1", 0), CURLUE_OK);
+	api.url_cleanup(u);
 }
 
 static void test_missing_library_is_named(void **state)

@@ -297,6 +297,72 @@ static void test_utf8_repair(void **state)
 	}
 }
 
+/* ASCII is skipped eight bytes at a time: a bad byte, a good sequence or
+ * one cut by the end is still seen at every offset of a long ASCII run,
+ * whichever word it falls in or straddles. */
+static void test_utf8_repair_in_ascii_runs(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *seq, *fixed;
+		size_t bad;
+	} seqs[] = {
+		{ "\xff", "\xef\xbf\xbd", 1 },
+		{ "\xc3\xa9", NULL, 0 },
+		{ "\xf0\x9f\x99\x82", NULL, 0 },
+		{ "\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd", 3 },
+	};
+	const char *ascii = "abcdefghijklmnopqrstuvwxyz0123456789";
+	for (size_t k = 0; k < sizeof seqs / sizeof seqs[0]; k++) {
+		for (size_t at = 0; at <= 24; at++) {
+			for (size_t tail = 0; tail <= 17; tail += 17) {
+				char in[128], want[128];
+				snprintf(in, sizeof in, "%.*s%s%.*s", (int)at, ascii, seqs[k].seq, (int)tail, ascii);
+				snprintf(want, sizeof want, "%.*s%s%.*s", (int)at, ascii,
+					 seqs[k].fixed ? seqs[k].fixed : seqs[k].seq, (int)tail, ascii);
+				strbuf out = STRBUF_INIT;
+				assert_int_equal(up_utf8_repair(in, strlen(in), &out), seqs[k].bad);
+				if (seqs[k].bad)
+					assert_string_equal(sb_str(&out), want);
+				sb_free(&out);
+			}
+		}
+	}
+	/* a sequence cut by the end of a long ASCII run */
+	strbuf out = STRBUF_INIT;
+	assert_int_equal(up_utf8_repair("abcdefghijklmnop\xe2\x82", 18, &out), 2);
+	assert_string_equal(sb_str(&out), "abcdefghijklmnop\xef\xbf\xbd\xef\xbf\xbd");
+	sb_free(&out);
+}
+
+/* A fake environment for up_env_has_proxy: fake_env_name is the one set. */
+static const char *fake_env_name;
+static char fake_env_value[] = "http://proxy.example:3128";
+static char *fake_getenv(const char *name)
+{
+	return fake_env_name && strcmp(name, fake_env_name) == 0 ? fake_env_value : NULL;
+}
+
+/* Each variable libcurl takes a proxy from counts; HTTP_PROXY (which a CGI
+ * request's Proxy: header sets) and NO_PROXY alone do not. */
+static void test_env_has_proxy(void **state)
+{
+	(void)state;
+	static const char *const proxies[] = { "http_proxy", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY" };
+	static const char *const others[] = { "HTTP_PROXY", "no_proxy", "NO_PROXY", "PROXY" };
+	fake_env_name = NULL;
+	assert_false(up_env_has_proxy(fake_getenv));
+	for (size_t i = 0; i < sizeof proxies / sizeof proxies[0]; i++) {
+		fake_env_name = proxies[i];
+		assert_true(up_env_has_proxy(fake_getenv));
+	}
+	for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) {
+		fake_env_name = others[i];
+		assert_false(up_env_has_proxy(fake_getenv));
+	}
+	fake_env_name = NULL;
+}
+
 /* NaN, Infinity and out-of-range numbers anywhere in a tree become null;
  * finite numbers, other types and the order of members stay. */
 static void test_json_finite(void **state)
@@ -531,6 +597,8 @@ int main(void)
 		cmocka_unit_test(test_header_value_refuses_control_bytes_and_overlong),
 		cmocka_unit_test(test_retry_headers),
 		cmocka_unit_test(test_utf8_repair),
+		cmocka_unit_test(test_utf8_repair_in_ascii_runs),
+		cmocka_unit_test(test_env_has_proxy),
 		cmocka_unit_test(test_json_finite),
 		cmocka_unit_test(test_clock_limits),
 		cmocka_unit_test(test_clock_next_limit),
