@@ -83,7 +83,7 @@ static void answered_by(void *hctx, const char *name)
 
 static long probe_period(const struct request *req)
 {
-	const char *sw = req_param(req, "SERVER_SOFTWARE");
+	const char *sw = req_var(req, CGI_SERVER_SOFTWARE);
 	return sw && strncmp(sw, "nginx", 5) == 0 ? 0 : PROBE_MS;
 }
 

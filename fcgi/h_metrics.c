@@ -25,8 +25,8 @@ static int metrics_allowed(struct request *req)
 {
 	const struct app *app = req->app;
 	if (app->cfg.metrics_token)
-		return auth_check(&app->metrics_keys, req_param(req, "HTTP_AUTHORIZATION"), true, NULL, &req->err);
-	if (is_loopback(req_param(req, "REMOTE_ADDR")))
+		return auth_check(&app->metrics_keys, req_var(req, CGI_HTTP_AUTHORIZATION), true, NULL, &req->err);
+	if (is_loopback(req_var(req, CGI_REMOTE_ADDR)))
 		return 0;
 	return oa_error_set(&req->err, 403, OA_PERMISSION, "metrics_forbidden", NULL,
 			    "/metrics answers loopback clients only unless METRICS_TOKEN is set.");

@@ -6,10 +6,10 @@
 
 #include "io.h"
 
-static const char *cgi_param(void *ctx, const char *name)
+static char **cgi_vars(void *ctx)
 {
 	(void)ctx;
-	return getenv(name);
+	return environ;
 }
 
 static long cgi_read(void *ctx, char *buf, size_t n)
@@ -45,7 +45,7 @@ static bool cgi_gone(void *ctx)
 void io_cgi_bind(struct req_io *io)
 {
 	io->ctx = NULL;
-	io->param = cgi_param;
+	io->vars = cgi_vars;
 	io->read = cgi_read;
 	io->out.ctx = NULL;
 	io->out.write = cgi_write;

@@ -6,22 +6,10 @@
 
 #include "io.h"
 
-/* FCGX_GetParam's walk, without a strlen and a strncmp call per variable:
- * a request asks for a dozen names among some thirty variables, and most
- * differ in their first bytes. */
-static const char *fcgx_param(void *ctx, const char *name)
+/* Every variable at once: request_begin() takes what it needs in one walk. */
+static char **fcgx_vars(void *ctx)
 {
-	FCGX_Request *r = ctx;
-	for (char **p = r->envp; p && *p; p++) {
-		const char *e = *p, *n = name;
-		while (*n && *n == *e) {
-			n++;
-			e++;
-		}
-		if (!*n && *e == '=')
-			return e + 1;
-	}
-	return NULL;
+	return ((FCGX_Request *)ctx)->envp;
 }
 
 static long fcgx_read(void *ctx, char *buf, size_t n)
@@ -65,7 +53,7 @@ static bool fcgx_gone(void *ctx)
 void io_fcgx_bind(struct req_io *io, struct FCGX_Request *r)
 {
 	io->ctx = r;
-	io->param = fcgx_param;
+	io->vars = fcgx_vars;
 	io->read = fcgx_read;
 	io->out.ctx = r;
 	io->out.write = fcgx_write;

@@ -22,7 +22,8 @@ struct route;
 struct req_io {
 	void *ctx;
 	/* A CGI/FastCGI variable ("REQUEST_METHOD", "HTTP_AUTHORIZATION"),
-	 * borrowed until the request ends; NULL when absent. */
+	 * borrowed until the request ends; NULL when absent. Asked only
+	 * when vars (below) is NULL: a unit test's carrier. */
 	const char *(*param)(void *ctx, const char *name);
 	/* Reads up to n body bytes: the count, 0 at the end, -1 on error. */
 	long (*read)(void *ctx, char *buf, size_t n);
@@ -30,6 +31,18 @@ struct req_io {
 	/* Has the web server closed our side of the request (its client left)?
 	 * Without writing and without blocking; NULL: cannot tell. */
 	bool (*gone)(void *ctx);
+	/* Every variable as "NAME=value", NULL after the last, borrowed
+	 * until the request ends: request_begin() reads the ones it knows in
+	 * one walk. NULL: it asks param() for each by name instead. */
+	char **(*vars)(void *ctx);
+};
+
+/* The variables a request is read from, each found once by request_begin(). */
+enum cgi_var {
+	CGI_REQUEST_METHOD, CGI_REQUEST_URI, CGI_SCRIPT_NAME, CGI_PATH_INFO, CGI_CONTENT_LENGTH,
+	CGI_CONTENT_TYPE, CGI_HTTP_AUTHORIZATION, CGI_HTTP_ORIGIN, CGI_HTTP_X_REQUEST_ID,
+	CGI_HTTP_ACCESS_CONTROL_REQUEST_HEADERS, CGI_HTTP_USER_AGENT, CGI_REMOTE_ADDR,
+	CGI_SERVER_SOFTWARE, CGI_COUNT
 };
 
 /* Everything about one request. Set up by request_begin(), released by
@@ -38,6 +51,7 @@ struct request {
 	const struct app *app;
 	const struct req_io *io;
 
+	const char *cgi[CGI_COUNT];  /* each variable's value, borrowed from io; NULL: absent */
 	const char *method;          /* borrowed from io */
 	char path[1024];             /* decoded request path, any mount prefix kept: route_match() skips it */
 	int parsed;                  /* request_parse(): 0 not yet, 1 done, -1 refused (err says why) */
@@ -102,7 +116,10 @@ void request_end(struct request *req);
 void request_free(struct request *req);
 
 /* A variable of the request, NULL when absent. */
-const char *req_param(const struct request *req, const char *name);
+static inline const char *req_var(const struct request *req, enum cgi_var v)
+{
+	return req->cgi[v];
+}
 
 /* Parses what the CGI variables say of the request, before any dispatch:
  * req->path from REQUEST_URI, else SCRIPT_NAME + PATH_INFO

@@ -62,7 +62,7 @@ static const char *allowed_origin(const struct request *req)
 	const struct config *cfg = &req->app->cfg;
 	if (cfg->n_cors_origins == 0)
 		return "*";
-	const char *origin = req_param(req, "HTTP_ORIGIN");
+	const char *origin = req_var(req, CGI_HTTP_ORIGIN);
 	if (!origin)
 		return NULL;
 	for (size_t i = 0; i < cfg->n_cors_origins; i++)

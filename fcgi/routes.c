@@ -116,7 +116,7 @@ static bool header_list_ok(const char *v)
 /* CORS preflight: no auth, no limit; say what a browser may send. */
 static int preflight(struct request *req, const char *allow)
 {
-	const char *asked = req_param(req, "HTTP_ACCESS_CONTROL_REQUEST_HEADERS");
+	const char *asked = req_var(req, CGI_HTTP_ACCESS_CONTROL_REQUEST_HEADERS);
 	if (asked && !header_list_ok(asked))
 		asked = NULL;
 	resp_header(req, "Access-Control-Allow-Methods", "%s", allow);
@@ -139,7 +139,7 @@ static int rate_limit(struct request *req)
 		memcpy(key + 2, req->key_fp, n + 1);
 		limit = app_key_limit(app, req->key_index);
 	} else {
-		const char *addr = req_param(req, "REMOTE_ADDR");
+		const char *addr = req_var(req, CGI_REMOTE_ADDR);
 		snprintf(key, sizeof key, "ip:%.80s", addr ? addr : "-");
 		limit = app->cfg.rate_limit_per_minute;
 	}
@@ -212,7 +212,7 @@ static int check_budget(struct request *req)
 static int authenticate(struct request *req)
 {
 	const struct app *app = req->app;
-	if (auth_check(&app->keys, req_param(req, "HTTP_AUTHORIZATION"), config_strict(&app->cfg),
+	if (auth_check(&app->keys, req_var(req, CGI_HTTP_AUTHORIZATION), config_strict(&app->cfg),
 		       &req->key_index, &req->err) != 0)
 		return -1;
 	req->authenticated = true;

@@ -182,7 +182,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct fake f;
 	memset(&f, 0, sizeof f);
 	char *copy = parse_input(data, size, &f);
-	struct req_io io = { &f, fake_param, fake_read, { &f, fake_write, fake_flush }, NULL };
+	struct req_io io = { &f, fake_param, fake_read, { &f, fake_write, fake_flush }, NULL, NULL };
 	request_begin(&req, &app, &io);
 	route_dispatch(&req);
 	request_end(&req);

@@ -158,7 +158,7 @@ static void parse_answer(const char *raw, struct answer *a)
  * catching the access-log line that request_end writes to stderr. */
 static void run_on(const struct app *app, struct fake *f, struct answer *a)
 {
-	struct req_io io = { f, fake_param, fake_read, { f, fake_write, fake_flush }, NULL };
+	struct req_io io = { f, fake_param, fake_read, { f, fake_write, fake_flush }, NULL, NULL };
 	struct request req;
 	char logpath[] = "/tmp/test_routes_log.XXXXXX";
 	int logfd = mkstemp(logpath);
@@ -1062,7 +1062,7 @@ static void test_chat_stream_client_gone(void **state)
 	/* the writer failing on the very first write: a whole answer */
 	fake_init(&f, "GET", "/health");
 	f.writes_allowed = 0;
-	struct req_io io = { &f, fake_param, fake_read, { &f, fake_write, fake_flush }, NULL };
+	struct req_io io = { &f, fake_param, fake_read, { &f, fake_write, fake_flush }, NULL, NULL };
 	struct request req;
 	memset(&req, 0, sizeof req);
 	request_begin(&req, &W->app, &io);
@@ -1091,7 +1091,7 @@ static void test_large_request_buffers_released(void **state)
 	struct fake f;
 	chat_post(&f);
 	fake_body(&f, body.buf);
-	struct req_io io = { &f, fake_param, fake_read, { &f, fake_write, fake_flush }, NULL };
+	struct req_io io = { &f, fake_param, fake_read, { &f, fake_write, fake_flush }, NULL, NULL };
 	struct request req;
 	memset(&req, 0, sizeof req);
 	request_begin(&req, &W->app, &io);
@@ -1168,6 +1168,61 @@ static void test_may_stream(void **state)
 	}
 }
 
+/* The carriers hand over every variable at once (io->vars): request_begin
+ * finds each it knows in one walk, and finds what asking param() by name
+ * finds: exact names only (not a longer one it begins, not one it begins),
+ * the first of a name given twice, an empty value as empty. */
+static char *const walked_env[] = {
+	"HTTP_ORIGIN_EXTRA=no", "HTTP_ORIGI=no", "REQUEST_METHOD=POST", "HTTP_ORIGIN=https://a.example",
+	"HTTP_ORIGIN=https://second.example", "CONTENT_TYPE=", "REQUEST_URI=/v1/models?x=1",
+	"HTTP_X_REQUEST_ID=req-walked", "SERVER_SOFTWARE=lighttpd/1.4.69", "UNRELATED=1", NULL,
+};
+
+static char **walked_vars(void *ctx)
+{
+	(void)ctx;
+	return (char **)walked_env;
+}
+
+static const char *walked_param(void *ctx, const char *name)
+{
+	(void)ctx;
+	for (char *const *v = walked_env; *v; v++) {
+		size_t n = strlen(name);
+		if (strncmp(*v, name, n) == 0 && (*v)[n] == '=')
+			return *v + n + 1;
+	}
+	return NULL;
+}
+
+static void test_vars_walked_once_as_param_finds_them(void **state)
+{
+	(void)state;
+	struct req_io by_walk = { NULL, NULL, NULL, { NULL, NULL, NULL }, NULL, walked_vars };
+	struct req_io by_name = { NULL, walked_param, NULL, { NULL, NULL, NULL }, NULL, NULL };
+	struct request a, b;
+	memset(&a, 0, sizeof a);
+	memset(&b, 0, sizeof b);
+	static struct app no_app;  /* request_begin only keeps the pointer */
+	request_begin(&a, &no_app, &by_walk);
+	request_begin(&b, &no_app, &by_name);
+	for (int i = 0; i < CGI_COUNT; i++) {
+		if (!b.cgi[i])
+			assert_null(a.cgi[i]);
+		else
+			assert_string_equal(a.cgi[i], b.cgi[i]);
+	}
+	assert_string_equal(req_var(&a, CGI_HTTP_ORIGIN), "https://a.example");
+	assert_string_equal(req_var(&a, CGI_CONTENT_TYPE), "");
+	assert_string_equal(req_var(&a, CGI_REQUEST_METHOD), "POST");
+	assert_string_equal(a.method, "POST");
+	assert_string_equal(a.id, "req-walked");
+	assert_null(req_var(&a, CGI_HTTP_AUTHORIZATION));
+	assert_null(req_var(&a, CGI_SCRIPT_NAME));
+	request_free(&a);
+	request_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1203,6 +1258,7 @@ int main(void)
 		cmocka_unit_test(test_json_access_log),
 		cmocka_unit_test(test_may_stream),
 		cmocka_unit_test(test_large_request_buffers_released),
+		cmocka_unit_test(test_vars_walked_once_as_param_finds_them),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
