@@ -80,6 +80,8 @@ static size_t fitting_prefix(const char *s, size_t n, long max)
  * even the first word fits is a word cut. */
 static size_t cut_to_tokens(const char *s, size_t n, long max)
 {
+	if (max >= 0 && n <= (size_t)max)
+		return n;  /* a token is at least a byte (tokens.h): all of it fits */
 	long used = 0;
 	size_t i = 0;
 	while (i < n) {

@@ -20,7 +20,9 @@
  *     to fold into and counts as one token.
  * The count is additive over pieces that each start with whitespace (or
  * the text's start) and end with non-whitespace, so a text streamed word
- * by word costs the sum of its words. */
+ * by word costs the sum of its words. A token is at least a byte: the
+ * count is never more than n (so a text of at most N bytes fits N tokens
+ * without being counted). */
 long tok_count(const char *s, size_t n);
 
 /* The prompt's token count, after OpenAI's cookbook: 3 per message, plus

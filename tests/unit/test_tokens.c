@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -105,6 +106,26 @@ static void test_prompt_cookbook(void **state)
 	assert_int_equal(tok_prompt(&r2), 6);
 }
 
+/* Never more tokens than bytes, whatever the bytes (the mock skips
+ * counting an answer shorter in bytes than its token limit): every kind of
+ * run, lone and mixed, and 20,000 random texts of every byte value. */
+static void test_never_more_tokens_than_bytes(void **state)
+{
+	(void)state;
+	static const char *const texts[] = { "", " ", "  \t\n", "a", "ab", "abcde", "1", "12", "1234",
+		"!", "!?.,", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xff", "\xc3", "a b  c\n" };
+	for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++)
+		assert_true(tok_count(texts[i], strlen(texts[i])) <= (long)strlen(texts[i]));
+	unsigned seed = 12345;
+	char buf[64];
+	for (int round = 0; round < 20000; round++) {
+		size_t n = (size_t)(rand_r(&seed) % (int)sizeof buf);
+		for (size_t k = 0; k < n; k++)
+			buf[k] = (char)(rand_r(&seed) & 0xff);
+		assert_true(tok_count(buf, n) <= (long)n);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -115,6 +136,7 @@ int main(void)
 		cmocka_unit_test(test_non_ascii),
 		cmocka_unit_test(test_additive_over_words),
 		cmocka_unit_test(test_prompt_cookbook),
+		cmocka_unit_test(test_never_more_tokens_than_bytes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
