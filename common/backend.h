@@ -72,6 +72,15 @@ struct chat_sink {
 	 * write (lighttpd, Apache, CGI); 0 when it can (nginx closes the
 	 * FastCGI connection). Set by the handler. */
 	long probe_ms;
+	/* Optional, NULL when unset: waits until fd is readable (or hung up)
+	 * or ms have passed, for a backend with nothing to do before either
+	 * (fd -1: the time alone). 0 once waited; -1 when it cannot (the
+	 * backend then waits itself). A stream's waits are where it spends
+	 * its minutes: the handler may hold them in a wait loop rather than
+	 * on a thread (wait_loop.h), and the call may return on another
+	 * thread. ms < 0: fd is waited for no more (its owner is about to
+	 * close or reuse it); returns 0 at once. Takes hctx. */
+	int (*wait)(void *hctx, int fd, long ms);
 };
 
 /* A backend. chat() answers req through sink and returns an oa_result

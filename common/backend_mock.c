@@ -210,8 +210,12 @@ static size_t bounded_length(const struct model_cfg *model, const struct chat_re
 
 /* ---- sending it ---- */
 
-static void pause_ms(long ms)
+/* Through the sink when it can hold the wait (a stream on a fiber waits
+ * in the wait loop, with no thread), else asleep on this thread. */
+static void pause_ms(const struct chat_sink *sink, long ms)
 {
+	if (sink->wait && sink->wait(sink->hctx, -1, ms) == 0)
+		return;
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
@@ -226,12 +230,12 @@ static int pause_pinging(const struct model_cfg *model, const struct chat_sink *
 {
 	long every = sink->keepalive ? sse_keepalive_period(model->ping_ms, 0) : 0;
 	while (every > 0 && ms > every) {
-		pause_ms(every);
+		pause_ms(sink, every);
 		ms -= every;
 		if (sink->keepalive(sink->ctx) < 0)
 			return -1;
 	}
-	pause_ms(ms);
+	pause_ms(sink, ms);
 	return 0;
 }
 

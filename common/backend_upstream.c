@@ -1,9 +1,12 @@
 /* backend_upstream.c: chat completions answered by an OpenAI-compatible server, relayed event by event */
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/epoll.h>
+#include <unistd.h>
 
 #include "backend.h"
 #include "backend_upstream.h"
@@ -46,6 +49,11 @@ struct parsed_url {
 struct handles {
 	CURL *easy;
 	CURLM *multi;
+	/* an epoll of every socket libcurl opens for this pair (on_socket,
+	 * on_close): readable when one of them is, so that a stream waiting
+	 * in the handler's wait loop (chat_sink.wait) is woken by one
+	 * descriptor that stays the same while connections come and go */
+	int ep;
 	long buffer_bytes;  /* CURLOPT_BUFFERSIZE set now; 0: libcurl's own */
 	struct parsed_url urls[PARSED_URLS];
 	unsigned next_url;  /* the slot the next new URL takes */
@@ -62,6 +70,7 @@ static void handles_free(struct handles *h)
 {
 	curl->easy_cleanup(h->easy);
 	curl->multi_cleanup(h->multi);
+	close(h->ep);  /* after the cleanups: they close the sockets through on_close */
 	for (size_t i = 0; i < PARSED_URLS; i++) {
 		free(h->urls[i].url);
 		if (h->urls[i].uh)
@@ -80,7 +89,7 @@ static void init_once(void)
 	}
 }
 
-static void setup_once(CURL *c);
+static void setup_once(struct handles *h);
 
 /* A pair for one transfer, the caller's until handles_put(), or NULL (no
  * libcurl, or no memory). Its easy handle keeps the options every transfer
@@ -98,15 +107,18 @@ static struct handles *handles_get(void)
 	h = calloc(1, sizeof *h);
 	if (!h)
 		return NULL;
-	h->multi = curl->multi_init();
+	h->ep = epoll_create1(EPOLL_CLOEXEC);
+	h->multi = h->ep >= 0 ? curl->multi_init() : NULL;
 	h->easy = h->multi ? curl->easy_init() : NULL;
 	if (!h->easy) {
 		if (h->multi)
 			curl->multi_cleanup(h->multi);
+		if (h->ep >= 0)
+			close(h->ep);
 		free(h);
 		return NULL;
 	}
-	setup_once(h->easy);
+	setup_once(h);
 	return h;
 }
 
@@ -154,6 +166,10 @@ static CURLU *parsed_url(struct handles *h, const char *url)
 struct xfer;
 static int wait_ms(const struct xfer *x);
 
+/* A stream's wait through the sink (below), and its end. */
+static bool wait_in_sink(struct handles *h, const struct xfer *x, bool *parked);
+static void wait_over(struct handles *h, const struct xfer *x);
+
 /* Runs the transfer on h's easy handle to its end through its multi,
  * waking when the upstream sends, or when x has something due (wait_ms), so
  * that on_progress (called on every pass) sees the limits and a departed
@@ -166,16 +182,21 @@ static CURLcode perform(struct handles *h, const struct xfer *x)
 		return CURLE_OUT_OF_MEMORY;
 	CURLcode cc = CURLE_OK;
 	int running = 1;
+	bool parked = false;
 	while (running) {
 		if (curl->multi_perform(m, &running) != CURLM_OK) {
 			cc = CURLE_RECV_ERROR;
 			break;
 		}
-		if (running && curl->multi_wait(m, NULL, 0, wait_ms(x), NULL) != CURLM_OK) {
+		if (!running || wait_in_sink(h, x, &parked))
+			continue;
+		if (curl->multi_wait(m, NULL, 0, wait_ms(x), NULL) != CURLM_OK) {
 			cc = CURLE_RECV_ERROR;
 			break;
 		}
 	}
+	if (parked)
+		wait_over(h, x);
 	int left;
 	for (CURLMsg *msg; (msg = curl->multi_info_read(m, &left)) != NULL;)
 		if (msg->msg == CURLMSG_DONE && msg->easy_handle == c)
@@ -521,10 +542,42 @@ static size_t on_body(char *p, size_t size, size_t n, void *ctx)
  * is ours to keep (the upstream answered 200 with events or keep-alives of
  * its own: then our head may go out, and no other deployment will be
  * tried), and after keepalive_ms of silence (sse_keepalive_period). */
+static bool ours_to_keep(const struct xfer *x)
+{
+	return x->stream && x->is_sse && x->status / 100 == 2 && (x->events || x->comments);
+}
+
 static bool keepalive_due(const struct xfer *x, int64_t now)
 {
-	return x->stream && x->is_sse && x->status / 100 == 2 && (x->events || x->comments) &&
-	       x->sink->keepalive && x->keepalive_ms > 0 && now - x->client_heard_ms >= x->keepalive_ms;
+	return ours_to_keep(x) && x->sink->keepalive && x->keepalive_ms > 0 &&
+	       now - x->client_heard_ms >= x->keepalive_ms;
+}
+
+/* A stream that is ours to keep waits through the sink (in the handler's
+ * wait loop, with no thread) for one of h's sockets or the first of
+ * x's and libcurl's timers; a transfer before that, and a whole answer,
+ * wait on this thread: they last milliseconds, and may still move on to
+ * another deployment. true: waited, or nothing to wait for. */
+static bool wait_in_sink(struct handles *h, const struct xfer *x, bool *parked)
+{
+	if (!x->sink || !x->sink->wait || !ours_to_keep(x))
+		return false;
+	long ms = wait_ms(x), curl_ms = -1;
+	curl->multi_timeout(h->multi, &curl_ms);
+	if (curl_ms >= 0 && curl_ms < ms)
+		ms = curl_ms;
+	if (ms <= 0)
+		return true;
+	if (x->sink->wait(x->sink->hctx, h->ep, ms) != 0)
+		return false;
+	*parked = true;
+	return true;
+}
+
+/* h, and its epoll, go back to the pool: the sink waits for it no more. */
+static void wait_over(struct handles *h, const struct xfer *x)
+{
+	x->sink->wait(x->sink->hctx, h->ep, -1);
 }
 
 /* How long perform() may sleep: until the next look for the client
@@ -588,11 +641,32 @@ static struct curl_slist *request_headers(const struct upstream_cfg *up, bool st
 	return h;
 }
 
-/* What every transfer of a thread's handle shares, set once when the
- * handle is made: a curl_easy_reset() and all of these again on every
- * request cost the relay ~6,500 instructions a request for nothing. */
-static void setup_once(CURL *c)
+/* Each socket libcurl opens for h joins h's epoll; each it closes
+ * leaves it first. */
+static int on_socket(void *ctx, curl_socket_t fd, curlsocktype purpose)
 {
+	struct handles *h = ctx;
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP, .data.fd = fd };
+	(void)purpose;
+	if (epoll_ctl(h->ep, EPOLL_CTL_ADD, fd, &ev) != 0)
+		log_warn("upstream: cannot watch socket %d: %s; a stream on it wakes only by time", fd,
+			 strerror(errno));
+	return CURL_SOCKOPT_OK;
+}
+
+static int on_close(void *ctx, curl_socket_t fd)
+{
+	struct handles *h = ctx;
+	epoll_ctl(h->ep, EPOLL_CTL_DEL, fd, NULL);
+	return close(fd);
+}
+
+/* What every transfer of a pair shares, set once when the pair is made:
+ * a curl_easy_reset() and all of these again on every request cost the
+ * relay ~6,500 instructions a request for nothing. */
+static void setup_once(struct handles *h)
+{
+	CURL *c = h->easy;
 	curl->easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl->easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl->easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
@@ -602,6 +676,10 @@ static void setup_once(CURL *c)
 	curl->easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 	curl->easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
 	curl->easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl->easy_setopt(c, CURLOPT_SOCKOPTFUNCTION, on_socket);
+	curl->easy_setopt(c, CURLOPT_SOCKOPTDATA, h);
+	curl->easy_setopt(c, CURLOPT_CLOSESOCKETFUNCTION, on_close);
+	curl->easy_setopt(c, CURLOPT_CLOSESOCKETDATA, h);
 	if (!up_env_has_proxy(getenv)) {
 		/* none: libcurl need not read the environment again per transfer */
 		curl->easy_setopt(c, CURLOPT_PROXY, "");
@@ -777,7 +855,9 @@ static int finish_whole(struct xfer *x)
 }
 
 /* What the transfer's end means for the client. */
-static int conclude(struct xfer *x, CURLcode cc)
+/* Apart from the exchange, so that its answer-reading frames are not on
+ * the stack a stream waits with. */
+__attribute__((noinline)) static int conclude(struct xfer *x, CURLcode cc)
 {
 	if (x->client_gone)
 		return -1;

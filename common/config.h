@@ -124,6 +124,7 @@ struct config {
 	long mock_stream_delay_ms;     /* -1: not set, each model's own delay */
 	long threads;
 	long stream_threads;     /* added while every worker is busy, one per request */
+	long loop_streams;       /* waiting streams held by the wait loop (fcgi/main.c) */
 	char *pyproject_path;          /* where name/version were read, or NULL */
 	char *project_name;
 	char *project_version;

@@ -18,7 +18,7 @@ static const struct {
 	SYM(global_init), SYM(easy_init), SYM(easy_cleanup), SYM(easy_reset), SYM(easy_setopt),
 	SYM(easy_perform), SYM(easy_strerror), SYM(slist_append), SYM(slist_free_all),
 	SYM(multi_init), SYM(multi_cleanup), SYM(multi_add_handle), SYM(multi_remove_handle),
-	SYM(multi_perform), SYM(multi_wait), SYM(multi_info_read),
+	SYM(multi_perform), SYM(multi_wait), SYM(multi_info_read), SYM(multi_timeout),
 	SYM(url), SYM(url_cleanup), SYM(url_set),
 };
 

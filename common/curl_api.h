@@ -30,6 +30,8 @@ struct curl_api {
 	__typeof__(curl_multi_perform) *multi_perform;
 	__typeof__(curl_multi_wait) *multi_wait;
 	__typeof__(curl_multi_info_read) *multi_info_read;
+	/* how long a transfer waiting in the wait loop may sleep, by curl's own timers */
+	__typeof__(curl_multi_timeout) *multi_timeout;
 	/* an upstream's URL parsed once (CURLOPT_CURLU), not on every transfer */
 	__typeof__(curl_url) *url;
 	__typeof__(curl_url_cleanup) *url_cleanup;

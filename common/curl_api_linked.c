@@ -20,6 +20,7 @@ static const struct curl_api linked = {
 	.multi_perform = curl_multi_perform,
 	.multi_wait = curl_multi_wait,
 	.multi_info_read = curl_multi_info_read,
+	.multi_timeout = curl_multi_timeout,
 	.url = curl_url,
 	.url_cleanup = curl_url_cleanup,
 	.url_set = curl_url_set,

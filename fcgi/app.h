@@ -8,6 +8,8 @@
 #include "stream_lease.h"
 #include "usage.h"
 
+struct request;
+
 struct app {
 	struct config cfg;
 	struct auth_keyring keys;    /* digests of cfg.tokens, same order */
@@ -18,6 +20,10 @@ struct app {
 	/* Called as a stream's head goes out, by its thread: it will hold that
 	 * thread for the stream's length (main.c adds threads). NULL: nothing. */
 	void (*stream_began)(void);
+	/* A chat_sink's wait (backend.h) for a request on a fiber
+	 * (req->fiber): held in the wait loop, so that the stream keeps no
+	 * thread while it waits. NULL: no loop. */
+	int (*stream_wait)(struct request *req, int fd, long ms);
 };
 
 /* The config file's entry of the key at index i of cfg.tokens, or NULL for

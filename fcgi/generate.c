@@ -126,8 +126,17 @@ int gen_stream_lease(struct request *req)
 			    "of its streams has ended.", req->key_name, k->max_streams);
 }
 
+/* A stream's wait, held by main.c's wait loop when the request runs on a
+ * fiber (app.stream_wait); -1: the backend waits on this thread. */
+static int gen_wait(void *hctx, int fd, long ms)
+{
+	struct request *req = hctx;
+	return req->fiber && req->app->stream_wait ? req->app->stream_wait(req, fd, ms) : -1;
+}
+
 void gen_sink_init(struct chat_sink *sink, struct request *req)
 {
+	sink->wait = gen_wait;
 	sink->header = gen_error_header;
 	sink->gone = gen_client_left;
 	sink->deployment = answered_by;

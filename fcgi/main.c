@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,12 +19,14 @@
 
 #include "app.h"
 #include "backend_upstream.h"
+#include "fiber.h"
 #include "io.h"
 #include "log.h"
 #include "procman.h"
 #include "relocate.h"
 #include "routes.h"
 #include "usage.h"
+#include "wait_loop.h"
 #include "xalloc.h"
 
 #define EX_OK_ 0
@@ -262,7 +265,116 @@ static void close_state(void)
 	auth_keyring_free(&app.keys);
 }
 
-/* ---- FastCGI workers ---- */
+/* ---- tasks: requests whose waits leave their worker ---- */
+
+/* A request on a route that may stream runs on a fiber, with its FastCGI
+ * request and context in a task on the heap. The first time its stream
+ * waits (app.stream_wait: an upstream's next event, the mock's next word),
+ * the fiber yields to its worker, which hands the task to the wait loop
+ * and takes a new one for the next connection. The loop resumes the fiber
+ * whenever what it waits for comes, and it ends the request there: so a
+ * stream holds a thread only while it has something to do, and a waiting
+ * one costs its data and a few stack pages (bench/results.md). A request
+ * that never waits (every answer that is not a stream) costs the two
+ * context switches. */
+struct task {
+	FCGX_Request r;
+	struct req_io io;
+	struct request req;
+	struct wl_wait wait;   /* wait.fiber: the fiber req runs on */
+	bool in_loop;          /* it has waited in the loop: the loop's from then on */
+	bool holds_thread;     /* the loop had no room: it waits on its thread */
+};
+static struct wait_loop *loop;  /* NULL: every stream holds a thread (LOOP_STREAMS 0, CGI) */
+
+#define TASK_OF(p, member) ((struct task *)((char *)(p) - offsetof(struct task, member)))
+
+static struct task *task_new(void)
+{
+	struct task *t = xcalloc(1, sizeof *t);
+	FCGX_InitRequest(&t->r, -1, 0);
+	io_fcgx_bind(&t->io, &t->r);
+	return t;
+}
+
+static void task_free(struct task *t)
+{
+	if (t->r.ipcFd >= 0)
+		close(t->r.ipcFd);
+	request_free(&t->req);
+	free(t);
+}
+
+/* The fiber's function: the request, and once in the loop, its end. */
+static void task_serve(void *arg)
+{
+	struct task *t = arg;
+	route_dispatch(&t->req);
+	if (t->in_loop) {
+		request_end(&t->req);
+		t->r.keepConnection = 0;  /* no worker takes the connection back */
+		FCGX_Finish_r(&t->r);
+	}
+}
+
+/* app.stream_wait, on the request's fiber: the first wait takes a place
+ * in the loop and leaves the worker (serve() hands the task over); each
+ * one yields to the loop until fd or the time comes. -1: no place, the
+ * backend waits on this thread. */
+static int task_wait(struct request *req, int fd, long ms)
+{
+	struct task *t = TASK_OF(req, req);
+	if (ms < 0) {
+		if (t->in_loop && t->wait.fd == fd)
+			wl_forget(loop, &t->wait);
+		return 0;
+	}
+	if (!t->in_loop) {
+		if (!wl_reserve(loop)) {
+			/* the loop is full: this stream holds its thread */
+			if (!t->holds_thread && app.stream_began)
+				app.stream_began();
+			t->holds_thread = true;
+			return -1;
+		}
+		t->in_loop = true;
+	}
+	t->wait.fd = fd;
+	t->wait.due_ms = wl_now_ms() + ms;
+	fiber_yield(req->fiber);
+	log_set_request_id(req->id);  /* perhaps another thread's now */
+	return 0;
+}
+
+/* The loop's done(): a task that ended in it. */
+static void task_done(struct wl_wait *w, void *ctx)
+{
+	struct task *t = TASK_OF(w, wait);
+	(void)ctx;
+	fiber_free(w->fiber);
+	task_free(t);
+}
+
+/* Serves the request begun in t: on a fiber when it may stream and the
+ * process has a loop. true: it went on waiting in the loop, which owns t
+ * now; false: it is answered, and t is the caller's to end and reuse. */
+static bool serve_task(struct task *t)
+{
+	struct fiber *f = loop && route_may_stream(&t->req) ? fiber_new(task_serve, t) : NULL;
+	if (!f) {
+		route_dispatch(&t->req);
+		return false;
+	}
+	t->wait.fiber = t->req.fiber = f;
+	t->in_loop = t->holds_thread = false;
+	if (!fiber_resume(f)) {
+		wl_adopt(loop, &t->wait);
+		return true;
+	}
+	fiber_free(f);
+	t->wait.fiber = t->req.fiber = NULL;
+	return false;
+}
 
 /* ---- the reserve: /health while every worker streams ---- */
 
@@ -280,7 +392,7 @@ static long n_workers;              /* worker threads alive, THREADS and the add
 static long max_workers;            /* THREADS + STREAM_THREADS */
 static long busy_workers;           /* worker threads inside a request */
 static size_t park_room;            /* THREADS */
-static FCGX_Request **parked;       /* park_room places, FIFO */
+static struct task **parked;        /* park_room places, FIFO */
 static size_t n_parked, park_head;
 static pthread_mutex_t park_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t park_cond = PTHREAD_COND_INITIALIZER;  /* every worker busy, a place freed, a stop */
@@ -301,7 +413,7 @@ static void busy_change(long delta)
 
 /* Parks c for a worker; false when there is no room and we are stopping
  * (the caller answers it itself then). Waits for room otherwise. */
-static bool park_push(FCGX_Request *c)
+static bool park_push(struct task *c)
 {
 	pthread_mutex_lock(&park_lock);
 	while (n_parked == park_room && !atomic_load(&stopping))
@@ -316,9 +428,9 @@ static bool park_push(FCGX_Request *c)
 }
 
 /* The oldest parked request, or NULL. */
-static FCGX_Request *park_pop(void)
+static struct task *park_pop(void)
 {
-	FCGX_Request *c = NULL;
+	struct task *c = NULL;
 	pthread_mutex_lock(&park_lock);
 	if (n_parked) {
 		char b;
@@ -332,21 +444,21 @@ static FCGX_Request *park_pop(void)
 	return c;
 }
 
-/* Answers a request accepted into c (heap, ours) and closes its connection. */
-static void serve_detached(FCGX_Request *c, struct request *req, bool counts_as_busy)
+/* Answers a request the reserve accepted and began in t (ours), and
+ * closes its connection: no worker waits on it for the next. */
+static void serve_parked(struct task *t, bool counts_as_busy)
 {
-	struct req_io io;
-	io_fcgx_bind(&io, c);
 	if (counts_as_busy)
 		busy_change(1);
-	request_begin(req, &app, &io);
-	route_dispatch(req);
-	request_end(req);
+	log_set_request_id(t->req.id);
+	if (!serve_task(t)) {
+		request_end(&t->req);
+		t->r.keepConnection = 0;
+		FCGX_Finish_r(&t->r);
+		task_free(t);
+	}
 	if (counts_as_busy)
 		busy_change(-1);
-	c->keepConnection = 0;
-	FCGX_Finish_r(c);
-	free(c);
 }
 
 /* ---- added workers: the pool grows with the streams ---- */
@@ -454,22 +566,17 @@ static enum wake wait_readable(int fd, int timeout_ms)
  * stop; an added one (pool_grow) ends once idle for ADDED_IDLE_S. */
 static void *worker(void *added)
 {
-	FCGX_Request r;
-	struct req_io io;
-	struct request req;
-	FCGX_Request *c;
+	struct task *t = task_new();
+	struct task *c;
 	int idle_ms = added ? ADDED_IDLE_S * 1000 : -1;
 	bool idle_end = false;
-	memset(&req, 0, sizeof req);
-	FCGX_InitRequest(&r, -1, 0);
-	io_fcgx_bind(&io, &r);
 
 	while (!atomic_load(&stopping)) {
 		if ((c = park_pop())) {
-			serve_detached(c, &req, true);
+			serve_parked(c, true);
 			continue;
 		}
-		if (r.ipcFd < 0) {
+		if (t->r.ipcFd < 0) {
 			if (added) {
 				struct timespec until;
 				clock_gettime(CLOCK_REALTIME, &until);
@@ -492,32 +599,33 @@ static void *worker(void *added)
 			}
 			if (fd < 0)
 				continue; /* parked, another process took it, or the client left */
-			r.ipcFd = fd;
+			t->r.ipcFd = fd;
 		} else {
-			enum wake w = wait_readable(r.ipcFd, -1);
+			enum wake w = wait_readable(t->r.ipcFd, -1);
 			if (w == WAKE_STOP)
 				break; /* a kept-alive connection, idle while we stop */
 			if (w == WAKE_PARKED)
 				continue;
 		}
-		r.keepConnection = 1; /* stops FCGX_Accept_r from closing the fd we just set */
-		if (FCGX_Accept_r(&r) < 0) {
-			r.ipcFd = -1;
+		t->r.keepConnection = 1; /* stops FCGX_Accept_r from closing the fd we just set */
+		if (FCGX_Accept_r(&t->r) < 0) {
+			t->r.ipcFd = -1;
 			continue;
 		}
 		busy_change(1);
-		request_begin(&req, &app, &io);
-		route_dispatch(&req);
-		request_end(&req);
-		FCGX_Finish_r(&r);
+		request_begin(&t->req, &app, &t->io);
+		if (serve_task(t)) {
+			t = task_new();  /* the old one waits in the loop, with its connection */
+		} else {
+			request_end(&t->req);
+			FCGX_Finish_r(&t->r);
+		}
 		busy_change(-1);
 	}
 	/* What the reserve parked before the stop is in flight too. */
 	while (!idle_end && (c = park_pop()))
-		serve_detached(c, &req, true);
-	if (r.ipcFd >= 0)
-		close(r.ipcFd);
-	request_free(&req);
+		serve_parked(c, true);
+	task_free(t);
 	if (added)
 		pool_leave();
 	return NULL;
@@ -525,9 +633,7 @@ static void *worker(void *added)
 
 static void *reserve(void *unused)
 {
-	struct request req;
 	(void)unused;
-	memset(&req, 0, sizeof req);
 	while (!atomic_load(&stopping)) {
 		pthread_mutex_lock(&park_lock);
 		while (busy_workers < n_workers && !atomic_load(&stopping))
@@ -541,26 +647,23 @@ static void *reserve(void *unused)
 		int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
 		if (fd < 0)
 			continue;
-		FCGX_Request *c = xmalloc(sizeof *c);
-		FCGX_InitRequest(c, -1, 0);
-		c->ipcFd = fd;
-		c->keepConnection = 1;
-		if (FCGX_Accept_r(c) < 0) {
-			free(c);
+		struct task *t = task_new();
+		t->r.ipcFd = fd;
+		t->r.keepConnection = 1;
+		if (FCGX_Accept_r(&t->r) < 0) {
+			t->r.ipcFd = -1;
+			task_free(t);
 			continue;
 		}
-		struct req_io io;
-		io_fcgx_bind(&io, c);
-		request_begin(&req, &app, &io);
+		request_begin(&t->req, &app, &t->io);
 		/* Parked, not a reason to grow: the route may stream, but most
 		 * requests on it do not, and every worker being busy with short
 		 * answers is a moment, not a shortage (the pool grows when a
 		 * stream's head goes out, app.stream_began). */
-		if (route_may_stream(&req) && park_push(c))
+		if (route_may_stream(&t->req) && park_push(t))
 			continue;
-		serve_detached(c, &req, false);
+		serve_parked(t, false);
 	}
-	request_free(&req);
 	return NULL;
 }
 
@@ -580,7 +683,7 @@ static int open_listener(const char *addr)
 static void raise_fd_limit(long requests)
 {
 	struct rlimit rl;
-	rlim_t want = (rlim_t)requests * 4 + 64;
+	rlim_t want = (rlim_t)requests * 5 + 64;  /* and the epoll of its libcurl handles */
 	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
 		return;
 	rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
@@ -600,7 +703,7 @@ static int serve_fastcgi(const struct options *o)
 	app.stream_began = pool_grow;
 	park_room = (size_t)nthreads;
 	parked = xcalloc((size_t)nthreads, sizeof *parked);
-	raise_fd_limit(max_workers);
+	raise_fd_limit(max_workers + app.cfg.loop_streams);
 	if (pipe2(stop_pipe, O_CLOEXEC) != 0 || pipe2(park_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
 		return EX_SOFTWARE_;
 	int fl = fcntl(listen_fd, F_GETFL);
@@ -616,14 +719,23 @@ static int serve_fastcgi(const struct options *o)
 	else
 		sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	if (app.cfg.loop_streams > 0) {
+		char err[256];
+		loop = wl_start((size_t)app.cfg.loop_streams, task_done, NULL, err, sizeof err);
+		if (!loop)
+			log_warn("%s: every stream holds a thread", err);
+		else
+			app.stream_wait = task_wait;
+	}
 	for (long i = 0; i <= nthreads; i++)
 		if (pthread_create(&tids[i], NULL, i < nthreads ? worker : reserve, NULL) != 0) {
 			log_msg(LOG_CRITICAL, __FILE__, __LINE__, "cannot start worker thread %ld", i);
 			return EX_SOFTWARE_;
 		}
-	log_info("%s %s serving FastCGI with %ld threads (up to %ld more for streams) and a reserve (%s)",
+	log_info("%s %s serving FastCGI with %ld threads (up to %ld more for streams), a reserve and "
+		 "a wait loop for %ld streams (%s)",
 		 app.cfg.project_name, app.cfg.project_version, nthreads, max_workers - nthreads,
-		 config_env_name(app.cfg.env));
+		 loop ? app.cfg.loop_streams : 0L, config_env_name(app.cfg.env));
 	procman_worker_ready();
 
 	int sig = 0;
@@ -639,11 +751,11 @@ static int serve_fastcgi(const struct options *o)
 	for (long i = 0; i < nthreads; i++)
 		pthread_join(tids[i], NULL);
 	pool_join_added();
-	struct request req;
-	memset(&req, 0, sizeof req);
-	for (FCGX_Request *c; (c = park_pop());)
-		serve_detached(c, &req, false);
-	request_free(&req);
+	wl_stop(loop);  /* its streams end as the workers' did */
+	loop = NULL;
+	app.stream_wait = NULL;
+	for (struct task *t; (t = park_pop());)
+		serve_parked(t, false);
 	free(parked);
 	free(tids);
 	return EX_OK_;

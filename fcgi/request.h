@@ -50,6 +50,7 @@ enum cgi_var {
 struct request {
 	const struct app *app;
 	const struct req_io *io;
+	struct fiber *fiber;         /* the stack it runs on, when its waits may leave the thread; NULL: none */
 
 	const char *cgi[CGI_COUNT];  /* each variable's value, borrowed from io; NULL: absent */
 	const char *method;          /* borrowed from io */

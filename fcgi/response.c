@@ -209,7 +209,7 @@ const body_writer *resp_stream_begin(struct request *req)
 	const body_writer *w = resp_body_begin(req, "text/event-stream");
 	if (req->app->usage && um_gauge_add(req->app->usage, 0, 1) == 0)
 		req->stream_counted = true;
-	if (req->app->stream_began)
+	if (req->app->stream_began && !req->fiber)  /* a fiber's waits hold no thread */
 		req->app->stream_began();
 	stream_flush(req);
 	return w;

@@ -223,8 +223,9 @@ static int authenticate(struct request *req)
 	return req->key ? check_key_validity(req, req->key) : 0;
 }
 
-/* The steps before the handler, in order; any may answer instead of it. */
-static int admit(struct request *req, const char *allow, bool path_known)
+/* The steps before the handler, in order; any may answer instead of it.
+ * Not inlined: its frames would stay on the stack of every stream. */
+__attribute__((noinline)) static int admit(struct request *req, const char *allow, bool path_known)
 {
 	if (!req->route) {
 		if (path_known) {

@@ -1,5 +1,6 @@
 // streams.test.mjs: many concurrent streams through one process, more than its
-// THREADS: the pool adds a thread per stream (STREAM_THREADS) and ends them when
+// THREADS: they wait in the wait loop with no thread each (LOOP_STREAMS), past
+// it the pool adds a thread per stream (STREAM_THREADS) and ends them when
 // idle; every stream complete and in order, relayed ones too, nothing refused.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -46,10 +47,13 @@ function accessLines(srv) {
   return srv.log().split('\n').filter((l) => / access .*"\/v1\/chat\/completions"/.test(l));
 }
 
+// main, the workers, the reserve, the wait loop, and what the runtime may add
+const FEW_THREADS = 8;
+
 describe('many concurrent streams through one process', () => {
   let up; let px;
   before(async () => {
-    // 1 worker, so that every stream past the first runs on an added thread
+    // 1 worker: every stream but one waits in the loop, or would hold an added thread
     up = await startServer({ threads: 1, env: { MOCK_STREAM_DELAY_MS: '20', STREAM_THREADS: '256' } });
     px = await startServer({
       threads: 2,
@@ -64,7 +68,7 @@ describe('many concurrent streams through one process', () => {
     if (up) await up.stop();
   });
 
-  test('96 mock streams at once on 1 worker: all complete, in order, while /health answers', async () => {
+  test('96 mock streams at once on 1 worker: all complete, in order, while /health answers, no thread added', async () => {
     const want = await wholeText(up, 'blueprint-standard');
     const before = accessLines(up).length;
     const all = Promise.all(Array.from({ length: 96 }, () => stream(up, 'blueprint-standard')));
@@ -79,7 +83,7 @@ describe('many concurrent streams through one process', () => {
       assert.equal(s.finish, 'stop');
       assert.ok(s.done, 'ends with [DONE]');
     }
-    assert.ok(peak > 48, `threads were added for the streams (${peak} at the peak)`);
+    assert.ok(peak <= FEW_THREADS, `the streams waited in the loop, not on threads (${peak} at the peak)`);
     const lines = accessLines(up).slice(before);
     assert.equal(lines.filter((l) => / 200 /.test(l) && /tokens=\d+\+\d+/.test(l)).length, 96);
   });
@@ -87,7 +91,12 @@ describe('many concurrent streams through one process', () => {
   test('64 relayed streams at once: each upstream stream complete, usage settled, no 5xx', async () => {
     const want = await wholeText(px, 'relay');
     const before = accessLines(px).length;
+    let peak = 0; let running = true;
+    const watch = (async () => { while (running) { peak = Math.max(peak, appThreads(px)); await sleep(20); } })();
     const res = await Promise.all(Array.from({ length: 64 }, () => stream(px, 'relay')));
+    running = false;
+    await watch;
+    assert.ok(peak <= FEW_THREADS, `the relayed streams waited in the loop, not on threads (${peak} at the peak)`);
     for (const s of res) {
       assert.equal(s.status, 200);
       assert.equal(s.text, want);
@@ -100,10 +109,33 @@ describe('many concurrent streams through one process', () => {
   });
 });
 
+describe('a full wait loop: the streams past LOOP_STREAMS hold threads', () => {
+  let srv;
+  before(async () => {
+    srv = await startServer({ threads: 1, env: { MOCK_STREAM_DELAY_MS: '20', STREAM_THREADS: '256', LOOP_STREAMS: '4' } });
+  });
+  after(async () => { if (srv) await srv.stop(); });
+
+  test('LOOP_STREAMS=4: 48 mock streams all complete; 4 wait in the loop, the others add threads', async () => {
+    const want = await wholeText(srv, 'blueprint-standard');
+    const all = Promise.all(Array.from({ length: 48 }, () => stream(srv, 'blueprint-standard')));
+    await sleep(150);
+    const peak = appThreads(srv);
+    const res = await all;
+    for (const s of res) {
+      assert.equal(s.status, 200);
+      assert.equal(s.text, want);
+      assert.ok(s.done);
+    }
+    assert.ok(peak > 24, `the streams the loop had no room for held threads (${peak} at the peak)`);
+  });
+});
+
 describe('the added threads are bounded and end when idle', () => {
   let srv;
   before(async () => {
-    srv = await startServer({ threads: 1, env: { MOCK_STREAM_DELAY_MS: '20', STREAM_THREADS: '2' } });
+    // LOOP_STREAMS=0: every stream holds a thread, as a process without the loop does
+    srv = await startServer({ threads: 1, env: { MOCK_STREAM_DELAY_MS: '20', STREAM_THREADS: '2', LOOP_STREAMS: '0' } });
   });
   after(async () => { if (srv) await srv.stop(); });
 
