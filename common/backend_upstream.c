@@ -28,7 +28,7 @@
 /* A stream's receive buffer: its events come a few hundred bytes at a
  * time, and libcurl's own 16 KiB, one per stream, were ~12 MiB of 1,000
  * streams' memory. A whole answer keeps libcurl's default. */
-#define STREAM_BUFFER_BYTES 4096
+#define STREAM_BUFFER_BYTES 1024  /* libcurl's least */
 
 /* An easy handle and the multi handle it runs in, kept from one transfer
  * to the next in a pool the module owns, so that the multi's connection

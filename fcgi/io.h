@@ -5,8 +5,25 @@
 
 struct FCGX_Request;
 
+/* A FastCGI answer written without libfcgi's buffers (8 KiB in, 8 KiB out
+ * and 512 err, ~17 KiB a request): for a stream waiting in the wait loop,
+ * whose events come a few hundred bytes at a time. */
+struct fcgx_lean {
+	struct FCGX_Request *r;  /* borrowed */
+	strbuf pending;          /* what is written and not yet flushed */
+	bool failed;             /* a write failed: the client is gone */
+};
+#define LEAN_KEEP 4096       /* the most of pending kept between flushes */
+
 /* Fills io so that it reads and writes the FastCGI request r (borrowed). */
 void io_fcgx_bind(struct req_io *io, struct FCGX_Request *r);
+/* From now on io writes r's answer itself, as FastCGI records to r's
+ * connection: what libfcgi holds is flushed and its streams freed (the
+ * request body must have been read). r's variables stay until the end. */
+void io_fcgx_lean(struct req_io *io, struct fcgx_lean *l, struct FCGX_Request *r);
+/* Ends the answer begun by io_fcgx_lean(): the end of stdout and
+ * FCGI_END_REQUEST, then FCGX_Finish_r(r) frees the rest and closes. */
+void io_fcgx_lean_finish(struct fcgx_lean *l);
 /* Fills io for the CGI request of this process: environment, stdin, stdout. */
 void io_cgi_bind(struct req_io *io);
 

@@ -1,7 +1,12 @@
 /* io_fcgx.c: a request carried by libfcgi's FCGX streams */
+#include <errno.h>
 #include <limits.h>
 #include <poll.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
+#include <fastcgi.h>
 #include <fcgiapp.h>
 
 #include "io.h"
@@ -59,4 +64,104 @@ void io_fcgx_bind(struct req_io *io, struct FCGX_Request *r)
 	io->out.write = fcgx_write;
 	io->out.flush = fcgx_flush;
 	io->gone = fcgx_gone;
+}
+
+/* ---- lean: the answer of a stream that waits in the loop ---- */
+
+/* Writes all of iov[0..n) to fd (blocking, as libfcgi's own writes). */
+static int write_all(int fd, struct iovec *iov, int n)
+{
+	while (n > 0) {
+		ssize_t k = writev(fd, iov, n);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return -1;
+		while (n > 0 && (size_t)k >= iov->iov_len) {
+			k -= (ssize_t)iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (n > 0) {
+			iov->iov_base = (char *)iov->iov_base + k;
+			iov->iov_len -= (size_t)k;
+		}
+	}
+	return 0;
+}
+
+static void record_header(FCGI_Header *h, int type, int request_id, size_t len)
+{
+	h->version = FCGI_VERSION_1;
+	h->type = (unsigned char)type;
+	h->requestIdB1 = (unsigned char)(request_id >> 8);
+	h->requestIdB0 = (unsigned char)request_id;
+	h->contentLengthB1 = (unsigned char)(len >> 8);
+	h->contentLengthB0 = (unsigned char)len;
+	h->paddingLength = 0;
+	h->reserved = 0;
+}
+
+/* What is pending, as FCGI_STDOUT records of at most FCGI_MAX_LENGTH. */
+static int lean_flush(void *ctx)
+{
+	struct fcgx_lean *l = ctx;
+	for (size_t at = 0; !l->failed && at < l->pending.len;) {
+		size_t n = l->pending.len - at < FCGI_MAX_LENGTH ? l->pending.len - at : FCGI_MAX_LENGTH;
+		FCGI_Header h;
+		record_header(&h, FCGI_STDOUT, l->r->requestId, n);
+		struct iovec iov[2] = { { &h, sizeof h }, { l->pending.buf + at, n } };
+		l->failed = write_all(l->r->ipcFd, iov, 2) != 0;
+		at += n;
+	}
+	sb_reset(&l->pending);
+	if (l->pending.cap > LEAN_KEEP)
+		sb_free(&l->pending);  /* a large answer's buffer goes; an event's stays */
+	return l->failed ? -1 : 0;
+}
+
+static int lean_write(void *ctx, const char *p, size_t n)
+{
+	struct fcgx_lean *l = ctx;
+	if (l->failed)
+		return -1;
+	sb_append(&l->pending, p, n);
+	return l->pending.len >= FCGI_MAX_LENGTH ? lean_flush(l) : 0;
+}
+
+static long lean_read(void *ctx, char *buf, size_t n)
+{
+	(void)ctx; (void)buf; (void)n;
+	return 0;  /* the body was read before the first wait */
+}
+
+void io_fcgx_lean(struct req_io *io, struct fcgx_lean *l, struct FCGX_Request *r)
+{
+	l->r = r;
+	l->pending = (strbuf)STRBUF_INIT;
+	l->failed = FCGX_FFlush(r->out) != 0 || FCGX_GetError(r->out) != 0;
+	FCGX_FreeStream(&r->in);
+	FCGX_FreeStream(&r->out);
+	FCGX_FreeStream(&r->err);
+	io->read = lean_read;
+	io->out.ctx = l;
+	io->out.write = lean_write;
+	io->out.flush = lean_flush;
+}
+
+void io_fcgx_lean_finish(struct fcgx_lean *l)
+{
+	lean_flush(l);
+	FCGI_Header out, end;
+	FCGI_EndRequestBody body;
+	memset(&body, 0, sizeof body);
+	body.protocolStatus = FCGI_REQUEST_COMPLETE;
+	record_header(&out, FCGI_STDOUT, l->r->requestId, 0);  /* the end of stdout */
+	record_header(&end, FCGI_END_REQUEST, l->r->requestId, sizeof body);
+	struct iovec iov[3] = { { &out, sizeof out }, { &end, sizeof end }, { &body, sizeof body } };
+	if (!l->failed)
+		write_all(l->r->ipcFd, iov, 3);
+	sb_free(&l->pending);
+	l->r->keepConnection = 0;
+	FCGX_Finish_r(l->r);  /* its streams are gone: it frees the variables and closes */
 }

@@ -282,6 +282,7 @@ struct task {
 	struct req_io io;
 	struct request req;
 	struct wl_wait wait;   /* wait.fiber: the fiber req runs on */
+	struct fcgx_lean lean; /* its answer once in the loop, without libfcgi's buffers */
 	bool in_loop;          /* it has waited in the loop: the loop's from then on */
 	bool holds_thread;     /* the loop had no room: it waits on its thread */
 };
@@ -312,8 +313,7 @@ static void task_serve(void *arg)
 	route_dispatch(&t->req);
 	if (t->in_loop) {
 		request_end(&t->req);
-		t->r.keepConnection = 0;  /* no worker takes the connection back */
-		FCGX_Finish_r(&t->r);
+		io_fcgx_lean_finish(&t->lean);  /* closes: no worker takes the connection back */
 	}
 }
 
@@ -338,6 +338,7 @@ static int task_wait(struct request *req, int fd, long ms)
 			return -1;
 		}
 		t->in_loop = true;
+		io_fcgx_lean(&t->io, &t->lean, &t->r);
 	}
 	t->wait.fd = fd;
 	t->wait.due_ms = wl_now_ms() + ms;
