@@ -1,4 +1,4 @@
-/* fiber.c: stacks of their own for requests that may wait long, switched with ucontext */
+/* fiber.c: stacks of their own for requests that may wait long, switched without a system call */
 #include "fiber.h"
 
 #include <pthread.h>
@@ -41,16 +41,111 @@
 #endif
 #define POOL_MAX 64   /* idle stacks kept: a burst of streams is not mapped again */
 
+/* ---- switching ---- */
+
+/* On x86-64, a switch saves the callee-saved registers on the stack it
+ * leaves and takes the other's: a few instructions. glibc's swapcontext
+ * also saves and sets the signal mask, a system call each way: two for
+ * every request on a route that may stream, two for every event of a
+ * waiting stream. Elsewhere, ucontext. */
+#if defined(__x86_64__) && !defined(FIBER_UCONTEXT)  /* FIBER_UCONTEXT: the other way, on x86-64 too */
+struct context {
+	void *sp;
+};
+void oaf_fiber_switch(void **save_sp, void *to_sp);
+void oaf_fiber_start(void);
+__asm__(".text\n"
+	".globl oaf_fiber_switch\n.hidden oaf_fiber_switch\n.type oaf_fiber_switch, @function\n"
+	"oaf_fiber_switch:\n"
+	"\tpushq %rbp\n\tpushq %rbx\n\tpushq %r12\n\tpushq %r13\n\tpushq %r14\n\tpushq %r15\n"
+	"\tmovq %rsp, (%rdi)\n"
+	"\tmovq %rsi, %rsp\n"
+	"\tpopq %r15\n\tpopq %r14\n\tpopq %r13\n\tpopq %r12\n\tpopq %rbx\n\tpopq %rbp\n"
+	"\tret\n"
+	".size oaf_fiber_switch, .-oaf_fiber_switch\n"
+	/* a new fiber's first switch returns here, r13 its function, r12 its argument */
+	".globl oaf_fiber_start\n.hidden oaf_fiber_start\n.type oaf_fiber_start, @function\n"
+	"oaf_fiber_start:\n"
+	"\tmovq %r12, %rdi\n"
+	"\tcallq *%r13\n"
+	"\tud2\n"
+	".size oaf_fiber_start, .-oaf_fiber_start\n");
+
+#define switch_context(from, to) oaf_fiber_switch(&(from)->sp, (to)->sp)
+
+/* A context that, switched to, calls fn(arg) on the stack [lo, hi). */
+static int make_context(struct context *c, char *lo, char *hi, void (*fn)(void *), void *arg)
+{
+	(void)lo;
+	/* the return slot 16-aligned + 8, so that fn is entered as if called */
+	void **sp = (void **)(((uintptr_t)hi & ~(uintptr_t)15) - 24);
+	*sp = (void *)oaf_fiber_start;
+	sp -= 6;
+	sp[0] = sp[1] = sp[4] = sp[5] = NULL;  /* r15, r14, rbx, rbp */
+	sp[2] = (void *)fn;                    /* r13 */
+	sp[3] = arg;                           /* r12 */
+	c->sp = sp;
+	return 0;
+}
+#else
+struct context {
+	ucontext_t uc;
+};
+
+/* swapcontext, but not ASan's: its interceptor warns once per process
+ * that it may err, and the switches are told to ASan here anyway. */
+#ifdef FIBER_ASAN
+__attribute__((noinline)) static void switch_uc(ucontext_t *from, ucontext_t *to)
+{
+	volatile bool back = false;
+	getcontext(from);
+	if (!back) {
+		back = true;
+		setcontext(to);
+	}
+}
+#define switch_context(from, to) switch_uc(&(from)->uc, &(to)->uc)
+#else
+#define switch_context(from, to) swapcontext(&(from)->uc, &(to)->uc)
+#endif
+
+static void (*start_fn)(void *);
+
+/* makecontext passes ints: the argument's address in two halves */
+static void uc_entry(unsigned hi, unsigned lo)
+{
+	start_fn((void *)(((uintptr_t)hi << 16 << 16) | (uintptr_t)lo));
+}
+
+/* Apart, so that getcontext (which returns twice) clobbers no caller's
+ * variables. */
+__attribute__((noinline)) static int make_context(struct context *c, char *lo, char *hi, void (*fn)(void *),
+						  void *arg)
+{
+	if (getcontext(&c->uc) != 0)
+		return -1;
+	c->uc.uc_stack.ss_sp = lo;
+	c->uc.uc_stack.ss_size = (size_t)(hi - lo);
+	c->uc.uc_link = NULL;
+	start_fn = fn;  /* always the same: entry() */
+	uintptr_t p = (uintptr_t)arg;
+	makecontext(&c->uc, (void (*)(void))uc_entry, 2, (unsigned)(p >> 16 >> 16), (unsigned)(p & 0xffffffffu));
+	return 0;
+}
+#endif
+
 /* One mapping per fiber: a guard page, the stack, and this struct at its
  * top, so that a fiber is one mmap (and none when the pool has one). */
 struct fiber {
-	ucontext_t self;     /* where the fiber stands while it is not running */
-	ucontext_t caller;   /* who resumed it last */
+	struct context self;    /* where the fiber stands while it is not running */
+	struct context caller;  /* who resumed it last */
 	fiber_fn *fn;
 	void *arg;
 	bool done;
 	char *base;          /* the mapping: guard page, then the stack */
 	size_t map_bytes;
+	char *stack_lo;      /* the stack: [stack_lo, this struct) */
+	size_t stack_bytes;
 	char *sp;            /* about where a yielded fiber's stack ends */
 	unsigned valgrind_id;  /* its registration with valgrind */
 #ifdef FIBER_ASAN
@@ -124,26 +219,10 @@ static void finish_switch(struct fiber *f, void *save, const void **bottom, size
 	(void)f; (void)save; (void)bottom; (void)size;
 }
 
-/* swapcontext, but not ASan's: its interceptor warns once per process
- * that it may err, and the switches are told to ASan here anyway. */
-#ifdef FIBER_ASAN
-__attribute__((noinline)) static void switch_context(ucontext_t *from, ucontext_t *to)
+/* Where every fiber starts: its function, then back for good. */
+static void entry(void *arg)
 {
-	volatile bool back = false;
-	getcontext(from);
-	if (!back) {
-		back = true;
-		setcontext(to);
-	}
-}
-#else
-#define switch_context(from, to) swapcontext((from), (to))
-#endif
-
-/* makecontext passes ints: the fiber's address in two halves */
-static void entry(unsigned hi, unsigned lo)
-{
-	struct fiber *f = (struct fiber *)(((uintptr_t)hi << 16 << 16) | (uintptr_t)lo);
+	struct fiber *f = arg;
 #ifdef FIBER_ASAN
 	finish_switch(f, NULL, &f->caller_bottom, &f->caller_size);
 #endif
@@ -152,25 +231,7 @@ static void entry(unsigned hi, unsigned lo)
 #ifdef FIBER_ASAN
 	start_switch(f, NULL, f->caller_bottom, f->caller_size);  /* NULL: this stack is done */
 #endif
-	setcontext(&f->caller);
-}
-
-/* Apart, so that getcontext (which returns twice) clobbers no caller's
- * variables. */
-__attribute__((noinline)) static int context_init(struct fiber *f)
-{
-	if (getcontext(&f->self) != 0)
-		return -1;
-	f->self.uc_stack.ss_sp = f->base + page_bytes();
-	f->self.uc_stack.ss_size = (size_t)((char *)f - (f->base + page_bytes()));
-	f->self.uc_link = NULL;
-#ifdef FIBER_ASAN
-	/* a fiber that ended left its last frame's redzones poisoned */
-	__asan_unpoison_memory_region(f->self.uc_stack.ss_sp, f->self.uc_stack.ss_size);
-#endif
-	uintptr_t p = (uintptr_t)f;
-	makecontext(&f->self, (void (*)(void))entry, 2, (unsigned)(p >> 16 >> 16), (unsigned)(p & 0xffffffffu));
-	return 0;
+	switch_context(&f->self, &f->caller);
 }
 
 struct fiber *fiber_new(fiber_fn *fn, void *arg)
@@ -188,7 +249,13 @@ struct fiber *fiber_new(fiber_fn *fn, void *arg)
 	f->arg = arg;
 	f->base = m;
 	f->map_bytes = map_bytes();
-	if (context_init(f) != 0) {
+	f->stack_lo = m + page_bytes();
+	f->stack_bytes = (size_t)((char *)f - f->stack_lo);
+#ifdef FIBER_ASAN
+	/* a fiber that ended left its last frame's redzones poisoned */
+	__asan_unpoison_memory_region(f->stack_lo, f->stack_bytes);
+#endif
+	if (make_context(&f->self, f->stack_lo, (char *)f, entry, f) != 0) {
 		map_put(m);
 		return NULL;
 	}
@@ -201,7 +268,7 @@ struct fiber *fiber_new(fiber_fn *fn, void *arg)
 bool fiber_resume(struct fiber *f)
 {
 	void *save = NULL;
-	start_switch(f, &save, f->self.uc_stack.ss_sp, f->self.uc_stack.ss_size);
+	start_switch(f, &save, f->stack_lo, f->stack_bytes);
 	switch_context(&f->caller, &f->self);
 	finish_switch(f, save, NULL, NULL);
 	return f->done;

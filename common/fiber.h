@@ -9,7 +9,9 @@
  * another thread: a stream started by a worker thread waits in the wait
  * loop's thread (wait_loop.h) with only the frames it waits in, and no
  * thread of its own. One thread at a time runs a fiber. Code on a fiber
- * must not hold a lock or a thread-local across a yield. */
+ * must not hold a lock or a thread-local across a yield, nor keep the
+ * address of one: the compiler may ask errno's address or pthread_self()
+ * once for a whole function (they are declared const). */
 struct fiber;
 typedef void fiber_fn(void *arg);
 

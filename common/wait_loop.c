@@ -16,6 +16,10 @@
 #include "xalloc.h"
 
 #define EVENTS 64   /* taken from epoll per pass */
+/* A fiber that may wait this long keeps only the stack pages of the
+ * frames it waits in; one back sooner (the mock's next word) keeps its
+ * pages, which trimming would cost a system call and faults an event. */
+#define TRIM_AFTER_MS 50
 
 struct wait_loop {
 	int ep;                  /* epoll: the fibers' descriptors (edge-triggered) and wake */
@@ -121,7 +125,8 @@ static void arm(struct wait_loop *l, struct wl_wait *w)
 		}
 	}
 	heap_push(l, w);
-	fiber_trim(w->fiber);
+	if (w->due_ms - wl_now_ms() >= TRIM_AFTER_MS)
+		fiber_trim(w->fiber);
 }
 
 /* Runs w's fiber until it waits again (armed anew) or is done. */
