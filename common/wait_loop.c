@@ -112,16 +112,19 @@ static void heap_remove(struct wait_loop *l, struct wl_wait *w)
  * is done, so that waiting again costs no system call. */
 static void arm(struct wait_loop *l, struct wl_wait *w)
 {
-	if (w->fd != w->armed_fd) {
+	unsigned events = w->events ? w->events : EPOLLIN;
+	if (w->fd != w->armed_fd || events != w->armed_events) {
 		if (w->armed_fd >= 0)
 			epoll_ctl(l->ep, EPOLL_CTL_DEL, w->armed_fd, NULL);
 		w->armed_fd = -1;
 		if (w->fd >= 0) {
-			struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP | EPOLLET, .data.ptr = w };
-			if (epoll_ctl(l->ep, EPOLL_CTL_ADD, w->fd, &ev) == 0)
+			struct epoll_event ev = { .events = events | EPOLLRDHUP | EPOLLET, .data.ptr = w };
+			if (epoll_ctl(l->ep, EPOLL_CTL_ADD, w->fd, &ev) == 0) {
 				w->armed_fd = w->fd;
-			else  /* its time still wakes it, and the fiber looks itself */
+				w->armed_events = events;
+			} else {  /* its time still wakes it, and the fiber looks itself */
 				log_warn("wait loop: cannot watch descriptor %d: %s", w->fd, strerror(errno));
+			}
 		}
 	}
 	heap_push(l, w);

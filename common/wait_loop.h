@@ -19,10 +19,12 @@ struct wait_loop;
  * wl_adopt() until done() (below) is called with it. */
 struct wl_wait {
 	struct fiber *fiber;
-	int fd;              /* readable (or hung up) wakes the fiber; -1: only the time */
+	int fd;              /* ready for events (or hung up) wakes the fiber; -1: only the time */
+	unsigned events;     /* EPOLLIN or EPOLLOUT; 0: EPOLLIN */
 	int64_t due_ms;      /* ... as does wl_now_ms() reaching this */
 	/* the loop's own */
 	int armed_fd;        /* fd as registered with the loop's epoll, or -1 */
+	unsigned armed_events;
 	size_t heap_i;       /* its place in the loop's timer heap; SIZE_MAX: none */
 	struct wl_wait *next; /* in the loop's inbox */
 };

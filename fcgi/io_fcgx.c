@@ -1,9 +1,12 @@
 /* io_fcgx.c: a request carried by libfcgi's FCGX streams */
 #include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <fastcgi.h>
@@ -68,15 +71,43 @@ void io_fcgx_bind(struct req_io *io, struct FCGX_Request *r)
 
 /* ---- lean: the answer of a stream that waits in the loop ---- */
 
-/* Writes all of iov[0..n) to fd (blocking, as libfcgi's own writes). */
-static int write_all(int fd, struct iovec *iov, int n)
+/* Waits for l's connection to take more: through wait_out, else poll.
+ * -1 once it has taken nothing for LEAN_STALL_MS. */
+static int wait_out(struct fcgx_lean *l, int64_t *stalled_ms)
 {
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	if (!*stalled_ms)
+		*stalled_ms = now;
+	long left = (long)(*stalled_ms + LEAN_STALL_MS - now);
+	if (left <= 0)
+		return -1;
+	if (!l->wait_out || l->wait_out(l->wait_ctx, l->r->ipcFd, left) != 0) {
+		struct pollfd p = { .fd = l->r->ipcFd, .events = POLLOUT };
+		if (poll(&p, 1, (int)left) < 0 && errno != EINTR)
+			return -1;
+	}
+	return 0;
+}
+
+/* Sends all of iov[0..n) on l's connection without blocking the thread. */
+static int send_all(struct fcgx_lean *l, struct iovec *iov, int n)
+{
+	int64_t stalled_ms = 0;
 	while (n > 0) {
-		ssize_t k = writev(fd, iov, n);
+		struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)n };
+		ssize_t k = sendmsg(l->r->ipcFd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (k < 0 && errno == EINTR)
 			continue;
+		if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (wait_out(l, &stalled_ms) != 0)
+				return -1;
+			continue;
+		}
 		if (k <= 0)
 			return -1;
+		stalled_ms = 0;
 		while (n > 0 && (size_t)k >= iov->iov_len) {
 			k -= (ssize_t)iov->iov_len;
 			iov++;
@@ -111,7 +142,7 @@ static int lean_flush(void *ctx)
 		FCGI_Header h;
 		record_header(&h, FCGI_STDOUT, l->r->requestId, n);
 		struct iovec iov[2] = { { &h, sizeof h }, { l->pending.buf + at, n } };
-		l->failed = write_all(l->r->ipcFd, iov, 2) != 0;
+		l->failed = send_all(l, iov, 2) != 0;
 		at += n;
 	}
 	sb_reset(&l->pending);
@@ -135,9 +166,12 @@ static long lean_read(void *ctx, char *buf, size_t n)
 	return 0;  /* the body was read before the first wait */
 }
 
-void io_fcgx_lean(struct req_io *io, struct fcgx_lean *l, struct FCGX_Request *r)
+void io_fcgx_lean(struct req_io *io, struct fcgx_lean *l, struct FCGX_Request *r,
+		  int (*wait)(void *ctx, int fd, long ms), void *wait_ctx)
 {
 	l->r = r;
+	l->wait_out = wait;
+	l->wait_ctx = wait_ctx;
 	l->pending = (strbuf)STRBUF_INIT;
 	l->failed = FCGX_FFlush(r->out) != 0 || FCGX_GetError(r->out) != 0;
 	FCGX_FreeStream(&r->in);
@@ -160,7 +194,7 @@ void io_fcgx_lean_finish(struct fcgx_lean *l)
 	record_header(&end, FCGI_END_REQUEST, l->r->requestId, sizeof body);
 	struct iovec iov[3] = { { &out, sizeof out }, { &end, sizeof end }, { &body, sizeof body } };
 	if (!l->failed)
-		write_all(l->r->ipcFd, iov, 3);
+		send_all(l, iov, 3);
 	sb_free(&l->pending);
 	l->r->keepConnection = 0;
 	FCGX_Finish_r(l->r);  /* its streams are gone: it frees the variables and closes */

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 #include <sys/resource.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -317,6 +318,8 @@ static void task_serve(void *arg)
 	}
 }
 
+static int task_wait_out(void *ctx, int fd, long ms);
+
 /* app.stream_wait, on the request's fiber: the first wait takes a place
  * in the loop and leaves the worker (serve() hands the task over); each
  * one yields to the loop until fd or the time comes. -1: no place, the
@@ -338,12 +341,26 @@ static int task_wait(struct request *req, int fd, long ms)
 			return -1;
 		}
 		t->in_loop = true;
-		io_fcgx_lean(&t->io, &t->lean, &t->r);
+		io_fcgx_lean(&t->io, &t->lean, &t->r, task_wait_out, t);
 	}
 	t->wait.fd = fd;
+	t->wait.events = EPOLLIN;
 	t->wait.due_ms = wl_now_ms() + ms;
 	fiber_yield(req->fiber);
 	log_set_request_id(req->id);  /* perhaps another thread's now */
+	return 0;
+}
+
+/* The lean writer's wait for a client that reads slowly: in the loop,
+ * so that it holds up no other stream. */
+static int task_wait_out(void *ctx, int fd, long ms)
+{
+	struct task *t = ctx;
+	t->wait.fd = fd;
+	t->wait.events = EPOLLOUT;
+	t->wait.due_ms = wl_now_ms() + ms;
+	fiber_yield(t->wait.fiber);
+	log_set_request_id(t->req.id);
 	return 0;
 }
 

@@ -9,6 +9,8 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -22,6 +24,7 @@ static struct wait_loop *loop;
 struct waiter {
 	struct wl_wait w;
 	int fd;
+	unsigned events;      /* 0: readable */
 	long ms;
 	int rounds;
 	int woke;
@@ -39,6 +42,7 @@ static void waiter_main(void *arg)
 	struct waiter *x = arg;
 	for (int i = 0; i < x->rounds; i++) {
 		x->w.fd = x->fd;
+		x->w.events = x->events;
 		x->w.due_ms = wl_now_ms() + (i && x->later_ms ? x->later_ms : x->ms);
 		fiber_yield(x->w.fiber);
 		x->woke_ms[x->woke++] = wl_now_ms();
@@ -47,7 +51,7 @@ static void waiter_main(void *arg)
 			x->fd = -1;
 		}
 	}
-	order[atomic_fetch_add(&order_n, 1)] = (int)x->ms;
+	order[atomic_fetch_add(&order_n, 1) % 8] = (int)x->ms;
 }
 
 static void on_done(struct wl_wait *w, void *ctx)
@@ -172,6 +176,33 @@ static void test_a_forgotten_descriptor_wakes_no_more(void **state)
 	close(p[1]);
 }
 
+/* A client that reads slowly: its stream waits for room in the loop
+ * while the others go on; room wakes it. */
+static void test_a_full_connection_waits_without_holding_the_others(void **state)
+{
+	(void)state;
+	int sv[2];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	int small = 4096;
+	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+	char chunk[1024] = { 0 };
+	while (send(sv[0], chunk, sizeof chunk, MSG_DONTWAIT) > 0)
+		;
+	struct waiter full = { .fd = sv[0], .events = EPOLLOUT, .ms = 60000, .rounds = 1 };
+	struct waiter other = { .fd = -1, .ms = 20, .rounds = 3 };
+	start(&full);
+	start(&other);
+	wait_done(&other);  /* three waits of its own while the full one waits */
+	assert_false(atomic_load(&full.done));
+	char sink[65536];
+	while (recv(sv[1], sink, sizeof sink, MSG_DONTWAIT) > 0)
+		;
+	wait_done(&full);
+	assert_true(full.woke_ms[0] < other.woke_ms[2] + 30000);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -179,6 +210,7 @@ int main(void)
 		cmocka_unit_test(test_times_wake_in_their_order),
 		cmocka_unit_test(test_places_are_bounded_and_given_back),
 		cmocka_unit_test(test_a_forgotten_descriptor_wakes_no_more),
+		cmocka_unit_test(test_a_full_connection_waits_without_holding_the_others),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
