@@ -4,6 +4,7 @@
 // idle; every stream complete and in order, relayed ones too, nothing refused.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { call, startServer, TOKEN } from './harness.mjs';
 
@@ -184,5 +185,63 @@ describe('the added threads are bounded and end when idle', () => {
     assert.equal(await settled(), rest);
     const again = await stream(srv, 'blueprint-standard');
     assert.equal(again.text, want);
+  });
+});
+
+// A FastCGI request whose reader takes nothing: the app's connection fills
+// (behind lighttpd or nginx a client that stops reading fills theirs,
+// after they have taken megabytes); its stream, in the loop, waits there
+// for room, and must not hold up the other streams waiting in that loop.
+function fcgiRecord(type, content) {
+  const h = Buffer.alloc(8);
+  h.writeUInt8(1, 0); h.writeUInt8(type, 1); h.writeUInt16BE(1, 2);
+  h.writeUInt16BE(content.length, 4);
+  return Buffer.concat([h, content]);
+}
+function fcgiParams(vars) {
+  const parts = [];
+  for (const [k, v] of Object.entries(vars)) {
+    const kb = Buffer.from(k); const vb = Buffer.from(v);
+    const len = (n) => { if (n < 128) return Buffer.from([n]); const b = Buffer.alloc(4); b.writeUInt32BE(n | 0x80000000); return b; };
+    parts.push(len(kb.length), len(vb.length), kb, vb);
+  }
+  return Buffer.concat(parts);
+}
+
+describe('a reader that takes nothing holds up no other stream', () => {
+  let srv;
+  before(async () => {
+    srv = await startServer({ threads: 1, env: { MOCK_STREAM_DELAY_MS: '1' } });
+  });
+  after(async () => { if (srv) await srv.stop(); });
+
+  test('a stream of 128 choices to a FastCGI reader that never reads, then 8 streams all complete', async () => {
+    const body = Buffer.from(JSON.stringify({
+      model: 'blueprint-experimental', stream: true, n: 128,
+      messages: [{ role: 'user', content: 'word '.repeat(4000) }],
+    }));
+    const slow = net.connect(`${srv.dir}/app.sock`);
+    slow.pause();  // nothing is ever read
+    await new Promise((r) => slow.once('connect', r));
+    const params = fcgiParams({
+      REQUEST_METHOD: 'POST', REQUEST_URI: '/v1/chat/completions', SCRIPT_NAME: '', PATH_INFO: '/v1/chat/completions',
+      CONTENT_TYPE: 'application/json', CONTENT_LENGTH: String(body.length), HTTP_AUTHORIZATION: `Bearer ${TOKEN}`,
+      REMOTE_ADDR: '127.0.0.1', SERVER_SOFTWARE: 'test-reader', SERVER_PROTOCOL: 'HTTP/1.1',
+    });
+    slow.write(Buffer.concat([
+      fcgiRecord(1, Buffer.from([0, 1, 0, 0, 0, 0, 0, 0])),  // BEGIN_REQUEST: responder, no keep-alive
+      fcgiRecord(4, params), fcgiRecord(4, Buffer.alloc(0)),
+      fcgiRecord(5, body), fcgiRecord(5, Buffer.alloc(0)),
+    ]));
+    await sleep(2000);  // its answer fills the connection, and it waits in the loop
+    const t0 = Date.now();
+    const deadline = sleep(20000).then(() => { throw new Error('the other streams waited behind the full connection'); });
+    const res = await Promise.race([Promise.all(Array.from({ length: 8 }, () => stream(srv, 'blueprint-standard'))), deadline]);
+    for (const r of res) {
+      assert.equal(r.status, 200);
+      assert.ok(r.done, 'ends with [DONE]');
+    }
+    assert.ok(Date.now() - t0 < 20000);
+    slow.destroy();
   });
 });
