@@ -6,7 +6,6 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <ucontext.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -88,6 +87,8 @@ static int make_context(struct context *c, char *lo, char *hi, void (*fn)(void *
 	return 0;
 }
 #else
+#include <ucontext.h>  /* musl has none: a static build is x86-64 */
+
 struct context {
 	ucontext_t uc;
 };
