@@ -17,8 +17,9 @@ struct app {
 	sl_store *streams;           /* RATE_LIMIT_FILE.streams; NULL when no key has max_streams */
 	struct auth_keyring metrics_keys;  /* METRICS_TOKEN alone; empty when unset */
 	um_store *usage;             /* the shared usage counters (USAGE_FILE); NULL in unit tests */
-	/* Called as a stream's head goes out, by its thread: it will hold that
-	 * thread for the stream's length (main.c adds threads). NULL: nothing. */
+	/* Called by a stream's thread when the stream will hold it for its
+	 * length: as its head goes out (not on a fiber), or when the wait
+	 * loop is full (main.c adds threads). NULL: nothing. */
 	void (*stream_began)(void);
 	/* A chat_sink's wait (backend.h) for a request on a fiber
 	 * (req->fiber): held in the wait loop, so that the stream keeps no

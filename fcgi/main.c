@@ -291,20 +291,54 @@ static struct wait_loop *loop;  /* NULL: every stream holds a thread (LOOP_STREA
 
 #define TASK_OF(p, member) ((struct task *)((char *)(p) - offsetof(struct task, member)))
 
+/* Tasks done with, their buffers kept (request_end() trims them): the
+ * reserve takes one per request it accepts, and a stream's worker one per
+ * stream, which would otherwise each allocate a context and every buffer
+ * of it anew. */
+#define TASK_CACHE 16
+static pthread_mutex_t task_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct task *task_cache[TASK_CACHE];  /* guarded by task_lock */
+static int n_task_cache;                      /* guarded by task_lock */
+
 static struct task *task_new(void)
 {
-	struct task *t = xcalloc(1, sizeof *t);
+	pthread_mutex_lock(&task_lock);
+	struct task *t = n_task_cache ? task_cache[--n_task_cache] : NULL;
+	pthread_mutex_unlock(&task_lock);
+	if (!t)
+		t = xcalloc(1, sizeof *t);
 	FCGX_InitRequest(&t->r, -1, 0);
 	io_fcgx_bind(&t->io, &t->r);
+	t->wait.fiber = t->req.fiber = NULL;
+	t->in_loop = t->holds_thread = false;
 	return t;
 }
 
+/* Frees t, its connection closed; its buffers stay when it is cached. */
 static void task_free(struct task *t)
 {
 	if (t->r.ipcFd >= 0)
 		close(t->r.ipcFd);
-	request_free(&t->req);
-	free(t);
+	pthread_mutex_lock(&task_lock);
+	if (n_task_cache < TASK_CACHE) {
+		task_cache[n_task_cache++] = t;
+		t = NULL;
+	}
+	pthread_mutex_unlock(&task_lock);
+	if (t) {
+		request_free(&t->req);
+		free(t);
+	}
+}
+
+/* At exit: what the cache holds. */
+static void task_cache_free(void)
+{
+	while (n_task_cache > 0) {
+		struct task *t = task_cache[--n_task_cache];
+		request_free(&t->req);
+		free(t);
+	}
 }
 
 /* The fiber's function: the request, and once in the loop, its end. */
@@ -321,7 +355,7 @@ static void task_serve(void *arg)
 static int task_wait_out(void *ctx, int fd, long ms);
 
 /* app.stream_wait, on the request's fiber: the first wait takes a place
- * in the loop and leaves the worker (serve() hands the task over); each
+ * in the loop and leaves the worker (serve_task() hands the task over); each
  * one yields to the loop until fd or the time comes. -1: no place, the
  * backend waits on this thread. */
 static int task_wait(struct request *req, int fd, long ms)
@@ -774,6 +808,7 @@ static int serve_fastcgi(const struct options *o)
 	app.stream_wait = NULL;
 	for (struct task *t; (t = park_pop());)
 		serve_parked(t, false);
+	task_cache_free();
 	free(parked);
 	free(tids);
 	return EX_OK_;
