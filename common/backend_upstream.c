@@ -538,15 +538,17 @@ static size_t on_body(char *p, size_t size, size_t n, void *ctx)
 	return len;
 }
 
-/* Is the client of this stream due a keep-alive? Only once the stream
- * is ours to keep (the upstream answered 200 with events or keep-alives of
- * its own: then our head may go out, and no other deployment will be
- * tried), and after keepalive_ms of silence (sse_keepalive_period). */
+/* Is the stream ours to keep? The upstream answered 200 with events or
+ * keep-alives of its own: our head may go out, and no other deployment
+ * will be tried. */
 static bool ours_to_keep(const struct xfer *x)
 {
 	return x->stream && x->is_sse && x->status / 100 == 2 && (x->events || x->comments);
 }
 
+/* Is the client of this stream due a keep-alive? Only once the stream
+ * is ours to keep, and after keepalive_ms of silence
+ * (sse_keepalive_period). */
 static bool keepalive_due(const struct xfer *x, int64_t now)
 {
 	return ours_to_keep(x) && x->sink->keepalive && x->keepalive_ms > 0 &&
