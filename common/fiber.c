@@ -144,7 +144,6 @@ struct fiber {
 	void *arg;
 	bool done;
 	char *base;          /* the mapping: guard page, then the stack */
-	size_t map_bytes;
 	char *stack_lo;      /* the stack: [stack_lo, this struct) */
 	size_t stack_bytes;
 	char *sp;            /* about where a yielded fiber's stack ends */
@@ -249,7 +248,6 @@ struct fiber *fiber_new(fiber_fn *fn, void *arg)
 	f->fn = fn;
 	f->arg = arg;
 	f->base = m;
-	f->map_bytes = map_bytes();
 	f->stack_lo = m + page_bytes();
 	f->stack_bytes = (size_t)((char *)f - f->stack_lo);
 #ifdef FIBER_ASAN
