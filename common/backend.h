@@ -81,6 +81,10 @@ struct chat_sink {
 	 * thread. ms < 0: fd is waited for no more (its owner is about to
 	 * close or reuse it); returns 0 at once. Takes hctx. */
 	int (*wait)(void *hctx, int fd, long ms);
+	/* Optional, NULL when unset: are the request's waits already held by
+	 * that loop (it has waited there once)? Then a backend must make
+	 * every wait through wait(): the thread it runs on is the loop's. */
+	bool (*waits_in_loop)(void *hctx);
 };
 
 /* A backend. chat() answers req through sink and returns an oa_result

@@ -166,15 +166,15 @@ static CURLU *parsed_url(struct handles *h, const char *url)
 struct xfer;
 static int wait_ms(const struct xfer *x);
 
-/* A stream's wait through the sink (below), and its end. */
-static bool wait_in_sink(struct handles *h, const struct xfer *x, bool *parked);
+/* A transfer's wait through the sink (below), and its end. */
+static bool wait_in_sink(struct handles *h, struct xfer *x, bool *parked, long *thread_ms);
 static void wait_over(struct handles *h, const struct xfer *x);
 
 /* Runs the transfer on h's easy handle to its end through its multi,
  * waking when the upstream sends, or when x has something due (wait_ms), so
  * that on_progress (called on every pass) sees the limits and a departed
  * client in time. */
-static CURLcode perform(struct handles *h, const struct xfer *x)
+static CURLcode perform(struct handles *h, struct xfer *x)
 {
 	CURL *c = h->easy;
 	CURLM *m = h->multi;
@@ -188,9 +188,10 @@ static CURLcode perform(struct handles *h, const struct xfer *x)
 			cc = CURLE_RECV_ERROR;
 			break;
 		}
-		if (!running || wait_in_sink(h, x, &parked))
+		long thread_ms;
+		if (!running || wait_in_sink(h, x, &parked, &thread_ms))
 			continue;
-		if (curl->multi_wait(m, NULL, 0, wait_ms(x), NULL) != CURLM_OK) {
+		if (curl->multi_wait(m, NULL, 0, (int)thread_ms, NULL) != CURLM_OK) {
 			cc = CURLE_RECV_ERROR;
 			break;
 		}
@@ -238,6 +239,8 @@ struct xfer {
 	unsigned long comments; /* keep-alive lines seen so far */
 	long keepalive_ms;      /* how long the client may hear nothing (0: no keep-alives) */
 	bool pinged;            /* a keep-alive went to the client */
+	bool sent;              /* the whole request is on the wire: what is left is to read */
+	int unsent_wait_ms;     /* the last timed wait while it was not (see wait_in_sink) */
 	const char *deployment; /* its name, said to the sink before the first byte; NULL: none */
 	bool announced;
 	char retry_after[32];
@@ -555,23 +558,48 @@ static bool keepalive_due(const struct xfer *x, int64_t now)
 	       now - x->client_heard_ms >= x->keepalive_ms;
 }
 
-/* A stream that is ours to keep waits through the sink (in the handler's
- * wait loop, with no thread) for one of h's sockets or the first of
- * x's and libcurl's timers; a transfer before that, and a whole answer,
- * wait on this thread: they last milliseconds, and may still move on to
- * another deployment. true: waited, or nothing to wait for. */
-static bool wait_in_sink(struct handles *h, const struct xfer *x, bool *parked)
+/* Where a transfer waits. On its thread first: most answers come within
+ * milliseconds, and a wait in the handler's wait loop (the sink's wait)
+ * costs a hand-over to the loop's thread. Through the sink once the wait
+ * has lasted THREAD_WAIT_MS (a model that thinks, or writes a whole answer
+ * token by token, takes seconds to minutes), once the stream is ours to
+ * keep (its events come for as long as it lasts), and whenever the
+ * request already waits in the loop (its thread is the loop's). Until the
+ * request is all on the wire (a connect, a TLS handshake, a body larger
+ * than the socket takes), libcurl may wait to write, which h's epoll does
+ * not watch (an idle socket is always writable): those waits in the loop
+ * are timed, 1 ms and doubling to UNSENT_WAIT_MS. true: waited through
+ * the sink, or nothing to wait for; false: the caller waits on this
+ * thread, at most *thread_ms. */
+#define THREAD_WAIT_MS 10
+#define UNSENT_WAIT_MS 16
+static bool wait_in_sink(struct handles *h, struct xfer *x, bool *parked, long *thread_ms)
 {
-	if (!x->sink || !x->sink->wait || !ours_to_keep(x))
+	*thread_ms = wait_ms(x);
+	if (!x->sink || !x->sink->wait)
 		return false;
-	long ms = wait_ms(x), curl_ms = -1;
+	long waited = (long)(mono_ms() - x->clock.start_ms);
+	bool loop_held = x->sink->waits_in_loop && x->sink->waits_in_loop(x->sink->hctx);
+	if (!loop_held && !ours_to_keep(x) && waited < THREAD_WAIT_MS) {
+		if (THREAD_WAIT_MS - waited < *thread_ms)
+			*thread_ms = THREAD_WAIT_MS - waited;
+		return false;
+	}
+	long ms = *thread_ms, curl_ms = -1;
 	curl->multi_timeout(h->multi, &curl_ms);
 	if (curl_ms >= 0 && curl_ms < ms)
 		ms = curl_ms;
+	if (!x->sent) {
+		x->unsent_wait_ms = x->unsent_wait_ms ? x->unsent_wait_ms * 2 : 1;
+		if (x->unsent_wait_ms > UNSENT_WAIT_MS)
+			x->unsent_wait_ms = UNSENT_WAIT_MS;
+		if (x->unsent_wait_ms < ms)
+			ms = x->unsent_wait_ms;
+	}
 	if (ms <= 0)
 		return true;
 	if (x->sink->wait(x->sink->hctx, h->ep, ms) != 0)
-		return false;
+		return false;  /* the loop has no room: this thread waits */
 	*parked = true;
 	return true;
 }
@@ -607,7 +635,9 @@ static int wait_ms(const struct xfer *x)
 static int on_progress(void *ctx, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
 {
 	struct xfer *x = ctx;
-	(void)dt; (void)dn; (void)ut; (void)un;
+	(void)dt; (void)dn;
+	if (ut > 0 && un >= ut)
+		x->sent = true;  /* the body is counted once sent, after the head */
 	int64_t now = mono_ms();
 	x->limit = up_clock_expired(&x->clock, x->up, now);
 	if (x->limit != UP_LIMIT_NONE)

@@ -58,7 +58,7 @@ SETTING(THREADS, ST_INT, 1, 256, NULL, "4", 0,
 SETTING(STREAM_THREADS, ST_INT, 0, 4096, NULL, "256", 0,
 	F(stream_threads), 0, "threads a process adds, one per request, while all THREADS are busy (streams); THREADS + this bounds its concurrent requests")
 SETTING(LOOP_STREAMS, ST_INT, 0, 65536, NULL, "4096", 0,
-	F(loop_streams), 0, "streams a process holds in its wait loop, without a thread each, while they wait for their next event; 0: each stream holds a thread")
+	F(loop_streams), 0, "streams (and requests waiting on a slow upstream) a process holds in its wait loop, without a thread each, while they wait; 0: each holds a thread")
 SETTING(PYPROJECT_PATH, ST_STRING, 0, 0, NULL, NULL, SET_OPTIONAL,
 	F(pyproject_path), 0, "pyproject.toml to read name and version from")
 SETTING(UPSTREAM_BASE_URL, ST_STRING, 0, 0, NULL, NULL, SET_OPTIONAL,

@@ -25,6 +25,8 @@ struct app {
 	 * (req->fiber): held in the wait loop, so that the stream keeps no
 	 * thread while it waits. NULL: no loop. */
 	int (*stream_wait)(struct request *req, int fd, long ms);
+	/* A chat_sink's waits_in_loop: has req waited in the loop? NULL: no loop. */
+	bool (*waits_in_loop)(struct request *req);
 };
 
 /* The config file's entry of the key at index i of cfg.tokens, or NULL for

@@ -134,9 +134,16 @@ static int gen_wait(void *hctx, int fd, long ms)
 	return req->fiber && req->app->stream_wait ? req->app->stream_wait(req, fd, ms) : -1;
 }
 
+static bool gen_waits_in_loop(void *hctx)
+{
+	struct request *req = hctx;
+	return req->fiber && req->app->waits_in_loop && req->app->waits_in_loop(req);
+}
+
 void gen_sink_init(struct chat_sink *sink, struct request *req)
 {
 	sink->wait = gen_wait;
+	sink->waits_in_loop = gen_waits_in_loop;
 	sink->header = gen_error_header;
 	sink->gone = gen_client_left;
 	sink->deployment = answered_by;

@@ -385,6 +385,12 @@ static int task_wait(struct request *req, int fd, long ms)
 	return 0;
 }
 
+/* app.waits_in_loop: has the request on this fiber waited in the loop? */
+static bool task_in_loop(struct request *req)
+{
+	return TASK_OF(req, req)->in_loop;
+}
+
 /* The lean writer's wait for a client that reads slowly: in the loop,
  * so that it holds up no other stream. */
 static int task_wait_out(void *ctx, int fd, long ms)
@@ -776,8 +782,10 @@ static int serve_fastcgi(const struct options *o)
 		loop = wl_start((size_t)app.cfg.loop_streams, task_done, NULL, err, sizeof err);
 		if (!loop)
 			log_warn("%s: every stream holds a thread", err);
-		else
+		else {
 			app.stream_wait = task_wait;
+			app.waits_in_loop = task_in_loop;
+		}
 	}
 	for (long i = 0; i <= nthreads; i++)
 		if (pthread_create(&tids[i], NULL, i < nthreads ? worker : reserve, NULL) != 0) {
@@ -806,6 +814,7 @@ static int serve_fastcgi(const struct options *o)
 	wl_stop(loop);  /* its streams end as the workers' did */
 	loop = NULL;
 	app.stream_wait = NULL;
+	app.waits_in_loop = NULL;
 	for (struct task *t; (t = park_pop());)
 		serve_parked(t, false);
 	task_cache_free();

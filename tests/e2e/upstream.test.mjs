@@ -77,6 +77,7 @@ function badUpstream() {
   const started = {};
   const sent = {};
   const conns = { n: 0 };
+  const thinking = { now: 0, most: 0 };
   const srv = http.createServer((req, res) => {
     let body = '';
     req.on('data', (d) => { body += d; });
@@ -246,13 +247,25 @@ function badUpstream() {
           }
           break;
         }
+        // a model that thinks in silence before it answers, as a whole
+        // answer or a stream; how many think at once, and the most that did
+        case 'think':
+          thinking.now++;
+          thinking.most = Math.max(thinking.most, thinking.now);
+          await sleep(1500);
+          thinking.now--;
+          if (res.destroyed) break;
+          if (b.stream) { sse(); ev(chunk(m, 'thought')); ev(chunk(m, null, 'stop')); res.end('data: [DONE]\n\n'); } else {
+            res.writeHead(200, { 'Content-Type': 'application/json' }); res.end(completion(m, 'thought'));
+          }
+          break;
         default:
           res.writeHead(500); res.end();
       }
     });
   });
   srv.on('connection', () => { conns.n++; });
-  return { srv, seen, closed, started, sent, conns };
+  return { srv, seen, closed, started, sent, conns, thinking };
 }
 
 const badModels = ['drop', 'stall-first', 'stall-between', 'garbage', 'split', 'pace', 'forever',
@@ -279,6 +292,8 @@ function proxyConfig(dir, upUrl, badUrl) {
   { name = "native"; base_url = "${upUrl}/v1"; api_key_env = "MOCK_UP_KEY"; responses = "native"; },
   { name = "slowlist"; base_url = "${badUrl}/v1"; discover = true; discover_ttl_s = 2;
     timeouts = { connect_ms = 1000; first_byte_ms = 5000; idle_ms = 5000; total_ms = 10000; }; },
+  { name = "thinker"; base_url = "${badUrl}/v1";
+    timeouts = { connect_ms = 1000; first_byte_ms = 5000; idle_ms = 5000; total_ms = 10000; }; },
   { name = "badnative"; base_url = "${badUrl}/v1"; api_key_env = "BAD_UP_KEY"; responses = "native";
     timeouts = { connect_ms = 1000; first_byte_ms = 1000; idle_ms = 1000; total_ms = 20000; }; }
 );
@@ -286,7 +301,8 @@ models = (
   ${models.join(',\n  ')},
   { id = "slow"; backend = "upstream"; upstream = "mock"; upstream_model = "blueprint-advanced"; },
   { id = "native-std"; backend = "upstream"; upstream = "native"; upstream_model = "blueprint-standard"; },
-  { id = "native-drop"; backend = "upstream"; upstream = "badnative"; upstream_model = "drop"; }
+  { id = "native-drop"; backend = "upstream"; upstream = "badnative"; upstream_model = "drop"; },
+  { id = "think"; backend = "upstream"; upstream = "thinker"; upstream_model = "think"; }
 );
 `;
   const file = path.join(dir, 'proxy.conf');
@@ -387,6 +403,32 @@ describe('upstream backend through lighttpd', () => {
     if (px) await px.stop();
     if (up) await up.stop();
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('32 requests to a model that thinks 1.5 s wait in the loop: all at the upstream at once on 1 worker, /health meanwhile', async () => {
+    // STREAM_THREADS=0: no thread is added; on a thread each, the worker and
+    // the reserve's one parked place would hold 2 and /health would wait
+    const one = await startServer({ threads: 1, env: { ...pxEnv, STREAM_THREADS: '0' } });
+    try {
+      bad.thinking.most = 0;
+      const body = { model: 'think', messages: msgs };
+      const all = Promise.all(Array.from({ length: 32 }, (_, i) => (i % 2
+        ? call(one, 'POST', '/v1/chat/completions', { body })
+        : streamEvents(`${one.url}/v1/chat/completions`, body))));
+      await waitFor(() => bad.thinking.now === 32, 1400);
+      const h = await call(one, 'GET', '/health');
+      assert.equal(h.status, 200);
+      assert.equal(bad.thinking.now, 32, 'every request still waiting while /health answered');
+      const res = await all;
+      assert.equal(bad.thinking.most, 32);
+      for (const [i, r] of res.entries()) {
+        assert.equal(r.status, 200, JSON.stringify(r.json ?? r.text));
+        if (i % 2) assert.equal(r.json.choices[0].message.content, 'thought');
+        else assert.equal(content(r.events), 'thought');
+      }
+    } finally {
+      await one.stop();
+    }
   });
 
   test('non-streaming: same answer as the upstream, model mapped back, usage kept, our request id', async () => {
