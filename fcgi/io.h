@@ -23,6 +23,10 @@ struct fcgx_lean {
 
 /* Fills io so that it reads and writes the FastCGI request r (borrowed). */
 void io_fcgx_bind(struct req_io *io, struct FCGX_Request *r);
+/* FCGX_Finish_r(r): the answer's end, and the connection closed unless
+ * the front keeps it; one whose request was read to its end is closed at
+ * once, without libfcgi's wait for the front to close first. */
+void io_fcgx_finish(struct FCGX_Request *r);
 /* From now on io writes r's answer itself, as FastCGI records to r's
  * connection, never blocking: a full connection waits through wait_out
  * (NULL: poll), at most LEAN_STALL_MS at a time. What libfcgi holds is
@@ -31,7 +35,8 @@ void io_fcgx_bind(struct req_io *io, struct FCGX_Request *r);
 void io_fcgx_lean(struct req_io *io, struct fcgx_lean *l, struct FCGX_Request *r,
 		  int (*wait_out)(void *ctx, int fd, long ms), void *wait_ctx);
 /* Ends the answer begun by io_fcgx_lean(): the end of stdout and
- * FCGI_END_REQUEST, then FCGX_Finish_r(r) frees the rest and closes. */
+ * FCGI_END_REQUEST, then FCGX_Finish_r(r) frees the rest, and the
+ * connection is closed as io_fcgx_finish() closes one read to its end. */
 void io_fcgx_lean_finish(struct fcgx_lean *l);
 /* Fills io for the CGI request of this process: environment, stdin, stdout. */
 void io_cgi_bind(struct req_io *io);

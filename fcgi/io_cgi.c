@@ -47,6 +47,7 @@ void io_cgi_bind(struct req_io *io)
 	io->ctx = NULL;
 	io->vars = cgi_vars;
 	io->read = cgi_read;
+	io->body_read = NULL;  /* a CGI's stdin ends when the server closes it */
 	io->out.ctx = NULL;
 	io->out.write = cgi_write;
 	io->out.flush = cgi_flush;

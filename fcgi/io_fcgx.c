@@ -3,6 +3,7 @@
 #include <limits.h>
 #include <stdint.h>
 #include <poll.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -27,6 +28,15 @@ static long fcgx_read(void *ctx, char *buf, size_t n)
 	if (k == 0 && FCGX_GetError(r->in))
 		return -1;
 	return k;
+}
+
+/* The body's end: FCGI_STDIN's empty record, which comes with the body's
+ * last bytes (a byte more than the body would be a front's error: then
+ * the stream is not at its end, and libfcgi closes as it does). */
+static void fcgx_body_read(void *ctx)
+{
+	FCGX_Request *r = ctx;
+	(void)FCGX_GetChar(r->in);
 }
 
 static int fcgx_write(void *ctx, const char *p, size_t n)
@@ -63,10 +73,43 @@ void io_fcgx_bind(struct req_io *io, struct FCGX_Request *r)
 	io->ctx = r;
 	io->vars = fcgx_vars;
 	io->read = fcgx_read;
+	io->body_read = fcgx_body_read;
 	io->out.ctx = r;
 	io->out.write = fcgx_write;
 	io->out.flush = fcgx_flush;
 	io->gone = fcgx_gone;
+}
+
+/* Closes a connection whose request was read to its end, as libfcgi does
+ * (shut for writing, then what the front still sent read: unread bytes
+ * would reset the connection, and a front could lose the end of the
+ * answer) but without its wait of up to 2 s for the front to close: with
+ * the whole request read, a front sends nothing more, so what is there now
+ * is all there is. That wait held every request's thread until the front
+ * had run, and a worker that looked busy meanwhile sent the next
+ * connection through the reserve. */
+static void close_read_conn(int fd)
+{
+	if (shutdown(fd, SHUT_WR) == 0) {
+		char trash[1024];
+		for (int i = 0; i < 64 && recv(fd, trash, sizeof trash, MSG_DONTWAIT) > 0; i++)
+			;
+	}
+	close(fd);
+}
+
+void io_fcgx_finish(struct FCGX_Request *r)
+{
+	bool close_now = !r->keepConnection && r->in && FCGX_HasSeenEOF(r->in) == EOF;
+	if (close_now)
+		r->keepConnection = 1;  /* FCGX_Finish_r closes nothing: we do, below */
+	FCGX_Finish_r(r);
+	if (close_now) {
+		r->keepConnection = 0;
+		if (r->ipcFd >= 0)
+			close_read_conn(r->ipcFd);
+		r->ipcFd = -1;
+	}
 }
 
 /* ---- lean: the answer of a stream that waits in the loop ---- */
@@ -196,6 +239,10 @@ void io_fcgx_lean_finish(struct fcgx_lean *l)
 	if (!l->failed)
 		send_all(l, iov, 3);
 	sb_free(&l->pending);
+	l->r->keepConnection = 1;
+	FCGX_Finish_r(l->r);  /* its streams are gone: it frees the variables, and closes nothing */
+	if (l->r->ipcFd >= 0)
+		close_read_conn(l->r->ipcFd);  /* the body was read before the first wait */
+	l->r->ipcFd = -1;
 	l->r->keepConnection = 0;
-	FCGX_Finish_r(l->r);  /* its streams are gone: it frees the variables and closes */
 }

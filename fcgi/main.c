@@ -512,7 +512,7 @@ static void serve_parked(struct task *t, bool counts_as_busy)
 	if (!serve_task(t)) {
 		request_end(&t->req);
 		t->r.keepConnection = 0;
-		FCGX_Finish_r(&t->r);
+		io_fcgx_finish(&t->r);
 		task_free(t);
 	}
 	if (counts_as_busy)
@@ -676,7 +676,7 @@ static void *worker(void *added)
 			t = task_new();  /* the old one waits in the loop, with its connection */
 		} else {
 			request_end(&t->req);
-			FCGX_Finish_r(&t->r);
+			io_fcgx_finish(&t->r);
 		}
 		busy_change(-1);
 	}

@@ -279,6 +279,8 @@ int request_read_body(struct request *req)
 		req->body.len += (size_t)got;
 	}
 	req->body.buf[req->body.len] = '\0';
+	if (req->io->body_read)
+		req->io->body_read(req->io->ctx);
 	return 0;
 }
 

@@ -35,6 +35,10 @@ struct req_io {
 	 * until the request ends: request_begin() reads the ones it knows in
 	 * one walk. NULL: it asks param() for each by name instead. */
 	char **(*vars)(void *ctx);
+	/* Optional, NULL when unset: the whole body (its Content-Length) has
+	 * been read; reads what ends it, which the web server sends with its
+	 * last bytes, so that the connection can close at once. */
+	void (*body_read)(void *ctx);
 };
 
 /* The variables a request is read from, each found once by request_begin(). */

@@ -245,3 +245,74 @@ describe('a reader that takes nothing holds up no other stream', () => {
     slow.destroy();
   });
 });
+
+// One FastCGI request on a raw connection that the test never closes:
+// resolves once its END_REQUEST came, with the answer and the connection.
+function rawRequest(srv, bodyObj) {
+  return new Promise((resolve, reject) => {
+    const body = Buffer.from(JSON.stringify(bodyObj));
+    const c = net.connect(`${srv.dir}/app.sock`);
+    let got = Buffer.alloc(0);
+    c.on('error', () => {});
+    c.on('connect', () => c.write(Buffer.concat([
+      fcgiRecord(1, Buffer.from([0, 1, 0, 0, 0, 0, 0, 0])),  // BEGIN_REQUEST: responder, no keep-alive
+      fcgiRecord(4, fcgiParams({
+        REQUEST_METHOD: 'POST', REQUEST_URI: '/v1/chat/completions', SCRIPT_NAME: '', PATH_INFO: '/v1/chat/completions',
+        CONTENT_TYPE: 'application/json', CONTENT_LENGTH: String(body.length), HTTP_AUTHORIZATION: `Bearer ${TOKEN}`,
+        REMOTE_ADDR: '127.0.0.1', SERVER_SOFTWARE: 'test-reader', SERVER_PROTOCOL: 'HTTP/1.1',
+      })), fcgiRecord(4, Buffer.alloc(0)),
+      fcgiRecord(5, body), fcgiRecord(5, Buffer.alloc(0)),
+    ])));
+    c.on('data', (d) => {
+      got = Buffer.concat([got, d]);
+      let stdout = ''; let at = 0;
+      while (at + 8 <= got.length) {
+        const type = got[at + 1]; const len = got.readUInt16BE(at + 4); const pad = got[at + 6];
+        if (at + 8 + len + pad > got.length) return;
+        if (type === 6) stdout += got.subarray(at + 8, at + 8 + len).toString();
+        if (type === 3) { resolve({ c, stdout, ended: Date.now() }); return; }
+        at += 8 + len + pad;
+      }
+    });
+    setTimeout(() => reject(new Error('no END_REQUEST')), 10000);
+  });
+}
+
+// Resolves to when a write to c first fails: the app has closed its end.
+async function closedAt(c, within) {
+  const t0 = Date.now();
+  let failed = null;
+  c.on('error', () => { failed ??= Date.now(); });
+  while (failed === null && Date.now() - t0 < within) {
+    if (!c.destroyed) c.write(fcgiRecord(5, Buffer.alloc(0)), (e) => { if (e) failed ??= Date.now(); });
+    await sleep(25);
+  }
+  return failed;
+}
+
+describe('a FastCGI connection is closed as soon as its answer has ended', () => {
+  let srv;
+  before(async () => {
+    srv = await startServer({ threads: 1, env: { MOCK_STREAM_DELAY_MS: '5' } });
+  });
+  after(async () => { if (srv) await srv.stop(); });
+
+  // libfcgi's own close waits up to 2 s for the front to close first, and
+  // holds the thread (or the wait loop) that long: a front that keeps its
+  // end open a while cost every request that much
+  for (const [what, body] of [
+    ['a whole answer, on its worker', { model: 'blueprint-standard', messages: msgs }],
+    ['a stream, in the wait loop', { model: 'blueprint-standard', stream: true, messages: msgs }],
+  ]) {
+    test(`${what}: the app closes its end while the front keeps its own open`, async () => {
+      const { c, stdout, ended } = await rawRequest(srv, body);
+      assert.match(stdout, /^Status: 200/m);
+      assert.match(stdout, body.stream ? /data: \[DONE\]/ : /"object":\s*"chat\.completion"/);
+      const at = await closedAt(c, 1500);
+      c.destroy();
+      assert.ok(at !== null && at - ended < 1000, `closed ${at === null ? 'not within 1.5 s' : `${at - ended} ms`} after END_REQUEST`);
+      const h = await call(srv, 'GET', '/health');
+      assert.equal(h.status, 200);
+    });
+  }
+});

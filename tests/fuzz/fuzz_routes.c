@@ -175,7 +175,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct fake f;
 	memset(&f, 0, sizeof f);
 	char *copy = parse_input(data, size, &f);
-	struct req_io io = { &f, NULL, fake_read, { &f, fake_write, fake_flush }, NULL, fake_vars };
+	struct req_io io = { &f, NULL, fake_read, { &f, fake_write, fake_flush }, NULL, fake_vars, NULL };
 	request_begin(&req, &app, &io);
 	route_dispatch(&req);
 	request_end(&req);

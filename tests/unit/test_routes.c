@@ -158,7 +158,7 @@ static void parse_answer(const char *raw, struct answer *a)
  * catching the access-log line that request_end writes to stderr. */
 static void run_on(const struct app *app, struct fake *f, struct answer *a)
 {
-	struct req_io io = { f, fake_param, fake_read, { f, fake_write, fake_flush }, NULL, NULL };
+	struct req_io io = { f, fake_param, fake_read, { f, fake_write, fake_flush }, NULL, NULL, NULL };
 	struct request req;
 	char logpath[] = "/tmp/test_routes_log.XXXXXX";
 	int logfd = mkstemp(logpath);
@@ -1062,7 +1062,7 @@ static void test_chat_stream_client_gone(void **state)
 	/* the writer failing on the very first write: a whole answer */
 	fake_init(&f, "GET", "/health");
 	f.writes_allowed = 0;
-	struct req_io io = { &f, fake_param, fake_read, { &f, fake_write, fake_flush }, NULL, NULL };
+	struct req_io io = { &f, fake_param, fake_read, { &f, fake_write, fake_flush }, NULL, NULL, NULL };
 	struct request req;
 	memset(&req, 0, sizeof req);
 	request_begin(&req, &W->app, &io);
@@ -1091,7 +1091,7 @@ static void test_large_request_buffers_released(void **state)
 	struct fake f;
 	chat_post(&f);
 	fake_body(&f, body.buf);
-	struct req_io io = { &f, fake_param, fake_read, { &f, fake_write, fake_flush }, NULL, NULL };
+	struct req_io io = { &f, fake_param, fake_read, { &f, fake_write, fake_flush }, NULL, NULL, NULL };
 	struct request req;
 	memset(&req, 0, sizeof req);
 	request_begin(&req, &W->app, &io);
@@ -1198,8 +1198,8 @@ static const char *walked_param(void *ctx, const char *name)
 static void test_vars_walked_once_as_param_finds_them(void **state)
 {
 	(void)state;
-	struct req_io by_walk = { NULL, NULL, NULL, { NULL, NULL, NULL }, NULL, walked_vars };
-	struct req_io by_name = { NULL, walked_param, NULL, { NULL, NULL, NULL }, NULL, NULL };
+	struct req_io by_walk = { NULL, NULL, NULL, { NULL, NULL, NULL }, NULL, walked_vars, NULL };
+	struct req_io by_name = { NULL, walked_param, NULL, { NULL, NULL, NULL }, NULL, NULL, NULL };
 	struct request a, b;
 	memset(&a, 0, sizeof a);
 	memset(&b, 0, sizeof b);
