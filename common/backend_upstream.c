@@ -703,7 +703,6 @@ static void setup_once(struct handles *h)
 	curl->easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl->easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
 	curl->easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl->easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
 	curl->easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
 	curl->easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 	curl->easy_setopt(c, CURLOPT_NOPROGRESS, 0L);

@@ -702,6 +702,13 @@ static void *reserve(void *unused)
 		struct pollfd p[2] = { { listen_fd, POLLIN, 0 }, { stop_pipe[0], POLLIN, 0 } };
 		if (poll(p, 2, 100) <= 0 || (p[1].revents & POLLIN))
 			continue;
+		/* A worker freed while we polled takes the connection itself:
+		 * parked, it would cost a hand-over and a wake for nothing. */
+		pthread_mutex_lock(&park_lock);
+		bool all_busy = busy_workers >= n_workers;
+		pthread_mutex_unlock(&park_lock);
+		if (!all_busy)
+			continue;
 		int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
 		if (fd < 0)
 			continue;
