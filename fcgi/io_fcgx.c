@@ -30,9 +30,10 @@ static long fcgx_read(void *ctx, char *buf, size_t n)
 	return k;
 }
 
-/* The body's end: FCGI_STDIN's empty record, which comes with the body's
- * last bytes (a byte more than the body would be a front's error: then
- * the stream is not at its end, and libfcgi closes as it does). */
+/* The body's end: FCGI_STDIN's empty record, which fronts send with the
+ * body's last bytes; read as the body is (a front that closes instead ends
+ * the read). A byte more than the body would be a front's error: the
+ * stream is then not at its end, and libfcgi closes as it does. */
 static void fcgx_body_read(void *ctx)
 {
 	FCGX_Request *r = ctx;
