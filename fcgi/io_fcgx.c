@@ -99,18 +99,23 @@ static void close_read_conn(int fd)
 	close(fd);
 }
 
+/* FCGX_Finish_r(r), and r's connection, read to its end, closed at once. */
+static void finish_closing(struct FCGX_Request *r)
+{
+	r->keepConnection = 1;  /* FCGX_Finish_r closes nothing: we do */
+	FCGX_Finish_r(r);
+	if (r->ipcFd >= 0)
+		close_read_conn(r->ipcFd);
+	r->ipcFd = -1;
+	r->keepConnection = 0;
+}
+
 void io_fcgx_finish(struct FCGX_Request *r)
 {
-	bool close_now = !r->keepConnection && r->in && FCGX_HasSeenEOF(r->in) == EOF;
-	if (close_now)
-		r->keepConnection = 1;  /* FCGX_Finish_r closes nothing: we do, below */
-	FCGX_Finish_r(r);
-	if (close_now) {
-		r->keepConnection = 0;
-		if (r->ipcFd >= 0)
-			close_read_conn(r->ipcFd);
-		r->ipcFd = -1;
-	}
+	if (!r->keepConnection && r->in && FCGX_HasSeenEOF(r->in) == EOF)
+		finish_closing(r);
+	else
+		FCGX_Finish_r(r);
 }
 
 /* ---- lean: the answer of a stream that waits in the loop ---- */
@@ -240,10 +245,5 @@ void io_fcgx_lean_finish(struct fcgx_lean *l)
 	if (!l->failed)
 		send_all(l, iov, 3);
 	sb_free(&l->pending);
-	l->r->keepConnection = 1;
-	FCGX_Finish_r(l->r);  /* its streams are gone: it frees the variables, and closes nothing */
-	if (l->r->ipcFd >= 0)
-		close_read_conn(l->r->ipcFd);  /* the body was read before the first wait */
-	l->r->ipcFd = -1;
-	l->r->keepConnection = 0;
+	finish_closing(l->r);  /* the body was read before the first wait; libfcgi's streams are gone */
 }
