@@ -455,6 +455,7 @@ static size_t n_parked, park_head;
 static pthread_mutex_t park_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t park_cond = PTHREAD_COND_INITIALIZER;  /* every worker busy, a place freed, a stop */
 static int park_pipe[2] = { -1, -1 };  /* one byte per parked request: wakes a polling worker */
+/* guarded by park_lock, as the counts above: */
 static unsigned long all_busy_count;  /* times every worker became busy */
 static unsigned long freed_count;     /* times a worker left a request */
 static bool reserve_asleep;           /* the reserve waits on park_cond for all_busy_count */
