@@ -349,8 +349,11 @@ describe('the process manager (--processes) behind lighttpd', () => {
 describe('/health while every worker thread streams', () => {
   test('health and models answer before the streams end; a stream beyond THREADS waits, then completes', async () => {
     const threads = 3;
-    // STREAM_THREADS 0: no thread is added, so the reserve's path is the one taken
-    const srv = await startServer({ processes: 1, threads, env: { MOCK_STREAM_DELAY_MS: '100', STREAM_THREADS: '0' } });
+    // STREAM_THREADS 0: no thread is added, so the reserve's path is the one taken;
+    // LOOP_STREAMS 0: each stream holds its worker for all of it (in the wait
+    // loop it would hold none, and /health would find a free worker)
+    const srv = await startServer({ processes: 1, threads,
+      env: { MOCK_STREAM_DELAY_MS: '100', STREAM_THREADS: '0', LOOP_STREAMS: '0' } });
     try {
       const ends = [];
       const streams = [];
