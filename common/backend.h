@@ -81,12 +81,9 @@ struct chat_sink {
 	 * thread. ms < 0: fd is waited for no more (its owner is about to
 	 * close or reuse it); returns 0 at once. Takes hctx. */
 	int (*wait)(void *hctx, int fd, long ms);
-	/* Optional, NULL when unset: are the request's waits to go through
-	 * wait() at once? Then a backend makes every wait there, from the
-	 * first: once the request has waited in that loop (it must: the
-	 * thread it runs on is the loop's), and while the handler's threads
-	 * are wanted for others (it had better: a wait on the thread holds
-	 * them up). */
+	/* Optional, NULL when unset: are the request's waits already held by
+	 * that loop (it has waited there once)? Then a backend must make
+	 * every wait through wait(): the thread it runs on is the loop's. */
 	bool (*waits_in_loop)(void *hctx);
 };
 

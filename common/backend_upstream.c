@@ -563,9 +563,8 @@ static bool keepalive_due(const struct xfer *x, int64_t now)
  * costs a hand-over to the loop's thread. Through the sink once the wait
  * has lasted THREAD_WAIT_MS (a model that thinks, or writes a whole answer
  * token by token, takes seconds to minutes), once the stream is ours to
- * keep (its events come for as long as it lasts), and whenever the sink
- * says so (waits_in_loop: the request already waits in the loop, or its
- * thread is wanted for the next request). Until the
+ * keep (its events come for as long as it lasts), and whenever the
+ * request already waits in the loop (its thread is the loop's). Until the
  * request is all on the wire (a connect, a TLS handshake, a body larger
  * than the socket takes), libcurl may wait to write, which h's epoll does
  * not watch (an idle socket is always writable): those waits in the loop

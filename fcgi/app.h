@@ -25,8 +25,7 @@ struct app {
 	 * (req->fiber): held in the wait loop, so that the stream keeps no
 	 * thread while it waits. NULL: no loop. */
 	int (*stream_wait)(struct request *req, int fd, long ms);
-	/* A chat_sink's waits_in_loop: are req's waits to go to the loop at
-	 * once (it has waited there, or connections wait for a worker)? NULL: no loop. */
+	/* A chat_sink's waits_in_loop: has req waited in the loop? NULL: no loop. */
 	bool (*waits_in_loop)(struct request *req);
 };
 

@@ -54,7 +54,6 @@ static struct options opts;   /* the master's hooks start workers with them */
 static int listen_fd = -1;
 static int stop_pipe[2] = { -1, -1 };  /* readable once stopping: wakes every poller */
 static atomic_int stopping;
-static atomic_bool all_busy;  /* every worker is in a request (busy_change), read without park_lock */
 /* One worker at a time waits for a new connection: with every idle worker
  * polling the listening socket, each connection woke them all (256 threads
  * for 256 streams) and all but one found nothing to accept. */
@@ -386,28 +385,10 @@ static int task_wait(struct request *req, int fd, long ms)
 	return 0;
 }
 
-/* Is a connection waiting while every worker is in a request? Then a
- * worker's thread is wanted more than its request needs it (one poll,
- * made only while all are busy: with a free worker nobody waits). */
-static bool workers_wanted(void)
-{
-	if (!atomic_load_explicit(&all_busy, memory_order_relaxed))
-		return false;
-	struct pollfd p = { listen_fd, POLLIN, 0 };
-	return poll(&p, 1, 0) == 1;
-}
-
-/* app.waits_in_loop: are the waits of the request on this fiber to go
- * to the loop at once? Once it has waited there: its thread is the
- * loop's. And while connections wait for a worker: a hand-over to the
- * loop costs a thread switch, but a worker waiting on an upstream costs
- * every connection behind it its wait, and the loop answers many
- * upstreams per wake-up. With a worker free, a short wait stays on the
- * thread (bench/run's relay point: 16 connections on 4 workers, front
- * and upstream CPU per relayed request -15 %, req/s +6 %). */
+/* app.waits_in_loop: has the request on this fiber waited in the loop? */
 static bool task_in_loop(struct request *req)
 {
-	return TASK_OF(req, req)->in_loop || workers_wanted();
+	return TASK_OF(req, req)->in_loop;
 }
 
 /* The lean writer's wait for a client that reads slowly: in the loop,
@@ -491,7 +472,6 @@ static void busy_change(long delta)
 {
 	pthread_mutex_lock(&park_lock);
 	busy_workers += delta;
-	atomic_store_explicit(&all_busy, busy_workers >= n_workers, memory_order_relaxed);
 	if (delta < 0) {
 		freed_count++;
 	} else if (busy_workers >= n_workers) {
@@ -598,7 +578,6 @@ static void pool_grow(void)
 		n_workers++;
 		n_added++;
 	}
-	atomic_store_explicit(&all_busy, busy_workers >= n_workers, memory_order_relaxed);
 	pthread_mutex_unlock(&park_lock);
 }
 
@@ -608,7 +587,6 @@ static void pool_leave(void)
 	pthread_mutex_lock(&park_lock);
 	n_workers--;
 	n_added--;
-	atomic_store_explicit(&all_busy, busy_workers >= n_workers, memory_order_relaxed);
 	pthread_cond_broadcast(&park_cond);
 	pthread_cond_broadcast(&added_ended);
 	pthread_mutex_unlock(&park_lock);
@@ -756,7 +734,10 @@ static void *reserve(void *unused)
 			continue;
 		/* A worker freed while we polled takes the connection itself:
 		 * parked, it would cost a hand-over and a wake for nothing. */
-		if (!atomic_load_explicit(&all_busy, memory_order_relaxed))
+		pthread_mutex_lock(&park_lock);
+		bool all_busy = busy_workers >= n_workers;
+		pthread_mutex_unlock(&park_lock);
+		if (!all_busy)
 			continue;
 		int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
 		if (fd < 0)
