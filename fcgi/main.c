@@ -456,8 +456,8 @@ static pthread_mutex_t park_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t park_cond = PTHREAD_COND_INITIALIZER;  /* every worker busy, a place freed, a stop */
 static int park_pipe[2] = { -1, -1 };  /* one byte per parked request: wakes a polling worker */
 /* guarded by park_lock, as the counts above: */
-static unsigned long all_busy_count;  /* times every worker became busy */
-static unsigned long freed_count;     /* times a worker left a request */
+static unsigned long all_busy_count;  /* times every worker became busy (a worker that
+				       * leaves a request and takes the next counts anew) */
 static bool reserve_asleep;           /* the reserve waits on park_cond for all_busy_count */
 
 /* Every worker busy is a moment under load (16 connections on 4 workers
@@ -472,9 +472,7 @@ static void busy_change(long delta)
 {
 	pthread_mutex_lock(&park_lock);
 	busy_workers += delta;
-	if (delta < 0) {
-		freed_count++;
-	} else if (busy_workers >= n_workers) {
+	if (delta > 0 && busy_workers >= n_workers) {
 		all_busy_count++;
 		if (reserve_asleep)
 			pthread_cond_broadcast(&park_cond);
@@ -715,7 +713,6 @@ static void *reserve(void *unused)
 			reserve_asleep = false;
 		}
 		seen = all_busy_count;
-		unsigned long freed = freed_count;
 		pthread_mutex_unlock(&park_lock);
 		/* A look later: a worker that left a request meanwhile took (or
 		 * will take) the next connection itself. */
@@ -723,7 +720,8 @@ static void *reserve(void *unused)
 		if (poll(&stop, 1, RESERVE_LOOK_MS) != 0)
 			continue;
 		pthread_mutex_lock(&park_lock);
-		bool stuck = busy_workers >= n_workers && freed_count == freed;
+		/* held: all still busy, and none left a request to take another */
+		bool stuck = busy_workers >= n_workers && all_busy_count == seen;
 		pthread_mutex_unlock(&park_lock);
 		if (!stuck)
 			continue;
