@@ -56,6 +56,13 @@ struct handles {
 	int ep;
 	long buffer_bytes;  /* CURLOPT_BUFFERSIZE set now; 0: libcurl's own */
 	struct parsed_url urls[PARSED_URLS];
+	/* the request headers of the last transfer (request_headers), owned,
+	 * kept for the next one to the same upstream the same way: an
+	 * upstream_cfg lives as long as the process (a reload replaces the
+	 * process), so its address names it */
+	struct curl_slist *headers;
+	const struct upstream_cfg *headers_up;
+	bool headers_stream;
 	unsigned next_url;  /* the slot the next new URL takes */
 };
 static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -69,6 +76,7 @@ static cd_store *cooldowns;          /* NULL: each deployment's failures are not
 static void handles_free(struct handles *h)
 {
 	curl->easy_cleanup(h->easy);
+	curl->slist_free_all(h->headers);
 	curl->multi_cleanup(h->multi);
 	close(h->ep);  /* after the cleanups: they close the sockets through on_close */
 	for (size_t i = 0; i < PARSED_URLS; i++) {
@@ -283,6 +291,8 @@ static size_t on_header(char *p, size_t size, size_t n, void *ctx)
 			x->status = strtol(sp + 1, NULL, 10);
 	} else if (up_header_value(p, len, "content-type", ct, sizeof ct)) {
 		x->is_sse = strncasecmp(ct, "text/event-stream", 17) == 0;
+	} else if (x->status / 100 == 2) {
+		/* a success's wait is nobody's: only a 429's or 503's is passed on */
 	} else if (!up_header_value(p, len, "retry-after", x->retry_after, sizeof x->retry_after)) {
 		up_header_value(p, len, "retry-after-ms", x->retry_after_ms, sizeof x->retry_after_ms);
 	}
@@ -656,21 +666,32 @@ static int on_progress(void *ctx, curl_off_t dt, curl_off_t dn, curl_off_t ut, c
 	return gone;
 }
 
-static struct curl_slist *request_headers(const struct upstream_cfg *up, bool stream)
+/* The headers of a request to up, h's (kept for the next transfer to up
+ * that streams or not alike); NULL only when there is no memory. No Accept
+ * on a whole answer (libcurl's own "*" removed too): libcurl 7.88 prints
+ * its request head a byte at a time, ~100 instructions a byte, and an
+ * upstream reads a missing Accept as any type, its JSON included. */
+static struct curl_slist *request_headers(struct handles *h, const struct upstream_cfg *up, bool stream)
 {
-	struct curl_slist *h = NULL;
+	if (h->headers && h->headers_up == up && h->headers_stream == stream)
+		return h->headers;
+	curl->slist_free_all(h->headers);
+	struct curl_slist *l = NULL;
 	strbuf auth = STRBUF_INIT;
-	h = curl->slist_append(h, "Content-Type: application/json");
-	h = curl->slist_append(h, stream ? "Accept: text/event-stream" : "Accept: application/json");
-	h = curl->slist_append(h, "Expect:");  /* no 100-continue round trip for big bodies */
+	l = curl->slist_append(l, "Content-Type: application/json");
+	l = curl->slist_append(l, stream ? "Accept: text/event-stream" : "Accept:");
+	l = curl->slist_append(l, "Expect:");  /* no 100-continue round trip for big bodies */
 	if (up->api_key) {
 		sb_printf(&auth, "Authorization: Bearer %s", up->api_key);
-		h = curl->slist_append(h, sb_str(&auth));
+		l = curl->slist_append(l, sb_str(&auth));
 		sb_free(&auth);
 	}
 	for (size_t i = 0; i < up->n_headers; i++)
-		h = curl->slist_append(h, up->headers[i]);
-	return h;
+		l = curl->slist_append(l, up->headers[i]);
+	h->headers = l;
+	h->headers_up = up;
+	h->headers_stream = stream;
+	return l;
 }
 
 /* Each socket libcurl opens for h joins h's epoll; each it closes
@@ -972,8 +993,7 @@ static int exchange(const struct deployment_cfg *dep, const struct model_cfg *mo
 	sb_printf(&url, "%s/%s", up->base_url, ask->endpoint);
 	up_body_from_raw(ask->raw, ask->raw_len, ask->root, dep->model,
 			 ask->stream && strcmp(ask->endpoint, "chat/completions") == 0, &body);
-	struct curl_slist *headers = request_headers(up, ask->stream);
-	setup(h, x, sb_str(&url), headers, &body);
+	setup(h, x, sb_str(&url), request_headers(h, up, ask->stream), &body);
 
 	up_clock_start(&x->clock, mono_ms());
 	x->client_heard_ms = x->clock.start_ms;
@@ -993,7 +1013,6 @@ static int exchange(const struct deployment_cfg *dep, const struct model_cfg *mo
 						       (x->limit == UP_LIMIT_NONE && cc == CURLE_OPERATION_TIMEDOUT));
 	o->status = x->status;
 
-	curl->slist_free_all(headers);
 	sb_free(&url);
 	sb_free(&body);
 	sb_free(&x->body);
@@ -1170,8 +1189,7 @@ static int fetch_models(const struct upstream_cfg *up, struct discovered_model *
 	x.err = &err;
 	strbuf url = STRBUF_INIT;
 	sb_printf(&url, "%s/models", up->base_url);
-	struct curl_slist *headers = request_headers(up, false);
-	setup(h, &x, sb_str(&url), headers, NULL);
+	setup(h, &x, sb_str(&url), request_headers(h, up, false), NULL);
 	up_clock_start(&x.clock, mono_ms());
 	CURLcode cc = perform(h, &x);
 	handles_put(h);
@@ -1187,7 +1205,6 @@ static int fetch_models(const struct upstream_cfg *up, struct discovered_model *
 		log_warn("upstream %s: GET /models failed: %s, HTTP %ld", up->name, curl->easy_strerror(cc),
 			 x.status);
 	}
-	curl->slist_free_all(headers);
 	sb_free(&url);
 	sb_free(&x.body);
 	return rc;

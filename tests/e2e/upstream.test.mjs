@@ -279,7 +279,7 @@ const SHORT_TOTAL_MS = 3000;
 
 function proxyConfig(dir, upUrl, badUrl) {
   const models = badModels.map((m) => `{ id = "bad-${m}"; backend = "upstream"; upstream = "bad"; upstream_model = "${m}"; }`);
-  for (const m of ['keepalive-drip', 'keepalive-drip-after', 'slow-drip']) {
+  for (const m of ['keepalive-drip', 'keepalive-drip-after', 'slow-drip', 'r400']) {
     models.push(`{ id = "short-${m}"; backend = "upstream"; upstream = "short"; upstream_model = "${m}"; }`);
   }
   models.push('{ id = "unreachable"; backend = "upstream"; base_url = "http://127.0.0.1:1/v1"; }');
@@ -498,6 +498,21 @@ describe('upstream backend through lighttpd', () => {
     assert.equal(got.body.temperature, 0.5);
     assert.equal(got.headers.authorization, 'Bearer sk-bad-upstream-key');
     assert.equal(got.headers['x-team'], 'blue');
+  });
+
+  test('each upstream gets its own headers, whichever was asked before, and Accept says what comes back', async () => {
+    // "bad" and "short" are one server: a key and X-Team for one, neither for the other
+    const asks = [['bad-r400', false], ['short-r400', false], ['bad-r400', true], ['short-r400', true], ['bad-r400', false]];
+    for (const [model, stream] of asks) {
+      bad.seen.length = 0;
+      await call(px, 'POST', '/v1/chat/completions', { body: { model, messages: msgs, stream } });
+      const h = bad.seen.at(-1).headers;
+      const mine = model.startsWith('bad-');
+      assert.equal(h.authorization, mine ? 'Bearer sk-bad-upstream-key' : undefined, model);
+      assert.equal(h['x-team'], mine ? 'blue' : undefined, model);
+      assert.equal(h.accept, stream ? 'text/event-stream' : undefined, `${model} stream ${stream}`);
+      assert.equal(h['content-type'], 'application/json');
+    }
   });
 
   test('connections to the upstream are kept and reused (one handle per worker thread)', async () => {
