@@ -71,7 +71,9 @@ bool gen_client_left(void *hctx)
 static void answered_by(void *hctx, const char *name)
 {
 	struct request *req = hctx;
-	snprintf(req->deployment, sizeof req->deployment, "%s", name);
+	size_t n = strnlen(name, sizeof req->deployment - 1);
+	memcpy(req->deployment, name, n);
+	req->deployment[n] = '\0';
 	resp_header(req, "x-openai-fcgi-deployment", "%s", name);
 }
 
