@@ -51,6 +51,39 @@ static void test_members_and_spans(void **state)
 	assert_int_equal(members(" { } ", ms), 0);
 }
 
+/* Each byte value in a string, at each offset of a long plain run, is
+ * taken or refused as it should be (what is taken, strict json-c takes
+ * too), and the string's end is found where it is. */
+static void test_string_bytes_at_every_offset(void **state)
+{
+	(void)state;
+	struct js_member ms[MAX];
+	char s[80];
+	const size_t run = 24;
+	for (int b = 0; b < 256; b++) {
+		for (size_t at = 0; at < 20; at++) {
+			int len;
+			if (b == '"')  /* it ends the first string: the rest is a second key */
+				len = snprintf(s, sizeof s, "{\"a\":\"%.*s\",\"%.*s\":1}", (int)at, "xxxxxxxxxxxxxxxxxxxxxxxx",
+					       (int)(run - at), "xxxxxxxxxxxxxxxxxxxxxxxx");
+			else {
+				len = snprintf(s, sizeof s, "{\"a\":\"%.*s\"}", (int)run, "xxxxxxxxxxxxxxxxxxxxxxxx");
+				s[6 + at] = (char)b;
+			}
+			/* raw control bytes and a backslash before an x are refused; all else taken */
+			bool want = b >= 0x20 && b != '\\';
+			int n = js_members(s, (size_t)len, ms, MAX);
+			if (want != (n >= 0))
+				fail_msg("byte 0x%02x at %zu: %s, js_members %d", b, at, want ? "valid" : "invalid", n);
+			if (n < 0)
+				continue;
+			assert_true(json_c_object(s));
+			assert_int_equal(n, b == '"' ? 2 : 1);
+			assert_int_equal(ms[0].val_len, b == '"' ? at + 2 : run + 2);
+		}
+	}
+}
+
 /* Valid JSON objects of every kind of value: both accept. */
 static void test_accepts_what_json_accepts(void **state)
 {
@@ -231,6 +264,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_members_and_spans),
+		cmocka_unit_test(test_string_bytes_at_every_offset),
 		cmocka_unit_test(test_accepts_what_json_accepts),
 		cmocka_unit_test(test_refuses_what_is_not_strict_json),
 		cmocka_unit_test(test_nesting_bounded_like_json_c),
