@@ -668,9 +668,9 @@ static int on_progress(void *ctx, curl_off_t dt, curl_off_t dn, curl_off_t ut, c
 
 /* The headers of a request to up, h's (kept for the next transfer to up
  * that streams or not alike); NULL only when there is no memory. No Accept
- * on a whole answer (libcurl's own "*" removed too): libcurl 7.88 prints
- * its request head a byte at a time, ~100 instructions a byte, and an
- * upstream reads a missing Accept as any type, its JSON included. */
+ * on a whole answer, not even libcurl's own any-type one: libcurl 7.88
+ * prints its request head a byte at a time, ~100 instructions a byte, and
+ * an upstream reads a missing Accept as any type, its JSON included. */
 static struct curl_slist *request_headers(struct handles *h, const struct upstream_cfg *up, bool stream)
 {
 	if (h->headers && h->headers_up == up && h->headers_stream == stream)
