@@ -291,10 +291,10 @@ static size_t on_header(char *p, size_t size, size_t n, void *ctx)
 			x->status = strtol(sp + 1, NULL, 10);
 	} else if (up_header_value(p, len, "content-type", ct, sizeof ct)) {
 		x->is_sse = strncasecmp(ct, "text/event-stream", 17) == 0;
-	} else if (x->status / 100 == 2) {
+	} else if (x->status / 100 != 2) {
 		/* a success's wait is nobody's: only a 429's or 503's is passed on */
-	} else if (!up_header_value(p, len, "retry-after", x->retry_after, sizeof x->retry_after)) {
-		up_header_value(p, len, "retry-after-ms", x->retry_after_ms, sizeof x->retry_after_ms);
+		if (!up_header_value(p, len, "retry-after", x->retry_after, sizeof x->retry_after))
+			up_header_value(p, len, "retry-after-ms", x->retry_after_ms, sizeof x->retry_after_ms);
 	}
 	return len;
 }

@@ -46,6 +46,11 @@ void sb_putc(strbuf *sb, char c)
 
 void sb_vprintf(strbuf *sb, const char *fmt, va_list ap)
 {
+	if (strcmp(fmt, "%s") == 0) {  /* a value as it is (a header's): no vsnprintf */
+		const char *v = va_arg(ap, const char *);
+		sb_puts(sb, v ? v : "(null)");  /* as glibc's printf says it */
+		return;
+	}
 	va_list ap2;
 	va_copy(ap2, ap);
 	sb_grow(sb, 64);

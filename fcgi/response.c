@@ -21,10 +21,7 @@ void resp_header(struct request *req, const char *name, const char *fmt, ...)
 	sb_puts(&req->head, name);
 	sb_puts(&req->head, ": ");
 	va_start(ap, fmt);
-	if (strcmp(fmt, "%s") == 0)
-		sb_puts(&req->head, va_arg(ap, const char *));  /* a value as it is: no vsnprintf */
-	else
-		sb_vprintf(&req->head, fmt, ap);
+	sb_vprintf(&req->head, fmt, ap);
 	va_end(ap);
 	/* The last defence for values that came from elsewhere (an upstream):
 	 * a CR, LF or other control byte would split or forge a header. */

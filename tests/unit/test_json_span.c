@@ -59,15 +59,15 @@ static void test_string_bytes_at_every_offset(void **state)
 	(void)state;
 	struct js_member ms[MAX];
 	char s[80];
-	const size_t run = 24;
+	static const char xs[] = "xxxxxxxxxxxxxxxxxxxxxxxx";
+	const size_t run = sizeof xs - 1;
 	for (int b = 0; b < 256; b++) {
 		for (size_t at = 0; at < 20; at++) {
 			int len;
 			if (b == '"')  /* it ends the first string: the rest is a second key */
-				len = snprintf(s, sizeof s, "{\"a\":\"%.*s\",\"%.*s\":1}", (int)at, "xxxxxxxxxxxxxxxxxxxxxxxx",
-					       (int)(run - at), "xxxxxxxxxxxxxxxxxxxxxxxx");
+				len = snprintf(s, sizeof s, "{\"a\":\"%.*s\",\"%.*s\":1}", (int)at, xs, (int)(run - at), xs);
 			else {
-				len = snprintf(s, sizeof s, "{\"a\":\"%.*s\"}", (int)run, "xxxxxxxxxxxxxxxxxxxxxxxx");
+				len = snprintf(s, sizeof s, "{\"a\":\"%s\"}", xs);
 				s[6 + at] = (char)b;
 			}
 			/* raw control bytes and a backslash before an x are refused; all else taken */

@@ -67,6 +67,11 @@ static void test_printf(void **state)
 	assert_int_equal(sb.len, 4 + 2 + sizeof big - 1);
 	assert_int_equal(sb.buf[5], 'q');
 	assert_int_equal(sb.buf[sb.len - 1], ']');
+	/* "%s" alone is appended without vsnprintf: the same bytes */
+	sb_printf(&sb, "%s", big);
+	sb_printf(&sb, "%s", "");
+	assert_int_equal(sb.len, 4 + 2 + 2 * (sizeof big - 1));
+	assert_int_equal(sb.buf[sb.len - 1], 'q');
 	sb_free(&sb);
 }
 
