@@ -30,11 +30,23 @@
  * Each process keeps one descriptor open (a forked child opens its own:
  * flock belongs to the open file, which a fork shares) and takes, per
  * operation, a mutex (threads share that descriptor, so flock alone would
- * not exclude them) and then the flock. A request costs two such cycles:
- * its in-flight gauge +1 at dispatch, and its row counts with the gauge's
- * -1 at its end. Opening, locking and closing the file for each of three
- * steps was half of a mock chat request's system calls (bench/run,
- * BENCH_ONLY=chat).
+ * not exclude them) and then the flock. A request costs one such cycle,
+ * at its end: its row counts, with its gauges' -1. Opening, locking and
+ * closing the file for each of three steps was half of a mock chat
+ * request's system calls (bench/run, BENCH_ONLY=chat).
+ *
+ * The gauges (requests in flight, open streams) are this process's own
+ * counts, kept here; its slot in the file's header is their copy for the
+ * other processes to read. Only this process writes its slot once it
+ * holds it, so a change of a held slot is one pwrite, without the flock:
+ * the +1 at dispatch cost a whole cycle of six system calls, a fifth of a
+ * mock request's. A cycle (re)takes the slot whenever it writes it: after
+ * the file was replaced, deleted or rebuilt, the next cycle puts the
+ * process's true counts in the file now there. One race is left: a file
+ * another process rebuilds (damage) frees every slot without telling the
+ * holders, so until the holder's next cycle a third process may take the
+ * same slot and the two overwrite each other's counts; the next cycle of
+ * either moves one of them to a slot of its own.
  */
 
 #define UM_MAGIC   0x314b5355414f0aULL /* "\nOAUSK1" little-endian */
@@ -82,6 +94,9 @@ struct um_store {
 	unsigned long forks;    /* um_forks when fd was opened */
 	int32_t pid;            /* this process, for its gauge slot */
 	int gauge_slot;         /* the slot this process last used, -1 before */
+	bool slot_held;         /* gauge_slot is ours in the file fd is open on (as far as we know) */
+	int32_t in_flight;      /* this process's gauges: the truth its slot copies */
+	int32_t streams;
 	struct um_hint *hints;  /* UM_HINTS of them */
 	/* The file's header, read by store_lock for the operation that holds
 	 * lock: here, not on the stack, where its 3.2 KiB were the deepest
@@ -246,6 +261,23 @@ static void store_drop(um_store *s)
 	if (s->fd >= 0)
 		close(s->fd);
 	s->fd = -1;
+	s->slot_held = false;
+}
+
+/* In a child of a fork, the store starts over as the child's: the
+ * inherited descriptor is the parent's open file, whose flock would not
+ * exclude the parent, and the parent's gauges are not the child's.
+ * Caller holds s->lock. */
+static void note_fork(um_store *s)
+{
+	unsigned long forks = __atomic_load_n(&um_forks, __ATOMIC_RELAXED);
+	if (s->forks == forks)
+		return;
+	store_drop(s);
+	s->forks = forks;
+	s->pid = (int32_t)getpid();
+	s->gauge_slot = -1;
+	s->in_flight = s->streams = 0;
 }
 
 /* Starts one operation: takes s->lock, then the flock of the file path
@@ -257,15 +289,7 @@ static int store_lock(um_store *s, char *err, size_t errlen)
 {
 	struct um_header *h = &s->header;
 	pthread_mutex_lock(&s->lock);
-	unsigned long forks = __atomic_load_n(&um_forks, __ATOMIC_RELAXED);
-	if (s->forks != forks) {
-		/* a child: the inherited descriptor is the parent's open file,
-		 * whose flock would not exclude the parent */
-		store_drop(s);
-		s->forks = forks;
-		s->pid = (int32_t)getpid();
-		s->gauge_slot = -1;
-	}
+	note_fork(s);
 	int tries;
 	for (tries = 0; tries < UM_MAX_TRIES; tries++) {
 		struct stat st, at;
@@ -289,6 +313,7 @@ static int store_lock(um_store *s, char *err, size_t errlen)
 		if ((why = file_problem(s->fd, &st, h)) != NULL) {
 			if (st.st_size != 0)
 				log_warn("usage file %s: %s, rebuilding it (its counts are lost)", s->path, why);
+			s->slot_held = false;  /* every slot is free in the new table */
 			if (file_build(s->fd, h) < 0) {
 				snprintf(err, errlen, "usage file %s: cannot build: %s", s->path, strerror(errno));
 				store_drop(s);
@@ -330,10 +355,13 @@ int um_open(const char *path, um_store **out, char *errbuf, size_t errlen)
 	return 0;
 }
 
+static void gauge_release(um_store *s);
+
 void um_close(um_store *s)
 {
 	if (!s)
 		return;
+	gauge_release(s);
 	store_drop(s);
 	pthread_mutex_destroy(&s->lock);
 	free(s->hints);
@@ -532,14 +560,27 @@ static bool pid_alive(int32_t pid)
 	return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
 }
 
-/* Adds the deltas to this process's gauge slot in h (the header read by
- * store_lock()) and writes that slot. Caller holds the store's locks.
- * The slot used last is taken again without a scan while it is still
- * ours or free: only this process writes its pid. */
-static int gauge_apply(um_store *s, struct um_header *h, int d_in_flight, int d_streams)
+static off_t gauge_offset(int slot)
+{
+	return (off_t)offsetof(struct um_header, gauges) + (off_t)slot * (off_t)sizeof(struct um_gauge_slot);
+}
+
+/* This process's slot as its gauges say it now (never below zero: the
+ * counts of a file replaced in flight may take them there). */
+static struct um_gauge_slot gauge_now(const um_store *s)
+{
+	return (struct um_gauge_slot){ s->pid, s->in_flight > 0 ? s->in_flight : 0, s->streams > 0 ? s->streams : 0,
+				       0 };
+}
+
+/* Writes this process's gauges to its slot in h (the header read by
+ * store_lock()), taking one first when it holds none there: the slot used
+ * last while it is still ours or free (no scan: only this process writes
+ * its pid), else the first that is free or whose process died. Caller
+ * holds the store's locks. */
+static int gauge_write(um_store *s, struct um_header *h)
 {
 	struct um_gauge_slot *g = h->gauges;
-	const off_t base = offsetof(struct um_header, gauges);
 	int32_t me = s->pid;
 	int mine = -1, spare = -1;
 	if (s->gauge_slot >= 0 && (g[s->gauge_slot].pid == me || g[s->gauge_slot].pid == 0))
@@ -550,18 +591,31 @@ static int gauge_apply(um_store *s, struct um_header *h, int d_in_flight, int d_
 		else if (spare < 0 && !pid_alive(g[i].pid))
 			spare = i;  /* free, or its process died holding counts */
 	}
-	if (mine < 0 && spare < 0)
-		return 0;  /* UM_MAX_PIDS processes already: not shown */
 	if (mine < 0)
 		mine = spare;
-	if (g[mine].pid != me)
-		g[mine] = (struct um_gauge_slot){ me, 0, 0, 0 };
+	s->slot_held = false;
+	if (mine < 0)
+		return 0;  /* UM_MAX_PIDS processes already: not shown */
 	s->gauge_slot = mine;
-	g[mine].in_flight += d_in_flight;
-	g[mine].streams += d_streams;
-	if (g[mine].in_flight <= 0 && g[mine].streams <= 0)
-		g[mine] = (struct um_gauge_slot){ 0, 0, 0, 0 };  /* a CGI run leaves no trace */
-	return sf_write_all(s->fd, &g[mine], sizeof g[mine], base + (off_t)mine * (off_t)sizeof g[mine]);
+	g[mine] = gauge_now(s);
+	if (sf_write_all(s->fd, &g[mine], sizeof g[mine], gauge_offset(mine)) < 0)
+		return -1;
+	s->slot_held = true;
+	return 0;
+}
+
+/* At um_close(): the slot goes back, empty (a CGI run leaves no trace). */
+static void gauge_release(um_store *s)
+{
+	char err[300];
+	if (!s->slot_held || store_lock(s, err, sizeof err) != 0)
+		return;
+	if (s->gauge_slot >= 0 && s->header.gauges[s->gauge_slot].pid == s->pid) {
+		static const struct um_gauge_slot none;
+		(void)sf_write_all(s->fd, &none, sizeof none, gauge_offset(s->gauge_slot));
+	}
+	s->slot_held = false;
+	store_unlock(s);
 }
 
 int um_record(um_store *s, const struct um_event *ev)
@@ -577,9 +631,19 @@ int um_record(um_store *s, const struct um_event *ev)
 		return gauges ? um_gauge_add(s, ev->in_flight_delta, ev->streams_delta) : 0;
 	if (store_lock(s, err, sizeof err) != 0) {
 		log_error("%s; this request is not counted", err);
+		if (gauges) {
+			/* it ended all the same: the next write of the slot says so */
+			pthread_mutex_lock(&s->lock);
+			note_fork(s);
+			s->in_flight += ev->in_flight_delta;
+			s->streams += ev->streams_delta;
+			pthread_mutex_unlock(&s->lock);
+		}
 		return -1;
 	}
-	int rc = gauges ? gauge_apply(s, &s->header, ev->in_flight_delta, ev->streams_delta) : 0;
+	s->in_flight += ev->in_flight_delta;
+	s->streams += ev->streams_delta;
+	int rc = gauges ? gauge_write(s, &s->header) : 0;
 	memset(&detail, 0, sizeof detail);
 	detail.kind = UM_DETAIL;
 	detail.day = today;
@@ -655,11 +719,32 @@ int um_key_tokens(um_store *s, const char *key, int64_t now_s, uint64_t *day, ui
 int um_gauge_add(um_store *s, int d_in_flight, int d_streams)
 {
 	char err[300];
+	pthread_mutex_lock(&s->lock);
+	note_fork(s);
+	s->in_flight += d_in_flight;
+	s->streams += d_streams;
+	if (s->slot_held) {
+		/* ours: one write, no flock (see the top of this file) */
+		struct um_gauge_slot g = gauge_now(s);
+		int rc = sf_write_all(s->fd, &g, sizeof g, gauge_offset(s->gauge_slot));
+		if (rc != 0)
+			s->slot_held = false;  /* the cycle below takes it again */
+		pthread_mutex_unlock(&s->lock);
+		if (rc == 0)
+			return 0;
+	} else {
+		pthread_mutex_unlock(&s->lock);
+	}
 	if (store_lock(s, err, sizeof err) != 0) {
 		log_error("%s", err);
+		/* not counted: the caller will not take it back */
+		pthread_mutex_lock(&s->lock);
+		s->in_flight -= d_in_flight;
+		s->streams -= d_streams;
+		pthread_mutex_unlock(&s->lock);
 		return -1;
 	}
-	int rc = gauge_apply(s, &s->header, d_in_flight, d_streams);
+	int rc = gauge_write(s, &s->header);
 	store_unlock(s);
 	return rc;
 }

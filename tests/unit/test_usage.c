@@ -1,4 +1,4 @@
-/* test_usage.c: the usage file: days, exact counts across processes, threads and forks, remembered rows, damage, full windows, gauges, the table */
+/* test_usage.c: the usage file: days, exact counts across processes, threads and forks, remembered rows, damage, full windows, gauges (a held slot changes without the lock), the table */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -590,6 +592,93 @@ static void test_gauges_past_the_first_blocks(void **state)
 	um_close(s);
 }
 
+/* A process that holds its slot changes its gauges with one write and no
+ * lock: here while another process holds the file's flock, which a cycle
+ * would wait for until that process ends. */
+static void test_held_slot_changes_without_the_lock(void **state)
+{
+	(void)state;
+	um_store *s = open_fresh();
+	int locked[2], release[2];
+	char c;
+	assert_int_equal(um_gauge_add(s, 1, 0), 0);  /* takes the slot, in a cycle */
+	assert_int_equal(pipe(locked), 0);
+	assert_int_equal(pipe(release), 0);
+	pid_t kid = fork();
+	if (kid == 0) {
+		int fd = open(path, O_RDWR);
+		if (fd < 0 || flock(fd, LOCK_EX) != 0)
+			_exit(1);
+		(void)!write(locked[1], "x", 1);
+		struct pollfd p = { release[0], POLLIN, 0 };
+		(void)poll(&p, 1, 5000);  /* at most 5 s: a cycle waits that long */
+		_exit(0);
+	}
+	assert_int_equal(read(locked[0], &c, 1), 1);
+	assert_int_equal(um_gauge_add(s, 1, 1), 0);
+	assert_int_equal(um_gauge_add(s, -1, 0), 0);
+	int st;
+	assert_int_equal(waitpid(kid, &st, WNOHANG), 0);  /* still holding the lock */
+	(void)!write(release[1], "x", 1);
+	assert_int_equal(waitpid(kid, &st, 0), kid);
+	struct um_gauges g = gauges_now(s);
+	assert_int_equal(g.in_flight, 1);
+	assert_int_equal(g.streams, 1);
+	close(locked[0]);
+	close(locked[1]);
+	close(release[0]);
+	close(release[1]);
+	um_close(s);
+}
+
+/* The gauges are the process's own counts: a file rebuilt by another
+ * process (damage) or replaced shows them again at the next change,
+ * not counts begun from nothing. */
+static void test_gauges_come_back_to_a_new_file(void **state)
+{
+	(void)state;
+	um_store *s = open_fresh();
+	struct um_event ev = chat_event("k", "m", 200, 1, 1, T0);
+	assert_int_equal(um_gauge_add(s, 3, 2), 0);
+	assert_int_equal(truncate(path, 100), 0);
+	pid_t kid = fork();
+	if (kid == 0)
+		_exit(um_record(s, &ev) == 0 ? 0 : 1);  /* rebuilds it, slots and all */
+	int st;
+	assert_int_equal(waitpid(kid, &st, 0), kid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	assert_int_equal(gauges_now(s).in_flight, 0);  /* lost with the file */
+	assert_int_equal(um_gauge_add(s, -1, 0), 0);
+	struct um_gauges g = gauges_now(s);
+	assert_int_equal(g.in_flight, 2);
+	assert_int_equal(g.streams, 2);
+	/* replaced: the next cycle (a request's end) writes them there */
+	assert_int_equal(unlink(path), 0);
+	ev.in_flight_delta = -1;
+	assert_int_equal(um_record(s, &ev), 0);
+	g = gauges_now(s);
+	assert_int_equal(g.in_flight, 1);
+	assert_int_equal(g.streams, 2);
+	um_close(s);
+}
+
+/* A store closed (a CGI run's end) gives its slot back empty. */
+static void test_close_frees_the_slot(void **state)
+{
+	(void)state;
+	um_store *s = open_fresh();
+	assert_int_equal(um_gauge_add(s, 1, 0), 0);
+	assert_int_equal(um_gauge_add(s, -1, 0), 0);
+	um_close(s);
+	int fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	int32_t pid = -1;
+	/* the first slot: the header's magic, version, capacity, size, row size and pad come first */
+	assert_int_equal(pread(fd, &pid, sizeof pid, 32), (ssize_t)sizeof pid);
+	close(fd);
+	assert_int_equal(pid, 0);
+}
+
 /* ---- the table ---- */
 
 static void test_report(void **state)
@@ -648,6 +737,9 @@ int main(void)
 		cmocka_unit_test(test_gauges_of_live_processes_only),
 		cmocka_unit_test(test_record_takes_gauges_down),
 		cmocka_unit_test(test_gauges_past_the_first_blocks),
+		cmocka_unit_test(test_held_slot_changes_without_the_lock),
+		cmocka_unit_test(test_gauges_come_back_to_a_new_file),
+		cmocka_unit_test(test_close_frees_the_slot),
 		cmocka_unit_test(test_report),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
