@@ -87,7 +87,25 @@ static void send_request(struct conn *c, int64_t due)
 		c->sent = (size_t)-1;  /* counted when the answer does not come */
 }
 
-/* Is c's answer complete? 1 yes (status in *status), 0 not yet, -1 cannot tell. */
+/* Does the head of c's answer (up to end) say the server closes the
+ * connection after it? lighttpd does after server.max-keep-alive-requests
+ * (1000) on one connection, and this client sends most requests on its
+ * first idle one: a request sent there after such an answer met a closed
+ * connection, an error of the client's, not the server's. */
+static bool closes_after(const struct conn *c, const char *end)
+{
+	for (const char *l = strstr(c->resp, "\r\n"); l && l < end; l = strstr(l + 2, "\r\n"))
+		if (strncasecmp(l + 2, "Connection:", 11) == 0) {
+			const char *v = l + 13;
+			while (*v == ' ')
+				v++;
+			return strncasecmp(v, "close", 5) == 0;
+		}
+	return false;
+}
+
+/* Is c's answer complete? 1 yes (status in *status), 2 yes and the server
+ * closes the connection after it, 0 not yet, -1 cannot tell. */
 static int answer_complete(struct conn *c, int *status)
 {
 	c->resp[c->got < RESP_BYTES ? c->got : RESP_BYTES - 1] = '\0';
@@ -98,11 +116,12 @@ static int answer_complete(struct conn *c, int *status)
 	size_t head = (size_t)(end + 4 - c->resp);
 	for (char *l = strstr(c->resp, "\r\n"); l && l < end; l = strstr(l + 2, "\r\n")) {
 		if (strncasecmp(l + 2, "Content-Length:", 15) == 0)
-			return c->got >= head + strtoul(l + 17, NULL, 10) ? 1 : 0;
+			return c->got < head + strtoul(l + 17, NULL, 10) ? 0 : closes_after(c, end) ? 2 : 1;
 		if (strncasecmp(l + 2, "Transfer-Encoding:", 18) == 0 && strstr(l, "chunked") &&
 		    strstr(l, "chunked") < end)
 			/* JSON never holds this sequence: the last chunk */
-			return c->got >= head + 5 && memcmp(c->resp + c->got - 5, "0\r\n\r\n", 5) == 0 ? 1 : 0;
+			return c->got < head + 5 || memcmp(c->resp + c->got - 5, "0\r\n\r\n", 5) != 0 ? 0 :
+			       closes_after(c, end) ? 2 : 1;
 	}
 	return -1;
 }
@@ -204,14 +223,14 @@ int main(int argc, char **argv)
 				continue;
 			if (c->busy) {
 				done++;
-				if (complete == 1 && status / 100 == 2)
+				if (complete > 0 && status / 100 == 2)
 					lat_ns[n_lat++] = now_ns() - c->due_ns;
 				else
 					n_errors++;
 			}
 			c->busy = false;
 			c->got = 0;
-			if (complete < 0) {  /* closed or unreadable: a fresh connection */
+			if (complete != 1) {  /* closed, closing or unreadable: a fresh connection */
 				epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
 				close(c->fd);
 				if (open_conn(ep, c) != 0)
