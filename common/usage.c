@@ -745,6 +745,10 @@ int um_gauge_add(um_store *s, int d_in_flight, int d_streams)
 		return -1;
 	}
 	int rc = gauge_write(s, &s->header);
+	if (rc != 0) {
+		s->in_flight -= d_in_flight;  /* as above */
+		s->streams -= d_streams;
+	}
 	store_unlock(s);
 	return rc;
 }

@@ -111,7 +111,8 @@ int um_record(um_store *s, const struct um_event *ev);
  * UTC month of now_s. */
 int um_key_tokens(um_store *s, const char *key, int64_t now_s, uint64_t *day, uint64_t *month);
 
-/* Adds d_in_flight and d_streams to this process's gauges. */
+/* Adds d_in_flight and d_streams to this process's gauges and shows them
+ * in its slot of the file. -1: not added (the caller takes nothing back). */
 int um_gauge_add(um_store *s, int d_in_flight, int d_streams);
 
 /* Every used row (strings NUL-terminated) into *rows (caller frees; NULL
