@@ -560,6 +560,13 @@ static bool pid_alive(int32_t pid)
 	return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
 }
 
+/* This process's gauges moved by the deltas. Caller holds s->lock. */
+static void gauges_add(um_store *s, int d_in_flight, int d_streams)
+{
+	s->in_flight += d_in_flight;
+	s->streams += d_streams;
+}
+
 static off_t gauge_offset(int slot)
 {
 	return (off_t)offsetof(struct um_header, gauges) + (off_t)slot * (off_t)sizeof(struct um_gauge_slot);
@@ -635,14 +642,12 @@ int um_record(um_store *s, const struct um_event *ev)
 			/* it ended all the same: the next write of the slot says so */
 			pthread_mutex_lock(&s->lock);
 			note_fork(s);
-			s->in_flight += ev->in_flight_delta;
-			s->streams += ev->streams_delta;
+			gauges_add(s, ev->in_flight_delta, ev->streams_delta);
 			pthread_mutex_unlock(&s->lock);
 		}
 		return -1;
 	}
-	s->in_flight += ev->in_flight_delta;
-	s->streams += ev->streams_delta;
+	gauges_add(s, ev->in_flight_delta, ev->streams_delta);
 	int rc = gauges ? gauge_write(s, &s->header) : 0;
 	memset(&detail, 0, sizeof detail);
 	detail.kind = UM_DETAIL;
@@ -721,8 +726,7 @@ int um_gauge_add(um_store *s, int d_in_flight, int d_streams)
 	char err[300];
 	pthread_mutex_lock(&s->lock);
 	note_fork(s);
-	s->in_flight += d_in_flight;
-	s->streams += d_streams;
+	gauges_add(s, d_in_flight, d_streams);
 	if (s->slot_held) {
 		/* ours: one write, no flock (see the top of this file) */
 		struct um_gauge_slot g = gauge_now(s);
@@ -739,16 +743,13 @@ int um_gauge_add(um_store *s, int d_in_flight, int d_streams)
 		log_error("%s", err);
 		/* not counted: the caller will not take it back */
 		pthread_mutex_lock(&s->lock);
-		s->in_flight -= d_in_flight;
-		s->streams -= d_streams;
+		gauges_add(s, -d_in_flight, -d_streams);
 		pthread_mutex_unlock(&s->lock);
 		return -1;
 	}
 	int rc = gauge_write(s, &s->header);
-	if (rc != 0) {
-		s->in_flight -= d_in_flight;  /* as above */
-		s->streams -= d_streams;
-	}
+	if (rc != 0)
+		gauges_add(s, -d_in_flight, -d_streams);  /* as above */
 	store_unlock(s);
 	return rc;
 }

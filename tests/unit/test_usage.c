@@ -477,11 +477,18 @@ static struct um_gauges gauges_now(um_store *s)
 	return g;
 }
 
+/* The host's gauges are in_flight and streams now. */
+static void assert_gauges(um_store *s, long in_flight, long streams)
+{
+	struct um_gauges g = gauges_now(s);
+	assert_int_equal(g.in_flight, in_flight);
+	assert_int_equal(g.streams, streams);
+}
+
 static void test_gauges_of_live_processes_only(void **state)
 {
 	(void)state;
 	um_store *s = open_fresh();
-	struct um_gauges g;
 	assert_int_equal(um_gauge_add(s, 2, 1), 0);
 	pid_t kid = fork();
 	if (kid == 0)
@@ -489,13 +496,9 @@ static void test_gauges_of_live_processes_only(void **state)
 	int st;
 	assert_int_equal(waitpid(kid, &st, 0), kid);
 	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-	g = gauges_now(s);
-	assert_int_equal(g.in_flight, 2);
-	assert_int_equal(g.streams, 1);
+	assert_gauges(s, 2, 1);
 	assert_int_equal(um_gauge_add(s, -2, -1), 0);
-	g = gauges_now(s);
-	assert_int_equal(g.in_flight, 0);
-	assert_int_equal(g.streams, 0);
+	assert_gauges(s, 0, 0);
 	um_close(s);
 }
 
@@ -504,7 +507,6 @@ static void test_record_takes_gauges_down(void **state)
 {
 	(void)state;
 	um_store *s = open_fresh();
-	struct um_gauges g;
 	assert_int_equal(um_gauge_add(s, 1, 0), 0);
 	assert_int_equal(um_gauge_add(s, 1, 0), 0);
 	assert_int_equal(um_gauge_add(s, 0, 1), 0);
@@ -512,25 +514,20 @@ static void test_record_takes_gauges_down(void **state)
 	ev.in_flight_delta = -1;
 	ev.streams_delta = -1;
 	assert_int_equal(um_record(s, &ev), 0);
-	g = gauges_now(s);
-	assert_int_equal(g.in_flight, 1);
-	assert_int_equal(g.streams, 0);
+	assert_gauges(s, 1, 0);
 	ev.streams_delta = 0;
 	assert_int_equal(um_record(s, &ev), 0);
 	uint64_t r, p, c;
 	totals(s, "k", NULL, &r, &p, &c);
 	assert_int_equal(r, 2);
-	g = gauges_now(s);
-	assert_int_equal(g.in_flight, 0);
-	assert_int_equal(g.streams, 0);
+	assert_gauges(s, 0, 0);
 	/* the file replaced while in flight: the -1 does not go below zero */
 	assert_int_equal(um_gauge_add(s, 1, 0), 0);
 	assert_int_equal(unlink(path), 0);
 	ev.in_flight_delta = -1;
 	assert_int_equal(um_record(s, &ev), 0);
 	assert_int_equal(um_gauge_add(s, 1, 0), 0);
-	g = gauges_now(s);
-	assert_int_equal(g.in_flight, 1);
+	assert_int_equal(gauges_now(s).in_flight, 1);
 	um_close(s);
 }
 
@@ -621,9 +618,7 @@ static void test_held_slot_changes_without_the_lock(void **state)
 	assert_int_equal(waitpid(kid, &st, WNOHANG), 0);  /* still holding the lock */
 	(void)!write(release[1], "x", 1);
 	assert_int_equal(waitpid(kid, &st, 0), kid);
-	struct um_gauges g = gauges_now(s);
-	assert_int_equal(g.in_flight, 1);
-	assert_int_equal(g.streams, 1);
+	assert_gauges(s, 1, 1);
 	close(locked[0]);
 	close(locked[1]);
 	close(release[0]);
@@ -649,16 +644,12 @@ static void test_gauges_come_back_to_a_new_file(void **state)
 	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	assert_int_equal(gauges_now(s).in_flight, 0);  /* lost with the file */
 	assert_int_equal(um_gauge_add(s, -1, 0), 0);
-	struct um_gauges g = gauges_now(s);
-	assert_int_equal(g.in_flight, 2);
-	assert_int_equal(g.streams, 2);
+	assert_gauges(s, 2, 2);
 	/* replaced: the next cycle (a request's end) writes them there */
 	assert_int_equal(unlink(path), 0);
 	ev.in_flight_delta = -1;
 	assert_int_equal(um_record(s, &ev), 0);
-	g = gauges_now(s);
-	assert_int_equal(g.in_flight, 1);
-	assert_int_equal(g.streams, 2);
+	assert_gauges(s, 1, 2);
 	um_close(s);
 }
 
