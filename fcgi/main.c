@@ -54,6 +54,10 @@ static struct options opts;   /* the master's hooks start workers with them */
 static int listen_fd = -1;
 static int stop_pipe[2] = { -1, -1 };  /* readable once stopping: wakes every poller */
 static atomic_int stopping;
+/* One worker at a time waits for a new connection: with every idle worker
+ * polling the listening socket, each connection woke them all (256 threads
+ * for 256 streams) and all but one found nothing to accept. */
+static pthread_mutex_t accept_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void usage(FILE *f)
 {
@@ -621,57 +625,8 @@ static enum wake wait_readable(int fd, int timeout_ms)
 	}
 }
 
-/* A worker's epoll of what wakes it for a new connection: the listening
- * socket, EPOLLEXCLUSIVE, so that a connection wakes one idle worker, not
- * all of them (256 threads for 256 streams, all but one finding nothing to
- * accept); the stop pipe and the park pipe, which wake every one. Idle
- * workers are woken in the order they made their epoll, so THREADS' own
- * come first and an added one is left idle to end. Waiting for the socket
- * in turns behind a mutex instead cost a connection a futex hand-over to
- * the next waiter: a wake-up and a context switch (0.12 to 0.05 voluntary
- * switches of the app per mock request at 32 connections). -1: none. */
-static int listen_epoll(void)
-{
-	int ep = epoll_create1(EPOLL_CLOEXEC);
-	struct epoll_event l = { .events = EPOLLIN | EPOLLEXCLUSIVE, .data.fd = listen_fd };
-	struct epoll_event s = { .events = EPOLLIN, .data.fd = stop_pipe[0] };
-	struct epoll_event k = { .events = EPOLLIN, .data.fd = park_pipe[0] };
-	if (ep >= 0 && (epoll_ctl(ep, EPOLL_CTL_ADD, listen_fd, &l) != 0 ||
-			epoll_ctl(ep, EPOLL_CTL_ADD, stop_pipe[0], &s) != 0 ||
-			epoll_ctl(ep, EPOLL_CTL_ADD, park_pipe[0], &k) != 0)) {
-		close(ep);
-		ep = -1;
-	}
-	return ep;
-}
-
-/* wait_readable() for the listening socket, on a worker's listen_epoll(). */
-static enum wake wait_listen(int ep, int timeout_ms)
-{
-	struct epoll_event ev[3];
-	for (;;) {
-		if (atomic_load(&stopping))
-			return WAKE_STOP;
-		int n = epoll_wait(ep, ev, 3, timeout_ms);
-		if (n == 0)
-			return WAKE_IDLE;
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return WAKE_STOP;
-		enum wake w = WAKE_READABLE;
-		for (int i = 0; i < n; i++) {
-			if (ev[i].data.fd == stop_pipe[0])
-				return WAKE_STOP;
-			if (ev[i].data.fd == park_pipe[0])
-				w = WAKE_PARKED;
-		}
-		return w;
-	}
-}
-
 /* Each worker accepts its own connections so that a stop can wake it: it
- * waits on its listen_epoll() for the (non-blocking) listening socket, accepts, and
+ * polls the (non-blocking) listening socket and a stop pipe, accepts, and
  * hands the connection to libfcgi through FCGX_Request.ipcFd. libfcgi's own
  * FCGX_ShutdownPending() would also break requests in flight, which a
  * graceful stop must let finish. The request's listen_sock is -1 so that
@@ -684,10 +639,6 @@ static void *worker(void *added)
 	struct task *c;
 	int idle_ms = added ? ADDED_IDLE_S * 1000 : -1;
 	bool idle_end = false;
-	int ep = listen_epoll();
-	if (ep < 0)
-		log_warn("worker: cannot make its epoll (%s): it polls the listening socket, woken "
-			 "with every idle worker", strerror(errno));
 
 	while (!atomic_load(&stopping)) {
 		if ((c = park_pop())) {
@@ -695,8 +646,20 @@ static void *worker(void *added)
 			continue;
 		}
 		if (t->r.ipcFd < 0) {
-			enum wake w = ep >= 0 ? wait_listen(ep, idle_ms) : wait_readable(listen_fd, idle_ms);
+			if (added) {
+				struct timespec until;
+				clock_gettime(CLOCK_REALTIME, &until);
+				until.tv_sec += ADDED_IDLE_S;
+				if (pthread_mutex_timedlock(&accept_lock, &until) != 0) {
+					idle_end = true;
+					break;
+				}
+			} else {
+				pthread_mutex_lock(&accept_lock);
+			}
+			enum wake w = wait_readable(listen_fd, idle_ms);
 			int fd = w == WAKE_READABLE ? accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC) : -1;
+			pthread_mutex_unlock(&accept_lock);
 			if (w == WAKE_STOP)
 				break;
 			if (w == WAKE_IDLE) {
@@ -732,8 +695,6 @@ static void *worker(void *added)
 	while (!idle_end && (c = park_pop()))
 		serve_parked(c, true);
 	task_free(t);
-	if (ep >= 0)
-		close(ep);
 	if (added)
 		pool_leave();
 	return NULL;
