@@ -53,16 +53,17 @@ static void test_members_and_spans(void **state)
 
 /* Each byte value in a string, at each offset of a long plain run, is
  * taken or refused as it should be (what is taken, strict json-c takes
- * too), and the string's end is found where it is. */
+ * too), and the string's end is found where it is. The run is long enough
+ * for two 16-byte steps of the plain-run scan and a tail after them. */
 static void test_string_bytes_at_every_offset(void **state)
 {
 	(void)state;
 	struct js_member ms[MAX];
 	char s[80];
-	static const char xs[] = "xxxxxxxxxxxxxxxxxxxxxxxx";
+	static const char xs[] = "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
 	const size_t run = sizeof xs - 1;
 	for (int b = 0; b < 256; b++) {
-		for (size_t at = 0; at < 20; at++) {
+		for (size_t at = 0; at < run; at++) {
 			int len;
 			if (b == '"')  /* it ends the first string: the rest is a second key */
 				len = snprintf(s, sizeof s, "{\"a\":\"%.*s\",\"%.*s\":1}", (int)at, xs, (int)(run - at), xs);
