@@ -51,6 +51,54 @@ ensure_packages() {
 	return "$rc"
 }
 
+# ensure_deb_src PKG: makes `apt-get source PKG` work. Where there is no
+# deb-src entry, ours mirrors the deb entries of the Debian archive this
+# machine already uses, in one file of our own, so running again changes
+# nothing.
+ensure_deb_src() {
+	local srclist=/etc/apt/sources.list.d/openai-fcgi-src.sources f
+	apt-get source --print-uris -qq "$1" >/dev/null 2>&1 && return 0
+	say "adding deb-src entries ($srclist)"
+	{
+		for f in /etc/apt/sources.list.d/*.sources; do
+			[ -f "$f" ] && [ "$f" != "$srclist" ] || continue
+			grep -q 'debian' "$f" || continue
+			sed 's/^Types:.*/Types: deb-src/' "$f"; echo
+		done
+	} | as_root tee "$srclist.tmp" >/dev/null
+	if [ ! -s "$srclist.tmp" ] && [ -f /etc/apt/sources.list ]; then
+		# one-line style: the same lines with deb-src
+		sed -n 's/^deb \(.*debian.*\)/deb-src \1/p' /etc/apt/sources.list | as_root tee "${srclist%.sources}.list" >/dev/null
+		as_root rm -f "$srclist.tmp"
+	else
+		as_root mv "$srclist.tmp" "$srclist"
+	fi
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+}
+
+# src_version PKG: the version `apt-get source PKG` would fetch, read from
+# the local lists (no network).
+src_version() {
+	apt-get source --print-uris -qq "$1" | sed -n "s/.*'[^']*\/$1_\([^']*\)\.dsc'.*/\1/p" | sed 's/%2b/+/g;s/%3a/:/g' | head -n1
+}
+
+# fetch_source WORK PKG: a fresh, patched source tree of Debian's PKG in
+# WORK/PKG (dpkg-source applies Debian's patches: the security fixes the
+# distribution ships). For curl, Debian's last two patches, which rename
+# the library for its GnuTLS and NSS flavours, are taken off again: the
+# plain libcurl is the one we build.
+fetch_source() {
+	local work=$1 pkg=$2 d
+	(cd "$work" && apt-get source -qq "$pkg" >/dev/null 2>"$work/$pkg.fetch.log") ||
+		{ cat "$work/$pkg.fetch.log" >&2; return 1; }
+	d=$(find "$work" -maxdepth 1 -type d -name "$pkg-[0-9]*" | head -n1)
+	mv "$d" "$work/$pkg"
+	if [ "$pkg" = curl ]; then
+		patch -s -R -d "$work/curl" -p1 <"$work/curl/debian/patches/99_nss.patch"
+		patch -s -R -d "$work/curl" -p1 <"$work/curl/debian/patches/90_gnutls.patch"
+	fi
+}
+
 # build DIR [configure options...]: configures (once) and builds in DIR.
 build() {
 	local dir=$1; shift
