@@ -10,7 +10,8 @@
 FROM debian:bookworm-slim AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends build-essential autoconf automake \
-	pkg-config libfcgi-dev libjson-c-dev libconfig-dev libcurl4-openssl-dev libsodium-dev nodejs npm \
+	pkg-config libfcgi-dev libjson-c-dev libconfig-dev libcurl4-openssl-dev libsodium-dev libhiredis-dev \
+	libhttp-parser-dev nodejs npm \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -31,7 +32,7 @@ FROM debian:bookworm-slim
 # is upstream), so no linker or dpkg-shlibdeps would ask for it.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends lighttpd spawn-fcgi tini curl \
-	libfcgi0ldbl libjson-c5 libconfig9 libsodium23 libcurl4 ca-certificates \
+	libfcgi0ldbl libjson-c5 libconfig9 libsodium23 libhiredis0.14 libhttp-parser2.9 libcurl4 ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --user-group --home-dir /var/lib/openai-fcgi \
 	--shell /usr/sbin/nologin openai-fcgi \

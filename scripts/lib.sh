@@ -4,7 +4,7 @@
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 # Debian packages the build needs, and those serving and testing need.
-BUILD_PKGS="build-essential autoconf automake pkg-config libfcgi-dev libjson-c-dev libconfig-dev libcurl4-openssl-dev libsodium-dev libhiredis-dev"
+BUILD_PKGS="build-essential autoconf automake pkg-config libfcgi-dev libjson-c-dev libconfig-dev libcurl4-openssl-dev libsodium-dev libhiredis-dev libhttp-parser-dev"
 SERVE_PKGS="lighttpd spawn-fcgi curl"
 TEST_PKGS="libcmocka-dev nginx-light apache2 libapache2-mod-fcgid prometheus redis-server"
 # scripts/build-static: musl and what building the Debian source packages takes.

@@ -18,7 +18,7 @@ CFLAGS = -std=gnu11 -g -O1 -Wall -Wextra -Werror -Wno-unused-parameter \
 # attribute, clang wants the whole file built for it.
 CX16 = $(if $(filter x86_64,$(shell uname -m)),-mcx16)
 LDFLAGS = -fsanitize=fuzzer $(SAN) -pthread
-LIBS = $(shell pkg-config --libs json-c libconfig libsodium) -ldl -lm
+LIBS = $(shell pkg-config --libs json-c libconfig libsodium) -lhttp_parser -ldl -lm
 
 # curl_api_linked.c is the static build's stand-in for curl_api.c
 COMMON_SRC = $(filter-out %/curl_api_linked.c %/redis_store.c,$(wildcard $(top)/common/*.c))
