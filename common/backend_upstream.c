@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 #include "cooldown.h"
 #include "curl_api.h"
 #include "failover.h"
+#include "http1.h"
 #include "json_span.h"
 #include "log.h"
 #include "rand.h"
@@ -46,6 +48,24 @@ struct parsed_url {
 	CURLU *uh;   /* owned: url, parsed */
 };
 
+/* A connection of our own to one upstream, for whole answers: libcurl
+ * makes it (CONNECT_ONLY: the name, the connect and TLS, their timeouts)
+ * and keeps it while the easy handle stays in the connection's own multi;
+ * each exchange on it is written and read by http1.h. */
+#define DIRECT_CONNS 4
+struct direct_conn {
+	const struct upstream_cfg *up;  /* whom it is for; NULL: a free slot */
+	CURL *easy;       /* owned, with multi and ep; NULL: none made yet. Kept
+			   * across connections: its TLS sessions resume */
+	CURLM *multi;
+	int ep;           /* an epoll of the connection's socket, as a pair's */
+	bool connected;   /* easy is in multi, its connection open */
+	curl_socket_t fd; /* the connection's socket, while connected */
+	char *url;        /* owned: the URL head was made for; NULL: none yet */
+	bool unfit;       /* url is not one for a connection of our own (below) */
+	strbuf head;      /* a POST's head to url, all but its Content-Length */
+};
+
 struct handles {
 	CURL *easy;
 	CURLM *multi;
@@ -64,17 +84,48 @@ struct handles {
 	const struct upstream_cfg *headers_up;
 	bool headers_stream;
 	unsigned next_url;  /* the slot the next new URL takes */
+	struct direct_conn conns[DIRECT_CONNS];
+	unsigned next_conn; /* the slot the next new upstream takes */
+	char *rbuf;         /* owned, RBUF_BYTES: what a direct exchange reads; NULL until one does */
 };
+#define RBUF_BYTES CURL_MAX_WRITE_SIZE
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct handles *idle[IDLE_HANDLES];  /* guarded by pool_lock */
 static int n_idle;                           /* guarded by pool_lock */
 static const struct curl_api *curl;  /* NULL: libcurl could not be loaded */
 static const char *ca_file;          /* CURLOPT_CAINFO, set by upstream_preload; NULL: libcurl's own */
+static bool proxied;                 /* the environment names a proxy: libcurl makes every exchange */
 static cd_store *cooldowns;          /* NULL: each deployment's failures are not remembered */
+
+/* Closes dc's connection, if it has one; dc keeps the rest for the next. */
+static void direct_close(struct direct_conn *dc)
+{
+	if (!dc->connected)
+		return;
+	curl->multi_remove_handle(dc->multi, dc->easy);  /* closes a CONNECT_ONLY connection */
+	dc->connected = false;
+	dc->fd = CURL_SOCKET_BAD;
+}
+
+static void direct_free(struct direct_conn *dc)
+{
+	direct_close(dc);
+	if (dc->easy) {
+		curl->easy_cleanup(dc->easy);
+		curl->multi_cleanup(dc->multi);
+		close(dc->ep);
+	}
+	free(dc->url);
+	sb_free(&dc->head);
+	memset(dc, 0, sizeof *dc);
+}
 
 static void handles_free(struct handles *h)
 {
+	for (size_t i = 0; i < DIRECT_CONNS; i++)
+		direct_free(&h->conns[i]);
+	free(h->rbuf);
 	curl->easy_cleanup(h->easy);
 	curl->slist_free_all(h->headers);
 	curl->multi_cleanup(h->multi);
@@ -91,6 +142,7 @@ static void init_once(void)
 {
 	/* under the once: curl_global_init is not thread-safe before 7.84 */
 	curl = curl_api();
+	proxied = up_env_has_proxy(getenv);
 	if (curl && curl->global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		log_error("upstream: curl_global_init failed: no upstream can be asked");
 		curl = NULL;
@@ -175,17 +227,16 @@ struct xfer;
 static int wait_ms(const struct xfer *x);
 
 /* A transfer's wait through the sink (below), and its end. */
-static bool wait_in_sink(struct handles *h, struct xfer *x, bool *parked, long *thread_ms);
-static void wait_over(struct handles *h, const struct xfer *x);
+static bool wait_in_sink(struct xfer *x, CURLM *m, int fd, bool *parked, long *thread_ms);
+static void wait_over(const struct xfer *x, int fd);
 
-/* Runs the transfer on h's easy handle to its end through its multi,
- * waking when the upstream sends, or when x has something due (wait_ms), so
- * that on_progress (called on every pass) sees the limits and a departed
- * client in time. */
-static CURLcode perform(struct handles *h, struct xfer *x)
+/* Runs the transfer on c to its end through m, waking when the upstream
+ * sends (ep: an epoll of m's sockets), or when x has something due
+ * (wait_ms), so that on_progress (called on every pass) sees the limits
+ * and a departed client in time. c stays in m: a connection made for
+ * CONNECT_ONLY lives only as long as it is there. */
+static CURLcode run(CURLM *m, CURL *c, int ep, struct xfer *x)
 {
-	CURL *c = h->easy;
-	CURLM *m = h->multi;
 	if (curl->multi_add_handle(m, c) != CURLM_OK)
 		return CURLE_OUT_OF_MEMORY;
 	CURLcode cc = CURLE_OK;
@@ -197,7 +248,7 @@ static CURLcode perform(struct handles *h, struct xfer *x)
 			break;
 		}
 		long thread_ms;
-		if (!running || wait_in_sink(h, x, &parked, &thread_ms))
+		if (!running || wait_in_sink(x, m, ep, &parked, &thread_ms))
 			continue;
 		if (curl->multi_wait(m, NULL, 0, (int)thread_ms, NULL) != CURLM_OK) {
 			cc = CURLE_RECV_ERROR;
@@ -205,12 +256,19 @@ static CURLcode perform(struct handles *h, struct xfer *x)
 		}
 	}
 	if (parked)
-		wait_over(h, x);
+		wait_over(x, ep);
 	int left;
 	for (CURLMsg *msg; (msg = curl->multi_info_read(m, &left)) != NULL;)
 		if (msg->msg == CURLMSG_DONE && msg->easy_handle == c)
 			cc = msg->data.result;
-	curl->multi_remove_handle(m, c);
+	return cc;
+}
+
+/* A transfer on h's own easy handle, through h's multi, to its end. */
+static CURLcode perform(struct handles *h, struct xfer *x)
+{
+	CURLcode cc = run(h->multi, h->easy, h->ep, x);
+	curl->multi_remove_handle(h->multi, h->easy);
 	return cc;
 }
 
@@ -583,7 +641,7 @@ static bool keepalive_due(const struct xfer *x, int64_t now)
  * thread, at most *thread_ms. */
 #define THREAD_WAIT_MS 10
 #define UNSENT_WAIT_MS 16
-static bool wait_in_sink(struct handles *h, struct xfer *x, bool *parked, long *thread_ms)
+static bool wait_in_sink(struct xfer *x, CURLM *m, int fd, bool *parked, long *thread_ms)
 {
 	*thread_ms = wait_ms(x);
 	if (!x->sink || !x->sink->wait)
@@ -596,7 +654,8 @@ static bool wait_in_sink(struct handles *h, struct xfer *x, bool *parked, long *
 		return false;
 	}
 	long ms = *thread_ms, curl_ms = -1;
-	curl->multi_timeout(h->multi, &curl_ms);
+	if (m)
+		curl->multi_timeout(m, &curl_ms);
 	if (curl_ms >= 0 && curl_ms < ms)
 		ms = curl_ms;
 	if (!x->sent) {
@@ -608,16 +667,17 @@ static bool wait_in_sink(struct handles *h, struct xfer *x, bool *parked, long *
 	}
 	if (ms <= 0)
 		return true;
-	if (x->sink->wait(x->sink->hctx, h->ep, ms) != 0)
+	if (x->sink->wait(x->sink->hctx, fd, ms) != 0)
 		return false;  /* the loop has no room: this thread waits */
 	*parked = true;
 	return true;
 }
 
-/* h, and its epoll, go back to the pool: the sink waits for it no more. */
-static void wait_over(struct handles *h, const struct xfer *x)
+/* fd (an epoll of the pool's) goes back to the pool: the sink waits for
+ * it no more. */
+static void wait_over(const struct xfer *x, int fd)
 {
-	x->sink->wait(x->sink->hctx, h->ep, -1);
+	x->sink->wait(x->sink->hctx, fd, -1);
 }
 
 /* How long perform() may sleep: until the next look for the client
@@ -694,14 +754,14 @@ static struct curl_slist *request_headers(struct handles *h, const struct upstre
 	return l;
 }
 
-/* Each socket libcurl opens for h joins h's epoll; each it closes
- * leaves it first. */
+/* Each socket libcurl opens for a pair (or a direct connection) joins its
+ * epoll (ctx: the epoll's descriptor); each it closes leaves it first. */
 static int on_socket(void *ctx, curl_socket_t fd, curlsocktype purpose)
 {
-	struct handles *h = ctx;
+	const int *ep = ctx;
 	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP, .data.fd = fd };
 	(void)purpose;
-	if (epoll_ctl(h->ep, EPOLL_CTL_ADD, fd, &ev) != 0)
+	if (epoll_ctl(*ep, EPOLL_CTL_ADD, fd, &ev) != 0)
 		log_warn("upstream: cannot watch socket %d: %s; a stream on it wakes only by time", fd,
 			 strerror(errno));
 	return CURL_SOCKOPT_OK;
@@ -709,8 +769,8 @@ static int on_socket(void *ctx, curl_socket_t fd, curlsocktype purpose)
 
 static int on_close(void *ctx, curl_socket_t fd)
 {
-	struct handles *h = ctx;
-	epoll_ctl(h->ep, EPOLL_CTL_DEL, fd, NULL);
+	const int *ep = ctx;
+	epoll_ctl(*ep, EPOLL_CTL_DEL, fd, NULL);
 	return close(fd);
 }
 
@@ -729,9 +789,9 @@ static void setup_once(struct handles *h)
 	curl->easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
 	curl->easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
 	curl->easy_setopt(c, CURLOPT_SOCKOPTFUNCTION, on_socket);
-	curl->easy_setopt(c, CURLOPT_SOCKOPTDATA, h);
+	curl->easy_setopt(c, CURLOPT_SOCKOPTDATA, &h->ep);
 	curl->easy_setopt(c, CURLOPT_CLOSESOCKETFUNCTION, on_close);
-	curl->easy_setopt(c, CURLOPT_CLOSESOCKETDATA, h);
+	curl->easy_setopt(c, CURLOPT_CLOSESOCKETDATA, &h->ep);
 	if (!up_env_has_proxy(getenv)) {
 		/* none: libcurl need not read the environment again per transfer */
 		curl->easy_setopt(c, CURLOPT_PROXY, "");
@@ -771,6 +831,243 @@ static void setup(struct handles *h, struct xfer *x, const char *url, struct cur
 	} else {
 		curl->easy_setopt(c, CURLOPT_HTTPGET, 1L);
 	}
+}
+
+/* ---- a whole answer on a connection of our own (http1.h) ---- */
+
+/* dc->head made for url (up's), once: 0, or -1 when url is not one for a
+ * connection of our own (not http or https, a user in it, or libcurl
+ * cannot say its parts), which libcurl then asks itself. */
+static int direct_head(struct handles *h, struct direct_conn *dc, const char *url)
+{
+	if (dc->url && strcmp(dc->url, url) == 0)
+		return dc->unfit ? -1 : 0;
+	CURLU *uh = parsed_url(h, url);
+	char *scheme = NULL, *user = NULL, *host = NULL, *port = NULL, *path = NULL, *query = NULL;
+	CURLUcode qc = CURLUE_OK, pc = CURLUE_OK;
+	bool fit = uh && curl->url_get(uh, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+		   (strcmp(scheme, "http") == 0 || strcmp(scheme, "https") == 0) &&
+		   curl->url_get(uh, CURLUPART_USER, &user, 0) == CURLUE_NO_USER &&
+		   curl->url_get(uh, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+		   curl->url_get(uh, CURLUPART_PATH, &path, 0) == CURLUE_OK &&
+		   ((qc = curl->url_get(uh, CURLUPART_QUERY, &query, 0)) == CURLUE_OK || qc == CURLUE_NO_QUERY) &&
+		   ((pc = curl->url_get(uh, CURLUPART_PORT, &port, 0)) == CURLUE_OK || pc == CURLUE_NO_PORT);
+	sb_reset(&dc->head);
+	if (fit) {
+		strbuf target = STRBUF_INIT, hostport = STRBUF_INIT;
+		sb_puts(&target, path);
+		if (query) {
+			sb_putc(&target, '?');
+			sb_puts(&target, query);
+		}
+		/* the Host line libcurl would send: the port only when not the scheme's own */
+		sb_puts(&hostport, host);
+		if (port && strcmp(port, strcmp(scheme, "https") == 0 ? "443" : "80") != 0) {
+			sb_putc(&hostport, ':');
+			sb_puts(&hostport, port);
+		}
+		h1_head_start(&dc->head, sb_str(&target), sb_str(&hostport), dc->up->api_key, dc->up->headers,
+			      dc->up->n_headers);
+		sb_free(&target);
+		sb_free(&hostport);
+	}
+	char *parts[] = { scheme, user, host, port, path, query };
+	for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+		curl->free(parts[i]);
+	free(dc->url);
+	dc->url = xstrdup(url);
+	dc->unfit = !fit;
+	return fit ? 0 : -1;
+}
+
+/* h's connection to up, for a POST to url: kept from an earlier exchange,
+ * or a slot (the oldest of DIRECT_CONNS makes room) that will connect;
+ * NULL when url is not for one (direct_head), or there is no memory. */
+static struct direct_conn *direct_conn_for(struct handles *h, const struct upstream_cfg *up, const char *url)
+{
+	struct direct_conn *dc = NULL;
+	for (size_t i = 0; i < DIRECT_CONNS && !dc; i++)
+		if (h->conns[i].up == up)
+			dc = &h->conns[i];
+	if (!dc) {
+		dc = &h->conns[h->next_conn++ % DIRECT_CONNS];
+		direct_close(dc);
+		free(dc->url);
+		dc->url = NULL;
+		dc->up = up;
+	}
+	if (!dc->easy) {
+		dc->ep = epoll_create1(EPOLL_CLOEXEC);
+		dc->multi = dc->ep >= 0 ? curl->multi_init() : NULL;
+		dc->easy = dc->multi ? curl->easy_init() : NULL;
+		if (!dc->easy) {
+			if (dc->multi)
+				curl->multi_cleanup(dc->multi);
+			if (dc->ep >= 0)
+				close(dc->ep);
+			dc->multi = NULL;
+			return NULL;
+		}
+		CURL *c = dc->easy;
+		curl->easy_setopt(c, CURLOPT_CONNECT_ONLY, 1L);
+		curl->easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+		curl->easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+		curl->easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
+		curl->easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+		curl->easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+		curl->easy_setopt(c, CURLOPT_SOCKOPTFUNCTION, on_socket);
+		curl->easy_setopt(c, CURLOPT_SOCKOPTDATA, &dc->ep);
+		curl->easy_setopt(c, CURLOPT_CLOSESOCKETFUNCTION, on_close);
+		curl->easy_setopt(c, CURLOPT_CLOSESOCKETDATA, &dc->ep);
+		curl->easy_setopt(c, CURLOPT_PROXY, "");  /* only taken when the environment names none */
+		curl->easy_setopt(c, CURLOPT_NOPROXY, "");
+		if (ca_file)
+			curl->easy_setopt(c, CURLOPT_CAINFO, ca_file);
+	}
+	return direct_head(h, dc, url) == 0 ? dc : NULL;
+}
+
+/* Connects dc to url through its multi, x's limits and client looked at
+ * as in any transfer. */
+static CURLcode direct_connect(struct handles *h, struct direct_conn *dc, struct xfer *x, const char *url)
+{
+	CURL *c = dc->easy;
+	curl->easy_setopt(c, CURLOPT_URL, url);
+	curl->easy_setopt(c, CURLOPT_CURLU, parsed_url(h, url));
+	curl->easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, x->up->connect_ms > 0 ? x->up->connect_ms : 0L);
+	curl->easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	curl->easy_setopt(c, CURLOPT_XFERINFODATA, x);
+	CURLcode cc = run(dc->multi, c, dc->ep, x);
+	/* x is gone once this exchange is: no callback may see it later */
+	curl->easy_setopt(c, CURLOPT_NOPROGRESS, 1L);
+	curl_socket_t fd = CURL_SOCKET_BAD;
+	if (cc == CURLE_OK && (cc = curl->easy_getinfo(c, CURLINFO_ACTIVESOCKET, &fd)) == CURLE_OK &&
+	    fd == CURL_SOCKET_BAD)
+		cc = CURLE_COULDNT_CONNECT;
+	if (cc != CURLE_OK) {
+		curl->multi_remove_handle(dc->multi, c);
+		return cc;
+	}
+	dc->connected = true;
+	dc->fd = fd;
+	return CURLE_OK;
+}
+
+/* One wait of a direct exchange for its socket to take (POLLOUT) or give
+ * (POLLIN) bytes: x's limits and client looked at first, as libcurl's
+ * progress calls do, then as wait_in_sink() says, or on this thread. */
+static CURLcode direct_wait(struct direct_conn *dc, struct xfer *x, short events, bool *parked)
+{
+	long thread_ms;
+	if (on_progress(x, 0, 0, 0, 0) != 0)
+		return CURLE_ABORTED_BY_CALLBACK;
+	if (wait_in_sink(x, NULL, dc->ep, parked, &thread_ms))
+		return CURLE_OK;
+	struct pollfd pfd = { .fd = dc->fd, .events = events };
+	if (poll(&pfd, 1, (int)thread_ms) < 0 && errno != EINTR)
+		return CURLE_RECV_ERROR;
+	return CURLE_OK;
+}
+
+static CURLcode direct_send(struct direct_conn *dc, struct xfer *x, const strbuf *req, bool *parked)
+{
+	for (size_t off = 0; off < req->len;) {
+		size_t n = 0;
+		CURLcode cc = curl->easy_send(dc->easy, req->buf + off, req->len - off, &n);
+		if (cc == CURLE_OK)
+			off += n;
+		else if (cc != CURLE_AGAIN)
+			return CURLE_SEND_ERROR;
+		else if ((cc = direct_wait(dc, x, POLLOUT, parked)) != CURLE_OK)
+			return cc;
+	}
+	x->sent = true;
+	return CURLE_OK;
+}
+
+/* Reads the answer into x through r, the way libcurl's callbacks would
+ * have it; *heard: a byte of it came. The codes are libcurl's for the
+ * same ends: CURLE_RECV_ERROR when nothing came (the connection ended or
+ * broke first), CURLE_WRITE_ERROR when a callback stopped it. */
+static CURLcode direct_read(struct handles *h, struct direct_conn *dc, struct xfer *x, struct h1_reader *r,
+			    bool *parked, bool *heard)
+{
+	h1_reader_init(r, on_header, on_body, x);
+	bool wait = true;  /* the request has just gone: nothing can have come */
+	for (;;) {
+		CURLcode cc;
+		if (wait && (cc = direct_wait(dc, x, POLLIN, parked)) != CURLE_OK)
+			return cc;
+		if (!wait && on_progress(x, 0, 0, 0, 0) != 0)
+			return CURLE_ABORTED_BY_CALLBACK;  /* an answer that keeps coming meets the limits too */
+		size_t n = 0;
+		cc = curl->easy_recv(dc->easy, h->rbuf, RBUF_BYTES, &n);
+		wait = cc == CURLE_AGAIN;
+		if (wait)
+			continue;
+		if (cc != CURLE_OK)
+			return CURLE_RECV_ERROR;
+		if (n) {
+			*heard = true;
+			up_clock_byte(&x->clock, mono_ms());
+		}
+		int done = h1_feed(r, h->rbuf, n);
+		if (done > 0)
+			return CURLE_OK;
+		if (done < 0) {
+			if (r->stopped)
+				return CURLE_WRITE_ERROR;
+			if (!*heard)
+				return CURLE_RECV_ERROR;
+			log_warn("upstream %s: the answer cannot be read as HTTP/1.1: %s", x->up->name, h1_error(r));
+			return r->early ? CURLE_PARTIAL_FILE : CURLE_WEIRD_SERVER_REPLY;
+		}
+	}
+}
+
+/* A POST of body to url on dc, read into x as perform() would: the
+ * request written whole (its head made once per URL, not printed a byte
+ * at a time), the answer parsed as it comes, the connection kept when the
+ * answer allows. A kept connection that the upstream closed while it was
+ * idle is made again: at once when that shows before the request goes,
+ * else (the send fails, or it ends without a byte) with the request sent
+ * once more, as libcurl does. */
+static CURLcode perform_direct(struct handles *h, struct direct_conn *dc, struct xfer *x, const char *url,
+			       const strbuf *body)
+{
+	if (!h->rbuf && !(h->rbuf = malloc(RBUF_BYTES)))
+		return CURLE_OUT_OF_MEMORY;
+	strbuf req = STRBUF_INIT;
+	sb_append(&req, dc->head.buf, dc->head.len);
+	h1_head_end(&req, body->len);
+	sb_append(&req, body->buf ? body->buf : "", body->len);
+	struct h1_reader r;
+	bool parked = false;
+	CURLcode cc;
+	for (int attempt = 0;; attempt++) {
+		/* a kept connection with something to read before we asked has
+		 * been closed by the upstream, or carries what no exchange of ours
+		 * is owed: as libcurl's look before it reuses one */
+		struct pollfd pfd = { .fd = dc->fd, .events = POLLIN };
+		if (dc->connected && poll(&pfd, 1, 0) != 0)
+			direct_close(dc);
+		bool kept = dc->connected, heard = false;
+		cc = kept ? CURLE_OK : direct_connect(h, dc, x, url);
+		if (cc == CURLE_OK)
+			cc = direct_send(dc, x, &req, &parked);
+		if (cc == CURLE_OK)
+			cc = direct_read(h, dc, x, &r, &parked, &heard);
+		if (cc == CURLE_OK && h1_keep_alive(&r))
+			break;
+		direct_close(dc);
+		if (cc == CURLE_OK || !kept || heard || attempt > 0 || (cc != CURLE_SEND_ERROR && cc != CURLE_RECV_ERROR))
+			break;
+		x->sent = false;
+	}
+	if (parked)
+		wait_over(x, dc->ep);
+	sb_free(&req);
+	return cc;
 }
 
 /* Hands the upstream's wait on with its 429 (or 503): as headers we make
@@ -930,6 +1227,8 @@ __attribute__((noinline)) static int conclude(struct xfer *x, CURLcode cc)
 		log_warn("upstream %s: answer larger than %zu bytes", x->up->name, max_body(x->up));
 		return up_fail(x->err, UP_TOO_LARGE);
 	}
+	if (cc == CURLE_WEIRD_SERVER_REPLY && x->status)
+		return up_fail(x->err, UP_MALFORMED);  /* a head that began as HTTP, then was not */
 	if (cc != CURLE_OK && !(x->stream && x->done) && !x->error_cut) {
 		log_warn("upstream %s: %s after %zu events", x->up->name, curl->easy_strerror(cc), x->events);
 		return up_fail(x->err, x->status ? UP_BROKEN : UP_UNREACHABLE);
@@ -947,10 +1246,15 @@ __attribute__((noinline)) static int conclude(struct xfer *x, CURLcode cc)
 	return 0;
 }
 
+/* With no status line: no HTTP server there to answer (a failure that
+ * counts, fo_counts_as_failure). Not HTTP at all is one: libcurl says
+ * CURLE_UNSUPPORTED_PROTOCOL (HTTP/0.9), a direct exchange
+ * CURLE_WEIRD_SERVER_REPLY. */
 static bool unreachable_code(CURLcode cc)
 {
 	return cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST || cc == CURLE_COULDNT_RESOLVE_PROXY ||
-	       cc == CURLE_SSL_CONNECT_ERROR || cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_UNSUPPORTED_PROTOCOL;
+	       cc == CURLE_SSL_CONNECT_ERROR || cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_UNSUPPORTED_PROTOCOL ||
+	       cc == CURLE_WEIRD_SERVER_REPLY;
 }
 
 /* What one request asks of its deployments: the body (root, its model
@@ -993,7 +1297,11 @@ static int exchange(const struct deployment_cfg *dep, const struct model_cfg *mo
 	sb_printf(&url, "%s/%s", up->base_url, ask->endpoint);
 	up_body_from_raw(ask->raw, ask->raw_len, ask->root, dep->model,
 			 ask->stream && strcmp(ask->endpoint, "chat/completions") == 0, &body);
-	setup(h, x, sb_str(&url), request_headers(h, up, ask->stream), &body);
+	/* a whole answer on a connection of our own, when the environment
+	 * names no proxy for libcurl to go through */
+	struct direct_conn *dc = !ask->stream && !proxied ? direct_conn_for(h, up, sb_str(&url)) : NULL;
+	if (!dc)
+		setup(h, x, sb_str(&url), request_headers(h, up, ask->stream), &body);
 
 	up_clock_start(&x->clock, mono_ms());
 	x->client_heard_ms = x->clock.start_ms;
@@ -1001,7 +1309,7 @@ static int exchange(const struct deployment_cfg *dep, const struct model_cfg *mo
 	 * CLIENT_CHECK_MS into the wait, not at once (a poll(2) on the
 	 * front's connection that every quick answer paid for nothing) */
 	x->client_checked_ms = x->clock.start_ms;
-	CURLcode cc = perform(h, x);
+	CURLcode cc = dc ? perform_direct(h, dc, x, sb_str(&url), &body) : perform(h, x);
 	handles_put(h);
 	int rc = conclude(x, cc);
 

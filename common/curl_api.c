@@ -20,6 +20,7 @@ static const struct {
 	SYM(multi_init), SYM(multi_cleanup), SYM(multi_add_handle), SYM(multi_remove_handle),
 	SYM(multi_perform), SYM(multi_wait), SYM(multi_info_read), SYM(multi_timeout),
 	SYM(url), SYM(url_cleanup), SYM(url_set),
+	SYM(url_get), SYM(free), SYM(easy_getinfo), SYM(easy_send), SYM(easy_recv),
 };
 
 int curl_api_load(const char *soname, struct curl_api *api, char *err, size_t errlen)

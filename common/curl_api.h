@@ -36,6 +36,13 @@ struct curl_api {
 	__typeof__(curl_url) *url;
 	__typeof__(curl_url_cleanup) *url_cleanup;
 	__typeof__(curl_url_set) *url_set;
+	/* a whole answer's exchange on a connection libcurl made (CONNECT_ONLY),
+	 * its head written and read by http1.h, and the URL's parts for it */
+	__typeof__(curl_url_get) *url_get;
+	__typeof__(curl_free) *free;
+	__typeof__(curl_easy_getinfo) *easy_getinfo;
+	__typeof__(curl_easy_send) *easy_send;
+	__typeof__(curl_easy_recv) *easy_recv;
 };
 
 /* Returns 0 or -1 (the loader); the process's table is a pointer or NULL.

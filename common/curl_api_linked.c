@@ -24,10 +24,15 @@ static const struct curl_api linked = {
 	.url = curl_url,
 	.url_cleanup = curl_url_cleanup,
 	.url_set = curl_url_set,
+	.url_get = curl_url_get,
+	.free = curl_free,
+	.easy_getinfo = curl_easy_getinfo,
+	.easy_send = curl_easy_send,
+	.easy_recv = curl_easy_recv,
 };
 /* Every member bound: a new one in curl_api.h must be added here too (a
  * NULL one would crash the static build's first upstream request). */
-_Static_assert(sizeof linked == 20 * sizeof(void (*)(void)), "curl_api.h has members curl_api_linked.c does not bind");
+_Static_assert(sizeof linked == 25 * sizeof(void (*)(void)), "curl_api.h has members curl_api_linked.c does not bind");
 
 const struct curl_api *curl_api(void)
 {
