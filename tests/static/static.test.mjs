@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { call, expectError, freePort, startServer, TOKEN } from '../e2e/harness.mjs';
+import { makeCerts, startTlsProxy } from '../e2e/tls.mjs';
 
 const STATIC_APP = process.env.STATIC_APP;
 const CHROOT = '/usr/sbin/chroot';
@@ -37,60 +38,6 @@ function sh(cmd, args, opts = {}) {
   const r = spawnSync(cmd, args, { encoding: 'utf8', ...opts });
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr || r.stdout}`);
   return r.stdout;
-}
-
-// A CA and a certificate for UPSTREAM_HOST signed by it; a second CA that signed nothing.
-function makeCerts(dir) {
-  const ossl = (...a) => sh('openssl', a, { cwd: dir });
-  for (const ca of ['ca', 'wrong-ca']) {
-    ossl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${ca}.key`, '-out', `${ca}.pem`, '-days', '2',
-      '-subj', `/CN=openai-fcgi test ${ca}`, '-addext', 'basicConstraints=critical,CA:TRUE',
-      '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
-  }
-  ossl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', `/CN=${UPSTREAM_HOST}`);
-  fs.writeFileSync(path.join(dir, 'server.ext'), `subjectAltName=DNS:${UPSTREAM_HOST},DNS:${DNS_HOST},IP:127.0.0.1\nbasicConstraints=CA:FALSE\n` +
-    'keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n');
-  ossl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial',
-    '-out', 'server.pem', '-days', '2', '-extfile', 'server.ext');
-}
-
-// nginx terminating TLS for UPSTREAM_HOST in front of http://127.0.0.1:backendPort.
-async function startTlsProxy(dir, backendPort) {
-  const port = await freePort();
-  fs.writeFileSync(path.join(dir, 'nginx.conf'), `daemon off;
-worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/nginx.log info;
-events { worker_connections 64; }
-http {
-	access_log ${dir}/nginx-access.log;
-	client_body_temp_path ${dir}/nginx-body;
-	proxy_temp_path ${dir}/nginx-proxy;
-	fastcgi_temp_path ${dir}/nginx-fastcgi;
-	uwsgi_temp_path ${dir}/nginx-uwsgi;
-	scgi_temp_path ${dir}/nginx-scgi;
-	server {
-		listen 127.0.0.1:${port} ssl;
-		server_name ${UPSTREAM_HOST};
-		ssl_certificate ${dir}/server.pem;
-		ssl_certificate_key ${dir}/server.key;
-		location / {
-			proxy_pass http://127.0.0.1:${backendPort};
-			proxy_http_version 1.1;
-			proxy_set_header Connection "";
-			proxy_buffering off;
-		}
-	}
-}
-`);
-  const p = spawn('nginx', ['-e', `${dir}/nginx.log`, '-p', dir, '-c', `${dir}/nginx.conf`],
-    { stdio: 'ignore', detached: true });
-  for (let i = 0; i < 100; i++) {
-    if (spawnSync('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-servername', UPSTREAM_HOST],
-      { input: '', stdio: ['pipe', 'ignore', 'ignore'], timeout: 2000 }).status === 0) break;
-    await sleep(50);
-  }
-  return { port, pid: p.pid };
 }
 
 // dnsmasq answering DNS_HOST (A 127.0.0.1; AAAA empty, not REFUSED: --local)
@@ -197,11 +144,11 @@ describe('static executable in an empty root', { skip: why || false, timeout: 30
   before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'oaf-static-'));
     fs.chmodSync(dir, 0o755);
-    makeCerts(dir);
+    makeCerts(dir, [UPSTREAM_HOST, DNS_HOST]);
     // The upstream: a second openai-fcgi (the sanitized build) in mock mode behind lighttpd,
     // reached only through nginx's TLS.
     upstream = await startServer({ front: 'lighttpd' });
-    tls = await startTlsProxy(dir, Number(new URL(upstream.base).port));
+    tls = await startTlsProxy(dir, Number(new URL(upstream.base).port), UPSTREAM_HOST);
     pids.push(tls.pid);
     dns = await startDns(dir);
     pids.push(dns.pid);
