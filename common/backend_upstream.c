@@ -151,6 +151,23 @@ static void init_once(void)
 
 static void setup_once(struct handles *h);
 
+/* An easy handle, a multi of its own to run it in and an epoll for its
+ * sockets: 0, or -1 (no memory, no descriptor) with none of them left. */
+static int easy_new(int *ep, CURLM **multi, CURL **easy)
+{
+	*ep = epoll_create1(EPOLL_CLOEXEC);
+	*multi = *ep >= 0 ? curl->multi_init() : NULL;
+	*easy = *multi ? curl->easy_init() : NULL;
+	if (*easy)
+		return 0;
+	if (*multi)
+		curl->multi_cleanup(*multi);
+	if (*ep >= 0)
+		close(*ep);
+	*multi = NULL;
+	return -1;
+}
+
 /* A pair for one transfer, the caller's until handles_put(), or NULL (no
  * libcurl, or no memory). Its easy handle keeps the options every transfer
  * shares (setup_once); setup() sets all the others each time. */
@@ -165,16 +182,7 @@ static struct handles *handles_get(void)
 	if (h)
 		return h;
 	h = calloc(1, sizeof *h);
-	if (!h)
-		return NULL;
-	h->ep = epoll_create1(EPOLL_CLOEXEC);
-	h->multi = h->ep >= 0 ? curl->multi_init() : NULL;
-	h->easy = h->multi ? curl->easy_init() : NULL;
-	if (!h->easy) {
-		if (h->multi)
-			curl->multi_cleanup(h->multi);
-		if (h->ep >= 0)
-			close(h->ep);
+	if (!h || easy_new(&h->ep, &h->multi, &h->easy) != 0) {
 		free(h);
 		return NULL;
 	}
@@ -774,24 +782,19 @@ static int on_close(void *ctx, curl_socket_t fd)
 	return close(fd);
 }
 
-/* What every transfer of a pair shares, set once when the pair is made:
- * a curl_easy_reset() and all of these again on every request cost the
- * relay ~6,500 instructions a request for nothing. */
-static void setup_once(struct handles *h)
+/* How every easy handle connects, a pair's and a direct connection's
+ * alike (ep: the epoll its sockets join), set once when it is made. */
+static void setup_connection(CURL *c, int *ep)
 {
-	CURL *c = h->easy;
 	curl->easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl->easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl->easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
 	curl->easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl->easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-	curl->easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl->easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
 	curl->easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
 	curl->easy_setopt(c, CURLOPT_SOCKOPTFUNCTION, on_socket);
-	curl->easy_setopt(c, CURLOPT_SOCKOPTDATA, &h->ep);
+	curl->easy_setopt(c, CURLOPT_SOCKOPTDATA, ep);
 	curl->easy_setopt(c, CURLOPT_CLOSESOCKETFUNCTION, on_close);
-	curl->easy_setopt(c, CURLOPT_CLOSESOCKETDATA, &h->ep);
+	curl->easy_setopt(c, CURLOPT_CLOSESOCKETDATA, ep);
 	if (!up_env_has_proxy(getenv)) {
 		/* none: libcurl need not read the environment again per transfer */
 		curl->easy_setopt(c, CURLOPT_PROXY, "");
@@ -799,6 +802,18 @@ static void setup_once(struct handles *h)
 	}
 	if (ca_file)
 		curl->easy_setopt(c, CURLOPT_CAINFO, ca_file);
+}
+
+/* What every transfer of a pair shares, set once when the pair is made:
+ * a curl_easy_reset() and all of these again on every request cost the
+ * relay ~6,500 instructions a request for nothing. */
+static void setup_once(struct handles *h)
+{
+	CURL *c = h->easy;
+	setup_connection(c, &h->ep);
+	curl->easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl->easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl->easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
 }
 
 /* Everything that differs from one transfer to the next, each of them set
@@ -897,32 +912,10 @@ static struct direct_conn *direct_conn_for(struct handles *h, const struct upstr
 		dc->up = up;
 	}
 	if (!dc->easy) {
-		dc->ep = epoll_create1(EPOLL_CLOEXEC);
-		dc->multi = dc->ep >= 0 ? curl->multi_init() : NULL;
-		dc->easy = dc->multi ? curl->easy_init() : NULL;
-		if (!dc->easy) {
-			if (dc->multi)
-				curl->multi_cleanup(dc->multi);
-			if (dc->ep >= 0)
-				close(dc->ep);
-			dc->multi = NULL;
+		if (easy_new(&dc->ep, &dc->multi, &dc->easy) != 0)
 			return NULL;
-		}
-		CURL *c = dc->easy;
-		curl->easy_setopt(c, CURLOPT_CONNECT_ONLY, 1L);
-		curl->easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-		curl->easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-		curl->easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
-		curl->easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
-		curl->easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-		curl->easy_setopt(c, CURLOPT_SOCKOPTFUNCTION, on_socket);
-		curl->easy_setopt(c, CURLOPT_SOCKOPTDATA, &dc->ep);
-		curl->easy_setopt(c, CURLOPT_CLOSESOCKETFUNCTION, on_close);
-		curl->easy_setopt(c, CURLOPT_CLOSESOCKETDATA, &dc->ep);
-		curl->easy_setopt(c, CURLOPT_PROXY, "");  /* only taken when the environment names none */
-		curl->easy_setopt(c, CURLOPT_NOPROXY, "");
-		if (ca_file)
-			curl->easy_setopt(c, CURLOPT_CAINFO, ca_file);
+		setup_connection(dc->easy, &dc->ep);
+		curl->easy_setopt(dc->easy, CURLOPT_CONNECT_ONLY, 1L);
 	}
 	return direct_head(h, dc, url) == 0 ? dc : NULL;
 }
